@@ -1,0 +1,283 @@
+/* md_crypt.c: see md_crypt.h. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <openssl/core_names.h>
+
+#include "md_crypt.h"
+
+static apr_status_t pkey_cleanup(void *data) { EVP_PKEY_free(data); return APR_SUCCESS; }
+static apr_status_t cert_cleanup(void *data) { X509_free(data); return APR_SUCCESS; }
+
+const char *md_crypt_last_error(apr_pool_t *p)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256];
+    if (!e) return "no OpenSSL error recorded";
+    ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    return apr_pstrdup(p, buf);
+}
+
+apr_status_t md_pkey_gen(EVP_PKEY **ppkey, const md_pkey_spec_t *spec, apr_pool_t *p)
+{
+    EVP_PKEY *pkey = NULL;
+
+    switch (spec->type) {
+    case MD_PKEY_EC:
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
+                                 strcmp(spec->curve, "secp256r1") ? spec->curve : "prime256v1");
+        break;
+    case MD_PKEY_RSA:
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)spec->bits);
+        break;
+    default:
+        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)MD_PKEY_RSA_DEFAULT_BITS);
+        break;
+    }
+    if (!pkey) return APR_EGENERAL;
+    apr_pool_cleanup_register(p, pkey, pkey_cleanup, apr_pool_cleanup_null);
+    *ppkey = pkey;
+    return APR_SUCCESS;
+}
+
+static const char *bio_to_str(BIO *bio, apr_pool_t *p)
+{
+    char *data;
+    long len = BIO_get_mem_data(bio, &data);
+    return apr_pstrmemdup(p, data, (apr_size_t)len);
+}
+
+apr_status_t md_pkey_to_pem(const char **ppem, EVP_PKEY *pkey, const unsigned char *pass,
+                            apr_size_t pass_len, apr_pool_t *p)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    int ok;
+
+    if (!bio) return APR_ENOMEM;
+    if (pass && pass_len)
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), (const char *)pass,
+                                           (int)pass_len, NULL, NULL);
+    else
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL);
+    if (ok) *ppem = bio_to_str(bio, p);
+    BIO_free(bio);
+    return ok ? APR_SUCCESS : APR_EGENERAL;
+}
+
+typedef struct { const unsigned char *pass; apr_size_t len; } pass_ctx;
+
+static int pass_cb(char *buf, int size, int rwflag, void *u)
+{
+    pass_ctx *ctx = u;
+    (void)rwflag;
+    if (!ctx || !ctx->pass || (int)ctx->len > size) return 0;
+    memcpy(buf, ctx->pass, ctx->len);
+    return (int)ctx->len;
+}
+
+apr_status_t md_pkey_from_pem(EVP_PKEY **ppkey, const char *pem, apr_size_t len,
+                              const unsigned char *pass, apr_size_t pass_len, apr_pool_t *p)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    pass_ctx ctx = { pass, pass_len };
+    EVP_PKEY *pkey;
+
+    if (!bio) return APR_ENOMEM;
+    pkey = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &ctx);
+    BIO_free(bio);
+    if (!pkey) return APR_EINVAL;
+    apr_pool_cleanup_register(p, pkey, pkey_cleanup, apr_pool_cleanup_null);
+    *ppkey = pkey;
+    return APR_SUCCESS;
+}
+
+apr_status_t md_pkey_load(EVP_PKEY **ppkey, const char *path, const unsigned char *pass,
+                          apr_size_t pass_len, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = md_util_file_read(&data, &len, path, 1024 * 1024, p);
+    if (rv != APR_SUCCESS) return rv;
+    return md_pkey_from_pem(ppkey, data, len, pass, pass_len, p);
+}
+
+apr_status_t md_chain_from_pem(apr_array_header_t **pchain, const char *pem, apr_size_t len,
+                               apr_pool_t *p)
+{
+    apr_array_header_t *chain = apr_array_make(p, 3, sizeof(X509 *));
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509 *x;
+
+    if (!bio) return APR_ENOMEM;
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        apr_pool_cleanup_register(p, x, cert_cleanup, apr_pool_cleanup_null);
+        APR_ARRAY_PUSH(chain, X509 *) = x;
+    }
+    BIO_free(bio);
+    ERR_clear_error();   /* the loop ends on "no start line" */
+    if (!chain->nelts) return APR_ENOENT;
+    *pchain = chain;
+    return APR_SUCCESS;
+}
+
+apr_status_t md_chain_load(apr_array_header_t **pchain, const char *path, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = md_util_file_read(&data, &len, path, 1024 * 1024, p);
+    if (rv != APR_SUCCESS) return rv;
+    return md_chain_from_pem(pchain, data, len, p);
+}
+
+const char *md_chain_to_pem(const apr_array_header_t *chain, apr_pool_t *p)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    const char *s;
+    int i;
+    for (i = 0; i < chain->nelts; ++i) PEM_write_bio_X509(bio, APR_ARRAY_IDX(chain, i, X509 *));
+    s = bio_to_str(bio, p);
+    BIO_free(bio);
+    return s;
+}
+
+apr_status_t md_cert_self_sign(X509 **pcert, const char *cn, const apr_array_header_t *domains,
+                               EVP_PKEY *pkey, apr_interval_time_t valid, apr_pool_t *p)
+{
+    X509 *x = X509_new();
+    X509_NAME *n;
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    unsigned char serial[16];
+    BIGNUM *bn = NULL;
+    const char *san = NULL;
+    int i, ok = 0;
+
+    if (!x) return APR_ENOMEM;
+    apr_pool_cleanup_register(p, x, cert_cleanup, apr_pool_cleanup_null);
+    if (RAND_bytes(serial, sizeof(serial)) != 1) goto out;
+    serial[0] &= 0x7f;
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) goto out;
+    if (!X509_set_version(x, 2)) goto out;
+    n = X509_get_subject_name(x);
+    if (!X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+                                    (const unsigned char *)"Apache Managed Domain Fallback", -1, -1, 0)
+        || !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0)
+        || !X509_set_issuer_name(x, n))
+        goto out;
+    if (!X509_gmtime_adj(X509_getm_notBefore(x), -60)
+        || !X509_gmtime_adj(X509_getm_notAfter(x), (long)apr_time_sec(valid)))
+        goto out;
+    for (i = 0; i < domains->nelts; ++i) {
+        const char *d = APR_ARRAY_IDX(domains, i, const char *);
+        const char *entry = apr_pstrcat(p, md_util_is_ip(d) ? "IP:" : "DNS:", d, NULL);
+        san = san ? apr_pstrcat(p, san, ",", entry, NULL) : entry;
+    }
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    if (san) {
+        if (!(ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san))) goto out;
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (!(ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:FALSE"))) goto out;
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (!X509_set_pubkey(x, pkey) || !X509_sign(x, pkey, EVP_sha256())) goto out;
+    ok = 1;
+out:
+    BN_free(bn);
+    if (!ok) return APR_EGENERAL;
+    *pcert = x;
+    return APR_SUCCESS;
+}
+
+static apr_time_t asn1_time_to_apr(const ASN1_TIME *t)
+{
+    struct tm tm;
+    apr_time_exp_t exp;
+    apr_time_t result;
+
+    if (!t || !ASN1_TIME_to_tm(t, &tm)) return 0;
+    memset(&exp, 0, sizeof(exp));
+    exp.tm_sec = tm.tm_sec;
+    exp.tm_min = tm.tm_min;
+    exp.tm_hour = tm.tm_hour;
+    exp.tm_mday = tm.tm_mday;
+    exp.tm_mon = tm.tm_mon;
+    exp.tm_year = tm.tm_year;
+    return apr_time_exp_gmt_get(&result, &exp) == APR_SUCCESS ? result : 0;
+}
+
+apr_time_t md_cert_not_before(const X509 *cert) { return asn1_time_to_apr(X509_get0_notBefore(cert)); }
+apr_time_t md_cert_not_after(const X509 *cert) { return asn1_time_to_apr(X509_get0_notAfter(cert)); }
+
+const char *md_cert_serial_hex(const X509 *cert, apr_pool_t *p)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    const char *s = hex ? apr_pstrdup(p, hex) : "";
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return s;
+}
+
+const char *md_cert_sha256_hex(const X509 *cert, apr_pool_t *p)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0, i;
+    char *hex;
+
+    if (!X509_digest(cert, EVP_sha256(), md, &len)) return "";
+    hex = apr_palloc(p, 2 * len + 1);
+    for (i = 0; i < len; ++i) apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex[2 * len] = '\0';
+    return hex;
+}
+
+const char *md_cert_issuer_name(const X509 *cert, apr_pool_t *p)
+{
+    X509_NAME *n = X509_get_issuer_name(cert);
+    int idx = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+    ASN1_STRING *s;
+    unsigned char *utf8 = NULL;
+    const char *r;
+    int len;
+
+    if (idx < 0) idx = X509_NAME_get_index_by_NID(n, NID_organizationName, -1);
+    if (idx < 0) return "";
+    s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
+    len = ASN1_STRING_to_UTF8(&utf8, s);
+    if (len < 0) return "";
+    r = apr_pstrmemdup(p, (const char *)utf8, (apr_size_t)len);
+    OPENSSL_free(utf8);
+    return r;
+}
+
+int md_cert_covers_domains(X509 *cert, const apr_array_header_t *domains)
+{
+    int i;
+    for (i = 0; i < domains->nelts; ++i) {
+        const char *d = APR_ARRAY_IDX(domains, i, const char *);
+        if (md_util_is_ip(d)) {
+            if (X509_check_ip_asc(cert, d, 0) != 1) return 0;
+        }
+        else if (X509_check_host(cert, d, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int md_cert_matches_key(X509 *cert, EVP_PKEY *pkey)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    return pub && EVP_PKEY_eq(pub, pkey) == 1;
+}

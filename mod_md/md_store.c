@@ -1,0 +1,304 @@
+/* md_store.c: see md_store.h. */
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <openssl/rand.h>
+
+#include "md_crypt.h"
+#include "md_store.h"
+
+/* Group directory names and permissions, the same as upstream's so that a store can be
+ * shared with (or taken over from) Debian's mod_md. Child-writable groups get the
+ * child's user as owner. */
+static const struct {
+    const char *dir;
+    apr_fileperms_t dir_perms;
+    apr_fileperms_t file_perms;
+    int child_writable;
+    int encrypt_keys;
+} groups[MD_SG_COUNT] = {
+    [MD_SG_NONE]       = { "",           0x0755, 0x0600, 0, 0 },
+    [MD_SG_ACCOUNTS]   = { "accounts",   0x0750, 0x0600, 0, 1 },
+    [MD_SG_CHALLENGES] = { "challenges", 0x0750, 0x0640, 1, 0 },
+    [MD_SG_DOMAINS]    = { "domains",    0x0700, 0x0600, 0, 0 },
+    [MD_SG_STAGING]    = { "staging",    0x0755, 0x0644, 1, 1 },
+    [MD_SG_ARCHIVE]    = { "archive",    0x0700, 0x0600, 0, 1 },
+    [MD_SG_TMP]        = { "tmp",        0x0755, 0x0644, 1, 1 },
+    [MD_SG_OCSP]       = { "ocsp",       0x0750, 0x0640, 1, 0 },
+};
+
+const char *md_store_group_name(md_store_group_t group)
+{
+    return group < MD_SG_COUNT ? groups[group].dir : "";
+}
+
+int md_store_name_is_safe(const char *name)
+{
+    const char *s;
+    if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "..") || strlen(name) > 255) return 0;
+    for (s = name; *s; ++s) {
+        if (*s == '/' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    }
+    return 1;
+}
+
+const char *md_store_path(md_store_t *store, md_store_group_t group, const char *name,
+                          const char *fname, apr_pool_t *p)
+{
+    const char *path = group == MD_SG_NONE ? store->base
+                       : apr_pstrcat(p, store->base, "/", groups[group].dir, NULL);
+    if (name) path = apr_pstrcat(p, path, "/", name, NULL);
+    if (fname) path = apr_pstrcat(p, path, "/", fname, NULL);
+    return path;
+}
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+apr_status_t md_json_read_file(json_t **pjson, const char *path, apr_pool_t *p, const char **perr)
+{
+    char *data;
+    apr_size_t len;
+    json_error_t err;
+    json_t *j;
+    apr_status_t rv = md_util_file_read(&data, &len, path, MD_JSON_MAX, p);
+
+    *pjson = NULL;
+    if (rv != APR_SUCCESS) {
+        if (perr) *perr = apr_psprintf(p, "cannot read %s: %s", path,
+                                       APR_STATUS_IS_EINVAL(rv) ? "file too large"
+                                       : apr_strerror(rv, apr_palloc(p, 128), 128));
+        return rv;
+    }
+    j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    if (!j) {
+        if (perr) *perr = apr_psprintf(p, "%s is not valid JSON (line %d, column %d: %s)",
+                                       path, err.line, err.column, err.text);
+        return APR_EINVAL;
+    }
+    apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+    *pjson = j;
+    return APR_SUCCESS;
+}
+
+apr_status_t md_json_write_file(json_t *json, const char *path, apr_fileperms_t perms, apr_pool_t *p)
+{
+    char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    apr_status_t rv;
+    if (!s) return APR_ENOMEM;
+    rv = md_util_file_write_atomic(path, s, strlen(s), perms, p);
+    free(s);
+    return rv;
+}
+
+static apr_status_t chown_path(md_store_t *store, const char *path)
+{
+    if (store->owner_set && geteuid() == 0 && chown(path, store->uid, store->gid) != 0)
+        return APR_FROM_OS_ERROR(errno);
+    return APR_SUCCESS;
+}
+
+static apr_status_t ensure_dir(md_store_t *store, md_store_group_t group, const char *name,
+                               apr_pool_t *p)
+{
+    const char *dir = md_store_path(store, group, name, NULL, p);
+    apr_status_t rv = md_util_mkdirs(dir, groups[group].dir_perms, p);
+    if (rv == APR_SUCCESS && groups[group].child_writable) rv = chown_path(store, dir);
+    return rv;
+}
+
+static apr_status_t read_store_file(md_store_t *store, apr_pool_t *p, const char **perr)
+{
+    const char *path = md_store_path(store, MD_SG_NONE, NULL, MD_FN_STORE, p);
+    json_t *j;
+    const char *key;
+    unsigned char *raw;
+    long n;
+    apr_status_t rv = md_json_read_file(&j, path, p, perr);
+
+    if (rv != APR_SUCCESS) return rv;
+    key = json_string_value(json_object_get(j, "key"));
+    if (!key || (n = md_util_base64url_decode(p, key, &raw)) < 16 || n > MD_STORE_KEY_LEN) {
+        *perr = apr_psprintf(p, "%s has no valid \"key\": the store cannot decrypt its keys", path);
+        return APR_EINVAL;
+    }
+    memcpy(store->key, raw, (size_t)n);
+    store->key_len = (apr_size_t)n;
+    return APR_SUCCESS;
+}
+
+apr_status_t md_store_open(md_store_t **pstore, const char *base, apr_pool_t *p, const char **perr)
+{
+    md_store_t *store = apr_pcalloc(p, sizeof(*store));
+    apr_status_t rv;
+    const char *path;
+
+    store->p = p;
+    store->base = apr_pstrdup(p, base);
+    rv = md_util_mkdirs(base, groups[MD_SG_NONE].dir_perms, p);
+    if (rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "cannot create store directory %s: %s", base,
+                             apr_strerror(rv, apr_palloc(p, 128), 128));
+        return rv;
+    }
+    rv = read_store_file(store, p, perr);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        json_t *j;
+        if (RAND_bytes(store->key, MD_STORE_KEY_LEN) != 1) {
+            *perr = "no random bytes for the store key";
+            return APR_EGENERAL;
+        }
+        store->key_len = MD_STORE_KEY_LEN;
+        j = json_pack("{s:{s:f},s:s}", "store", "version", MD_STORE_VERSION,
+                      "key", md_util_base64url_encode(p, store->key, store->key_len));
+        path = md_store_path(store, MD_SG_NONE, NULL, MD_FN_STORE, p);
+        rv = md_json_write_file(j, path, 0x0600, p);
+        json_decref(j);
+        if (rv != APR_SUCCESS)
+            *perr = apr_psprintf(p, "cannot write %s: %s", path, apr_strerror(rv, apr_palloc(p, 128), 128));
+    }
+    if (rv == APR_SUCCESS) *pstore = store;
+    return rv;
+}
+
+void md_store_set_owner(md_store_t *store, apr_uid_t uid, apr_gid_t gid)
+{
+    store->owner_set = 1;
+    store->uid = uid;
+    store->gid = gid;
+}
+
+apr_status_t md_store_setup_groups(md_store_t *store, apr_pool_t *p)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int g;
+    for (g = MD_SG_ACCOUNTS; g < MD_SG_COUNT && rv == APR_SUCCESS; ++g)
+        rv = ensure_dir(store, (md_store_group_t)g, NULL, p);
+    return rv;
+}
+
+apr_status_t md_store_load_json(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, json_t **pjson, apr_pool_t *p, const char **perr)
+{
+    return md_json_read_file(pjson, md_store_path(store, group, name, fname, p), p, perr);
+}
+
+apr_status_t md_store_save_data(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, const char *data, apr_pool_t *p)
+{
+    const char *path = md_store_path(store, group, name, fname, p);
+    apr_status_t rv = ensure_dir(store, group, name, p);
+    if (rv == APR_SUCCESS)
+        rv = md_util_file_write_atomic(path, data, strlen(data), groups[group].file_perms, p);
+    if (rv == APR_SUCCESS && groups[group].child_writable) rv = chown_path(store, path);
+    return rv;
+}
+
+apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, json_t *json, apr_pool_t *p)
+{
+    char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    apr_status_t rv;
+    if (!s) return APR_ENOMEM;
+    rv = md_store_save_data(store, group, name, fname, s, p);
+    free(s);
+    return rv;
+}
+
+apr_status_t md_store_load_md(md_store_t *store, md_store_group_t group, const char *name,
+                              md_t **pmd, apr_pool_t *p, const char **perr)
+{
+    json_t *j;
+    const char *err = NULL;
+    apr_status_t rv = md_store_load_json(store, group, name, MD_FN_MD, &j, p, perr);
+
+    if (rv != APR_SUCCESS) return rv;
+    *pmd = md_from_json(j, p, &err);
+    if (!*pmd) {
+        *perr = apr_psprintf(p, "%s: %s", md_store_path(store, group, name, MD_FN_MD, p), err);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t md_store_save_md(md_store_t *store, md_store_group_t group, const md_t *md,
+                              apr_pool_t *p)
+{
+    json_t *j = md_to_json(md, p);
+    apr_status_t rv = md_store_save_json(store, group, md->name, MD_FN_MD, j, p);
+    json_decref(j);
+    return rv;
+}
+
+apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, EVP_PKEY *pkey, apr_pool_t *p)
+{
+    const char *pem;
+    int enc = groups[group].encrypt_keys;
+    apr_status_t rv = md_pkey_to_pem(&pem, pkey, enc ? store->key : NULL, enc ? store->key_len : 0, p);
+    if (rv != APR_SUCCESS) return rv;
+    return md_store_save_data(store, group, name, fname, pem, p);
+}
+
+apr_status_t md_store_load_pkey(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, EVP_PKEY **ppkey, apr_pool_t *p)
+{
+    return md_pkey_load(ppkey, md_store_path(store, group, name, fname, p),
+                        store->key, store->key_len, p);
+}
+
+const char *md_store_fname(apr_pool_t *p, const char *base, const md_pkey_spec_t *spec)
+{
+    return apr_pstrcat(p, base, md_pkey_spec_suffix(p, spec), ".pem", NULL);
+}
+
+#define MD_FALLBACK_VALID apr_time_from_sec(14 * 86400)
+
+apr_status_t md_store_ensure_fallback(md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
+                                      const char **pcert_path, const char **pkey_path,
+                                      apr_pool_t *p, const char **perr)
+{
+    const char *kfn = md_store_fname(p, "fallback-privkey", spec);
+    const char *cfn = md_store_fname(p, "fallback-pubcert", spec);
+    /* A fallback only has to let mod_ssl start; a P-256 key takes a millisecond where an
+     * RSA key takes a tenth of a second, which is what makes start-up fast with many MDs. */
+    static const md_pkey_spec_t fallback_spec = { MD_PKEY_EC, 0, "secp256r1" };
+    apr_array_header_t *chain;
+    EVP_PKEY *pkey;
+    X509 *cert;
+    apr_status_t rv;
+
+    *pcert_path = md_store_path(store, MD_SG_DOMAINS, md->name, cfn, p);
+    *pkey_path = md_store_path(store, MD_SG_DOMAINS, md->name, kfn, p);
+    if (md_chain_load(&chain, *pcert_path, p) == APR_SUCCESS
+        && md_store_load_pkey(store, MD_SG_DOMAINS, md->name, kfn, &pkey, p) == APR_SUCCESS) {
+        X509 *x = APR_ARRAY_IDX(chain, 0, X509 *);
+        if (md_cert_not_after(x) > apr_time_now() + apr_time_from_sec(86400)
+            && md_cert_matches_key(x, pkey) && md_cert_covers_domains(x, md->domains))
+            return APR_SUCCESS;
+    }
+    if ((rv = md_pkey_gen(&pkey, &fallback_spec, p)) != APR_SUCCESS) {
+        *perr = "generating the fallback key failed";
+        return rv;
+    }
+    if ((rv = md_cert_self_sign(&cert, md->name, md->domains, pkey, MD_FALLBACK_VALID, p)) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "creating the fallback certificate failed: %s", md_crypt_last_error(p));
+        return rv;
+    }
+    rv = md_store_save_pkey(store, MD_SG_DOMAINS, md->name, kfn, pkey, p);
+    if (rv == APR_SUCCESS) {
+        apr_array_header_t *one = apr_array_make(p, 1, sizeof(X509 *));
+        APR_ARRAY_PUSH(one, X509 *) = cert;
+        rv = md_store_save_data(store, MD_SG_DOMAINS, md->name, cfn, md_chain_to_pem(one, p), p);
+    }
+    if (rv != APR_SUCCESS)
+        *perr = apr_psprintf(p, "cannot write the fallback certificate of %s in %s: %s", md->name,
+                             md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p),
+                             apr_strerror(rv, apr_palloc(p, 128), 128));
+    return rv;
+}

@@ -1,0 +1,291 @@
+/* md_util.c: see md_util.h. Pure helpers, no global state. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_date.h>
+#include <arpa/inet.h>
+#include <apr_random.h>
+
+#include <openssl/evp.h>
+
+#include "md_util.h"
+
+#define MD_SEC(n) ((apr_interval_time_t)(n) * APR_USEC_PER_SEC)
+
+const char *md_util_parse_duration(const char *s, apr_interval_time_t *pduration)
+{
+    char *end;
+    long long n;
+    apr_interval_time_t unit;
+
+    if (!s || !*s) return "empty duration";
+    if (!isdigit((unsigned char)*s)) return "a duration must start with a number";
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno || n < 0) return "number out of range";
+    if (!*end || !strcasecmp(end, "s")) unit = MD_SEC(1);
+    else if (!strcasecmp(end, "ms")) unit = 1000;
+    else if (!strcasecmp(end, "mi")) unit = MD_SEC(60);
+    else if (!strcasecmp(end, "h")) unit = MD_SEC(3600);
+    else if (!strcasecmp(end, "d")) unit = MD_SEC(86400);
+    else return "unknown unit (use d, h, mi, s or ms)";
+    /* 100 years is more than any certificate or delay we deal with */
+    if (n > (long long)(MD_SEC(100LL * 365 * 86400) / unit)) return "duration too large";
+    *pduration = (apr_interval_time_t)n * unit;
+    return NULL;
+}
+
+const char *md_util_parse_timeslice(const char *s, md_timeslice_t *ts)
+{
+    size_t len = s ? strlen(s) : 0;
+
+    if (len && s[len - 1] == '%') {
+        char *end;
+        long n;
+        if (!isdigit((unsigned char)*s)) return "a percentage must be a number from 0 to 100";
+        errno = 0;
+        n = strtol(s, &end, 10);
+        if (errno || end != s + len - 1 || n < 0 || n > 100)
+            return "a percentage must be a number from 0 to 100";
+        ts->norm = 100;
+        ts->len = n;
+        return NULL;
+    }
+    ts->norm = 0;
+    return md_util_parse_duration(s, &ts->len);
+}
+
+const char *md_util_duration_format(apr_pool_t *p, apr_interval_time_t d)
+{
+    if (d % 1000) return apr_psprintf(p, "%" APR_INT64_T_FMT "us", (apr_int64_t)d);
+    if (d % MD_SEC(1)) return apr_psprintf(p, "%" APR_INT64_T_FMT "ms", (apr_int64_t)(d / 1000));
+    d /= MD_SEC(1);
+    if (d && d % 86400 == 0) return apr_psprintf(p, "%" APR_INT64_T_FMT "d", (apr_int64_t)(d / 86400));
+    if (d && d % 3600 == 0) return apr_psprintf(p, "%" APR_INT64_T_FMT "h", (apr_int64_t)(d / 3600));
+    if (d && d % 60 == 0) return apr_psprintf(p, "%" APR_INT64_T_FMT "mi", (apr_int64_t)(d / 60));
+    return apr_psprintf(p, "%" APR_INT64_T_FMT "s", (apr_int64_t)d);
+}
+
+const char *md_util_timeslice_format(apr_pool_t *p, const md_timeslice_t *ts)
+{
+    if (ts->norm > 0)
+        return apr_psprintf(p, "%" APR_INT64_T_FMT "%%", (apr_int64_t)(ts->len * 100 / ts->norm));
+    return md_util_duration_format(p, ts->len);
+}
+
+apr_interval_time_t md_timeslice_span(const md_timeslice_t *ts, apr_time_t start, apr_time_t end)
+{
+    apr_interval_time_t life = end > start ? end - start : 0;
+    if (ts->norm > 0) return (apr_interval_time_t)((double)life * (double)ts->len / (double)ts->norm);
+    return ts->len;
+}
+
+int md_util_is_wildcard(const char *name)
+{
+    return name && name[0] == '*' && name[1] == '.';
+}
+
+int md_util_is_ip(const char *s)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    return s && (inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1);
+}
+
+int md_util_is_dns_name(const char *name, int allow_wildcard)
+{
+    const char *s = name;
+    size_t label = 0, total;
+    int dots = 0;
+
+    if (!s || !*s) return 0;
+    if (md_util_is_wildcard(s)) {
+        if (!allow_wildcard) return 0;
+        s += 2;
+    }
+    total = strlen(s);
+    if (total == 0 || total > 253) return 0;
+    for (; *s; ++s) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '.') {
+            if (label == 0 || s[-1] == '-') return 0;
+            label = 0;
+            ++dots;
+        }
+        else if (isalnum(c) || c == '-' || c == '_') {
+            if (label == 0 && c == '-') return 0;
+            if (++label > 63) return 0;
+        }
+        else {
+            return 0;
+        }
+    }
+    /* a trailing dot is tolerated (absolute name), a trailing '-' is not */
+    if (label && s[-1] == '-') return 0;
+    return 1;
+}
+
+char *md_util_str_tolower(apr_pool_t *p, const char *s)
+{
+    char *r = apr_pstrdup(p, s), *c;
+    for (c = r; *c; ++c) *c = (char)tolower((unsigned char)*c);
+    return r;
+}
+
+int md_util_array_index(const apr_array_header_t *a, const char *s)
+{
+    int i;
+    for (i = 0; a && i < a->nelts; ++i) {
+        if (!strcasecmp(APR_ARRAY_IDX(a, i, const char *), s)) return i;
+    }
+    return -1;
+}
+
+int md_util_array_add_unique(apr_array_header_t *a, const char *s)
+{
+    if (md_util_array_index(a, s) >= 0) return 0;
+    APR_ARRAY_PUSH(a, const char *) = md_util_str_tolower(a->pool, s);
+    return 1;
+}
+
+apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_size_t len,
+                                       apr_fileperms_t perms, apr_pool_t *p)
+{
+    apr_file_t *f;
+    apr_status_t rv;
+    char *tmp = apr_pstrcat(p, path, ".tmp.XXXXXX", NULL);
+    apr_size_t written;
+
+    rv = apr_file_mktemp(&f, tmp, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
+                         | APR_FOPEN_BINARY, p);
+    if (rv != APR_SUCCESS) return rv;
+    rv = apr_file_perms_set(tmp, perms);
+    if (rv == APR_SUCCESS || rv == APR_ENOTIMPL)
+        rv = apr_file_write_full(f, data, len, &written);
+    if (rv == APR_SUCCESS) rv = apr_file_sync(f);
+    if (rv == APR_SUCCESS) rv = apr_file_close(f);
+    else apr_file_close(f);
+    if (rv == APR_SUCCESS) rv = apr_file_rename(tmp, path, p);
+    if (rv != APR_SUCCESS) apr_file_remove(tmp, p);
+    return rv;
+}
+
+apr_status_t md_util_file_read(char **pdata, apr_size_t *plen, const char *path,
+                               apr_size_t max_len, apr_pool_t *p)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_size_t n;
+    char *buf;
+
+    *pdata = NULL;
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, p);
+    if (rv != APR_SUCCESS) return rv;
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+    if (rv == APR_SUCCESS && (apr_size_t)fi.size > max_len) rv = APR_EINVAL;
+    if (rv == APR_SUCCESS) {
+        buf = apr_palloc(p, (apr_size_t)fi.size + 1);
+        rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &n);
+        if (rv == APR_EOF && n == 0 && fi.size == 0) rv = APR_SUCCESS;
+        if (rv == APR_SUCCESS) {
+            buf[n] = '\0';
+            *pdata = buf;
+            if (plen) *plen = n;
+        }
+    }
+    apr_file_close(f);
+    return rv;
+}
+
+apr_status_t md_util_mkdirs(const char *path, apr_fileperms_t perms, apr_pool_t *p)
+{
+    apr_status_t rv = apr_dir_make_recursive(path, perms, p);
+    return APR_STATUS_IS_EEXIST(rv) ? APR_SUCCESS : rv;
+}
+
+int md_util_file_exists(const char *path, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+    return apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS && fi.filetype == APR_REG;
+}
+
+const char *md_util_base64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len)
+{
+    char *out = apr_palloc(p, 4 * ((len + 2) / 3) + 1), *c;
+    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+
+    while (n > 0 && out[n - 1] == '=') --n;
+    out[n] = '\0';
+    for (c = out; *c; ++c) {
+        if (*c == '+') *c = '-';
+        else if (*c == '/') *c = '_';
+    }
+    return out;
+}
+
+long md_util_base64url_decode(apr_pool_t *p, const char *s, unsigned char **pdata)
+{
+    size_t len = strlen(s), i, padded = (len + 3) / 4 * 4;
+    char *std = apr_palloc(p, padded + 1);
+    unsigned char *out;
+    int n;
+
+    for (i = 0; i < len; ++i) {
+        char c = s[i];
+        if (c == '-') c = '+';
+        else if (c == '_') c = '/';
+        else if (!isalnum((unsigned char)c)) return -1;
+        std[i] = c;
+    }
+    if (len % 4 == 1) return -1;
+    for (; i < padded; ++i) std[i] = '=';
+    std[padded] = '\0';
+    out = apr_palloc(p, padded / 4 * 3 + 1);
+    n = EVP_DecodeBlock(out, (unsigned char *)std, (int)padded);
+    if (n < 0) return -1;
+    n -= (int)(padded - len);   /* EVP_DecodeBlock counts padding as zero bytes */
+    *pdata = out;
+    return n;
+}
+
+const char *md_util_time_format(apr_pool_t *p, apr_time_t t)
+{
+    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
+    apr_rfc822_date(buf, t);
+    return buf;
+}
+
+apr_time_t md_util_time_parse(const char *s)
+{
+    return s ? apr_date_parse_rfc(s) : 0;
+}
+
+const char **md_util_cmdline_split(apr_pool_t *p, const char *line, int *pargc)
+{
+    apr_array_header_t *args = apr_array_make(p, 5, sizeof(const char *));
+    const char *s = line;
+
+    while (*s) {
+        char *word, *w;
+        char quote = 0;
+        while (*s && isspace((unsigned char)*s)) ++s;
+        if (!*s) break;
+        w = word = apr_palloc(p, strlen(s) + 1);
+        while (*s && (quote || !isspace((unsigned char)*s))) {
+            if (quote && *s == quote) quote = 0;
+            else if (!quote && (*s == '"' || *s == '\'')) quote = *s;
+            else if (*s == '\\' && s[1] && quote != '\'') *w++ = *++s;
+            else *w++ = *s;
+            ++s;
+        }
+        *w = '\0';
+        APR_ARRAY_PUSH(args, const char *) = word;
+    }
+    if (pargc) *pargc = args->nelts;
+    APR_ARRAY_PUSH(args, const char *) = NULL;
+    return (const char **)args->elts;
+}

@@ -1,0 +1,68 @@
+/* md_util.h: small helpers of the mod_md core that every other unit uses.
+ *
+ * Owns: parsing of durations and time slices ("33%", "21d"), DNS name checks,
+ * atomic file writes, base64url, RFC 1123 dates, command line splitting.
+ * Never: includes httpd headers, logs (it returns errors, the caller explains them).
+ */
+#ifndef MD_UTIL_H
+#define MD_UTIL_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <apr_tables.h>
+#include <apr_file_io.h>
+
+/* A share of a lifetime (norm > 0: len/norm of it) or an absolute duration (norm == 0). */
+typedef struct md_timeslice_t {
+    apr_interval_time_t norm;
+    apr_interval_time_t len;
+} md_timeslice_t;
+
+/* Parse "Nd", "Nh", "Nmi", "Ns", "Nms" or plain seconds. NULL on success, else the reason.
+ * def_unit: the unit used for plain numbers, in seconds (1 for seconds). */
+const char *md_util_parse_duration(const char *s, apr_interval_time_t *pduration);
+/* Parse a duration or "N%" (0..100). */
+const char *md_util_parse_timeslice(const char *s, md_timeslice_t *ts);
+/* Format a time slice back the way it was given: "33%", "21d", "90s", "12h"... */
+const char *md_util_timeslice_format(apr_pool_t *p, const md_timeslice_t *ts);
+/* Format a duration compactly: "12h", "30s", "1500ms". */
+const char *md_util_duration_format(apr_pool_t *p, apr_interval_time_t d);
+/* The part of [start, end) that the slice covers, counted back from end. */
+apr_interval_time_t md_timeslice_span(const md_timeslice_t *ts, apr_time_t start, apr_time_t end);
+
+/* Is name a syntactically valid DNS name (letters, digits, '-', dots, 1..253 chars)?
+ * A leading "*." is accepted when allow_wildcard is set. */
+int md_util_is_dns_name(const char *name, int allow_wildcard);
+int md_util_is_wildcard(const char *name);
+/* Is s a literal IPv4 or IPv6 address? */
+int md_util_is_ip(const char *s);
+/* Lower-cased copy. */
+char *md_util_str_tolower(apr_pool_t *p, const char *s);
+/* Index of s (case-insensitive) in a const char* array, or -1. */
+int md_util_array_index(const apr_array_header_t *a, const char *s);
+/* Add s (lower-cased) when not already present; returns 1 when added. */
+int md_util_array_add_unique(apr_array_header_t *a, const char *s);
+
+/* Write data to path atomically: temp file in the same directory, fsync, chmod, rename. */
+apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_size_t len,
+                                       apr_fileperms_t perms, apr_pool_t *p);
+/* Read a whole file (at most max_len bytes, else APR_EINVAL) as a NUL-terminated string. */
+apr_status_t md_util_file_read(char **pdata, apr_size_t *plen, const char *path,
+                               apr_size_t max_len, apr_pool_t *p);
+/* mkdir -p with the given permissions for directories created. */
+apr_status_t md_util_mkdirs(const char *path, apr_fileperms_t perms, apr_pool_t *p);
+int md_util_file_exists(const char *path, apr_pool_t *p);
+
+/* base64url without padding. Decode returns -1 on invalid input, else the length. */
+const char *md_util_base64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);
+long md_util_base64url_decode(apr_pool_t *p, const char *s, unsigned char **pdata);
+
+/* RFC 1123 ("Tue, 24 Nov 2026 12:41:22 GMT"); parse returns 0 when invalid. */
+const char *md_util_time_format(apr_pool_t *p, apr_time_t t);
+apr_time_t md_util_time_parse(const char *s);
+
+/* Split a command line into argv the way the shell would for plain words and quotes,
+ * without ever running a shell. */
+const char **md_util_cmdline_split(apr_pool_t *p, const char *line, int *pargc);
+
+#endif

@@ -1,0 +1,400 @@
+/* mod_md.c: httpd glue of mod_md: module declaration and hooks.
+ *
+ * Start-up, in the parent: check_config matches MDs to virtual hosts and rejects invalid
+ * setups (so that `apache2 -t` reports them), post_config (before mod_ssl) brings the
+ * store in line with the configuration and decides, per MD, which certificate files
+ * mod_ssl gets: the MD's certificates, its static files, or a self-signed fallback.
+ * Everything a child needs later is computed here and inherited in memory.
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+#include <ap_listen.h>
+#include <unixd.h>
+
+#include "md.h"
+#include "md_crypt.h"
+#include "md_match.h"
+#include "md_status.h"
+#include "md_store.h"
+#include "mod_md.h"
+#include "mod_md_config.h"
+
+
+/* ---- check_config: matching and validation ---- */
+
+static apr_array_header_t *server_names(server_rec *s, apr_pool_t *p)
+{
+    apr_array_header_t *names = apr_array_make(p, 5, sizeof(const char *));
+    int i;
+
+    if (s->server_hostname) APR_ARRAY_PUSH(names, const char *) = s->server_hostname;
+    for (i = 0; s->names && i < s->names->nelts; ++i)
+        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(s->names, i, const char *);
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
+        const char *w = APR_ARRAY_IDX(s->wild_names, i, const char *);
+        if (md_util_is_wildcard(w)) APR_ARRAY_PUSH(names, const char *) = w;
+    }
+    return names;
+}
+
+static int server_listens_on(server_rec *s, int port)
+{
+    server_addr_rec *a;
+    for (a = s->addrs; a; a = a->next) {
+        if (a->host_port == port || (a->host_port == 0 && a->host_addr && a->host_addr->port == port))
+            return 1;
+    }
+    return 0;
+}
+
+static int listening_on(int port)
+{
+    ap_listen_rec *lr;
+    if (port <= 0) return 0;
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (lr->bind_addr && lr->bind_addr->port == port) return 1;
+    }
+    return 0;
+}
+
+static const char *vhost_id(server_rec *s, apr_pool_t *p)
+{
+    return apr_psprintf(p, "%s:%d%s", s->server_hostname ? s->server_hostname : "(no ServerName)",
+                        s->addrs ? s->addrs->host_port : s->port,
+                        s->is_virtual ? "" : " (main server)");
+}
+
+static const char *default_contact(server_rec *s, apr_pool_t *p)
+{
+    const char *admin = s->server_admin;
+    if (!admin || !strchr(admin, '@') || strchr(admin, ' ')) return NULL;
+    if (!strncasecmp(admin, "mailto:", 7)) return admin;
+    return apr_pstrcat(p, "mailto:", admin, NULL);
+}
+
+/* Settings of a static certificate must hold at start: both files, matching, not expired. */
+static const char *check_static_files(md_t *md, apr_pool_t *p)
+{
+    int i, nc = md->cert_files ? md->cert_files->nelts : 0, nk = md->pkey_files ? md->pkey_files->nelts : 0;
+
+    if (nc != nk)
+        return apr_psprintf(p, "MDomain %s: %d MDCertificateFile but %d MDCertificateKeyFile; "
+                            "each certificate needs its key", md->name, nc, nk);
+    for (i = 0; i < nc; ++i) {
+        const char *cf = APR_ARRAY_IDX(md->cert_files, i, const char *);
+        const char *kf = APR_ARRAY_IDX(md->pkey_files, i, const char *);
+        apr_array_header_t *chain;
+        EVP_PKEY *pkey;
+        X509 *x;
+
+        if (md_chain_load(&chain, cf, p) != APR_SUCCESS)
+            return apr_psprintf(p, "MDomain %s: MDCertificateFile %s holds no PEM certificate",
+                                md->name, cf);
+        if (md_pkey_load(&pkey, kf, NULL, 0, p) != APR_SUCCESS)
+            return apr_psprintf(p, "MDomain %s: MDCertificateKeyFile %s holds no (unencrypted) "
+                                "PEM private key", md->name, kf);
+        x = APR_ARRAY_IDX(chain, 0, X509 *);
+        if (!md_cert_matches_key(x, pkey))
+            return apr_psprintf(p, "MDomain %s: the certificate in %s does not match the key in %s",
+                                md->name, cf, kf);
+        if (md_cert_not_after(x) < apr_time_now())
+            return apr_psprintf(p, "MDomain %s: the certificate in %s expired on %s", md->name, cf,
+                                md_util_time_format(p, md_cert_not_after(x)));
+    }
+    return NULL;
+}
+
+static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *base)
+{
+    md_mod_conf_t *mc = md_config_get(base)->mc;
+    apr_array_header_t *vhosts = apr_array_make(ptemp, 10, sizeof(md_vhost_t *));
+    apr_array_header_t *warnings = apr_array_make(ptemp, 5, sizeof(const char *));
+    md_t *builtin = md_create_defaults(pconf);
+    const char *err, *contact = default_contact(base, pconf);
+    server_rec *s;
+    int i;
+
+    (void)plog;
+    if (!mc->mds->nelts) return OK;
+
+    if (contact && !mc->defaults->contacts->nelts)
+        APR_ARRAY_PUSH(mc->defaults->contacts, const char *) = contact;
+    for (i = 0; i < mc->mds->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
+        md_merge(md, mc->defaults);
+        md_merge(md, builtin);
+        md->ca_effective = APR_ARRAY_IDX(md->ca_urls, 0, const char *);
+        if (md->eab_kid && !strcmp(md->eab_kid, "none")) md->eab_kid = md->eab_hmac = NULL;
+        if ((err = check_static_files(md, ptemp)) != NULL) goto fail;
+    }
+    if ((err = md_match_check_mds(mc->mds, &mc->name2md, pconf)) != NULL) goto fail;
+
+    for (s = base; s; s = s->next) {
+        md_vhost_t *vh;
+        if (!s->is_virtual && !mc->manage_base_server) continue;
+        vh = apr_pcalloc(ptemp, sizeof(*vh));
+        vh->id = vhost_id(s, ptemp);
+        vh->names = server_names(s, ptemp);
+        vh->acme_tls_1 = ap_is_allowed_protocol(NULL, NULL, s, "acme-tls/1");
+        vh->is_https = server_listens_on(s, mc->local_443);
+        vh->baton = s;
+        APR_ARRAY_PUSH(vhosts, md_vhost_t *) = vh;
+    }
+    err = md_match_vhosts(mc->mds, mc->name2md, vhosts, mc->match_servernames, warnings, pconf);
+    if (err) goto fail;
+    for (i = 0; i < vhosts->nelts; ++i) {
+        md_vhost_t *vh = APR_ARRAY_IDX(vhosts, i, md_vhost_t *);
+        md_config_get(vh->baton)->assigned = vh->md;
+        if (vh->md)
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, APLOGNO(10901)
+                         "virtual host %s belongs to MDomain %s", vh->id, vh->md->name);
+    }
+    for (i = 0; i < warnings->nelts; ++i)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, APLOGNO(10902) "%s",
+                     APR_ARRAY_IDX(warnings, i, const char *));
+
+    mc->can_http = listening_on(mc->local_80);
+    mc->can_https = listening_on(mc->local_443);
+    for (i = 0; i < mc->mds->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
+        int j, dns01 = md->dns01_cmd && (!md->ca_challenges
+                                         || md_util_array_index(md->ca_challenges, "dns-01") >= 0);
+        for (j = 0; j < md->domains->nelts; ++j) {
+            const char *d = APR_ARRAY_IDX(md->domains, j, const char *);
+            if (md_util_is_wildcard(d) && !dns01 && strcmp(md->ca_proto, "tailscale"))
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, APLOGNO(10903)
+                             "MDomain %s: the wildcard name %s can only be validated with "
+                             "dns-01; configure MDChallengeDns01 (and do not exclude dns-01 "
+                             "in MDCAChallenges) or the certificate cannot be obtained",
+                             md->name, d);
+        }
+        if (!md->watched)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, base, APLOGNO(10904)
+                         "MDomain %s is not used by any virtual host; it is only renewed with "
+                         "MDRenewMode always", md->name);
+    }
+    return OK;
+
+fail:
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, base, APLOGNO(10900) "mod_md: %s", err);
+    return !OK;
+}
+
+/* ---- post_config: store and certificates ---- */
+
+static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
+                       const char **pcert, const char **pkey, apr_pool_t *p)
+{
+    const char *cf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "pubcert", spec), p);
+    const char *kf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "privkey", spec), p);
+    apr_array_header_t *chain;
+    X509 *x;
+
+    if (md_chain_load(&chain, cf, p) != APR_SUCCESS || !md_util_file_exists(kf, p)) return 0;
+    x = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (!md_cert_covers_domains(x, md->domains) || md_cert_not_after(x) < apr_time_now()) return 0;
+    *pcert = cf;
+    *pkey = kf;
+    return 1;
+}
+
+static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool_t *pconf,
+                            apr_pool_t *ptemp)
+{
+    md_store_t *store = mc->store;
+    md_t *stored = NULL;
+    const char *err = NULL, *cf, *kf;
+    const char *missing = NULL;
+    int i, n = md_pkey_spec_count(md);
+    apr_status_t rv;
+
+    rv = md_store_load_md(store, MD_SG_DOMAINS, md->name, &stored, ptemp, &err);
+    if (rv == APR_SUCCESS) {
+        md->ca_account = stored->ca_account ? apr_pstrdup(pconf, stored->ca_account) : NULL;
+    }
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, APLOGNO(10905)
+                     "MDomain %s: stored md.json is unusable (%s); writing it anew from the "
+                     "configuration", md->name, err);
+        stored = NULL;
+    }
+
+    md->rt_cert_files = apr_array_make(pconf, n, sizeof(const char *));
+    md->rt_key_files = apr_array_make(pconf, n, sizeof(const char *));
+    if (md->cert_files && md->cert_files->nelts) {
+        apr_array_cat(md->rt_cert_files, md->cert_files);
+        apr_array_cat(md->rt_key_files, md->pkey_files);
+    }
+    else {
+        for (i = 0; i < n; ++i) {
+            const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
+            if (!cert_usable(store, md, spec, &cf, &kf, ptemp)) {
+                if (!missing) missing = md_pkey_spec_name(ptemp, spec);
+                continue;
+            }
+            APR_ARRAY_PUSH(md->rt_cert_files, const char *) = apr_pstrdup(pconf, cf);
+            APR_ARRAY_PUSH(md->rt_key_files, const char *) = apr_pstrdup(pconf, kf);
+        }
+    }
+    if (missing) {
+        md->state = MD_S_INCOMPLETE;
+        md->state_descr = apr_psprintf(pconf, "certificate(%s) is missing", missing);
+    }
+    else {
+        md->state = MD_S_COMPLETE;
+        md->state_descr = NULL;
+    }
+
+    if (!stored || !md_equal_json(md, stored, ptemp)) {
+        rv = md_store_save_md(store, MD_SG_DOMAINS, md, ptemp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10906)
+                         "MDomain %s: cannot write %s", md->name,
+                         md_store_path(store, MD_SG_DOMAINS, md->name, MD_FN_MD, ptemp));
+            return rv;
+        }
+    }
+
+    md->rt_fallback = 0;
+    if (md->state != MD_S_COMPLETE) {
+        /* mod_ssl gets fallbacks for all key types; the real ones replace them when complete */
+        apr_array_clear(md->rt_cert_files);
+        apr_array_clear(md->rt_key_files);
+        for (i = 0; i < n; ++i) {
+            rv = md_store_ensure_fallback(store, md, md_pkey_spec_get(md, i), &cf, &kf, pconf, &err);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10907) "MDomain %s: %s",
+                             md->name, err);
+                return rv;
+            }
+            APR_ARRAY_PUSH(md->rt_cert_files, const char *) = cf;
+            APR_ARRAY_PUSH(md->rt_key_files, const char *) = kf;
+        }
+        md->rt_fallback = 1;
+    }
+    return APR_SUCCESS;
+}
+
+static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    md_mod_conf_t *mc = md_config_get(s)->mc;
+    const char *base, *err = NULL;
+    json_t *httpd_json;
+    apr_status_t rv;
+    int i;
+
+    (void)plog;
+    if (!mc->mds->nelts) return OK;
+    base = ap_server_root_relative(pconf, mc->base_dir);
+    if (!base) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10908)
+                     "MDStoreDir %s: invalid path", mc->base_dir);
+        return !OK;
+    }
+    rv = md_store_open(&mc->store, base, pconf, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10909)
+                     "mod_md: the store at %s cannot be used: %s", base, err);
+        return !OK;
+    }
+    md_store_set_owner(mc->store, ap_unixd_config.user_id, ap_unixd_config.group_id);
+    rv = md_store_setup_groups(mc->store, ptemp);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10910)
+                     "mod_md: cannot create the directories of the store at %s", base);
+        return !OK;
+    }
+    httpd_json = json_pack("{s:{s:b,s:b}}", "proto", "http", mc->can_http, "https", mc->can_https);
+    rv = md_store_save_json(mc->store, MD_SG_NONE, NULL, MD_FN_HTTPD, httpd_json, ptemp);
+    json_decref(httpd_json);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10911)
+                     "mod_md: cannot write %s in the store at %s", MD_FN_HTTPD, base);
+        return !OK;
+    }
+    for (i = 0; i < mc->mds->nelts; ++i) {
+        apr_pool_t *p;
+        apr_pool_create(&p, ptemp);
+        rv = sync_md(mc, APR_ARRAY_IDX(mc->mds, i, md_t *), s, pconf, p);
+        apr_pool_destroy(p);
+        if (rv != APR_SUCCESS) return !OK;
+    }
+    return OK;
+}
+
+/* ---- certificates for mod_ssl ---- */
+
+static md_t *server_md(server_rec *s)
+{
+    md_srv_conf_t *sc = md_config_get(s);
+    return sc ? sc->assigned : NULL;
+}
+
+static int add_files(md_t *md, apr_array_header_t *cert_files, apr_array_header_t *key_files)
+{
+    int i;
+    for (i = 0; i < md->rt_cert_files->nelts; ++i) {
+        APR_ARRAY_PUSH(cert_files, const char *) = APR_ARRAY_IDX(md->rt_cert_files, i, const char *);
+        APR_ARRAY_PUSH(key_files, const char *) = APR_ARRAY_IDX(md->rt_key_files, i, const char *);
+    }
+    return OK;
+}
+
+static int md_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                             apr_array_header_t *key_files)
+{
+    md_t *md = server_md(s);
+    (void)p;
+    if (!md || !md->rt_cert_files || md->rt_fallback) return DECLINED;
+    if (cert_files->nelts)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10912)
+                     "virtual host %s has its own SSLCertificateFile but belongs to MDomain %s: "
+                     "the managed certificate is added as well; remove the SSLCertificate* lines",
+                     s->server_hostname, md->name);
+    return add_files(md, cert_files, key_files);
+}
+
+static int md_add_fallback_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                                      apr_array_header_t *key_files)
+{
+    md_t *md = server_md(s);
+    (void)p;
+    if (!md || !md->rt_cert_files || !md->rt_fallback) return DECLINED;
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10913)
+                 "MDomain %s has no certificate yet (%s): %s is served a temporary self-signed "
+                 "certificate and answers 503", md->name, md->state_descr, s->server_hostname);
+    return add_files(md, cert_files, key_files);
+}
+
+/* ---- module ---- */
+
+static void md_register_hooks(apr_pool_t *p)
+{
+    static const char *const succ_ssl[] = { "mod_ssl.c", NULL };
+    (void)p;
+    ap_hook_check_config(md_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(md_post_config, NULL, succ_ssl, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_cert_files(md_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_fallback_cert_files(md_add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(md) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                   /* per-directory config creator */
+    NULL,                   /* dir config merger */
+    md_config_create_svr,   /* server config creator */
+    md_config_merge_svr,    /* server config merger */
+    md_cmds,                /* command table */
+    md_register_hooks,
+    AP_MODULE_FLAG_ALWAYS_MERGE   /* every vhost needs its own config: it records its MD */
+};

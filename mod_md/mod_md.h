@@ -1,0 +1,10 @@
+/* mod_md.h: declarations shared by the mod_md glue files. */
+#ifndef MOD_MD_H
+#define MOD_MD_H
+
+#include <httpd.h>
+
+/* md-status handler (mod_md_status.c) */
+int md_status_handler(request_rec *r);
+
+#endif

@@ -1,0 +1,788 @@
+/* mod_md_config.c: see mod_md_config.h.
+ *
+ * Every directive is server-config only. Directives marked "M" in the manual may also be
+ * written inside <MDomain>/<MDomainSet>, where they set the value for that MD only; at the
+ * global level they set the default of every MD (md_t "defaults", merged in mod_md.c).
+ */
+#include <string.h>
+#include <stdlib.h>
+#include <errno.h>
+
+#include <apr_strings.h>
+#include <apr_uri.h>
+#include <apr_lib.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "md.h"
+#include "md_store.h"
+#include "mod_md_config.h"
+
+extern module AP_MODULE_DECLARE_DATA md_module;
+
+#define MD_SECTION_NAME "<MDomainSet"
+#define MD_SECTION_ALIAS "<MDomain"
+
+md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
+{
+    md_mod_conf_t *mc;
+    void *data;
+
+    apr_pool_userdata_get(&data, "md_module_conf", pconf);
+    if (data) return data;
+    mc = apr_pcalloc(pconf, sizeof(*mc));
+    mc->mds = apr_array_make(pconf, 5, sizeof(md_t *));
+    mc->defaults = md_create_empty(pconf);
+    mc->base_dir = "md";
+    mc->local_80 = 80;
+    mc->local_443 = 443;
+    mc->check_interval = apr_time_from_sec(12 * 3600);
+    mc->retry_delay = apr_time_from_sec(5);
+    mc->retry_failover = 13;
+    mc->lock_wait_timeout = apr_time_from_sec(5);
+    mc->server_status_enabled = 1;
+    mc->certificate_status_enabled = 1;
+    mc->cert_check_name = "crt.sh";
+    mc->cert_check_url = "https://crt.sh?q=";
+    mc->staple_others = 1;
+    mc->stapling_keep = apr_time_from_sec(7 * 86400);
+    mc->ocsp_renew_window = apr_pcalloc(pconf, sizeof(md_timeslice_t));
+    mc->ocsp_renew_window->norm = 100;
+    mc->ocsp_renew_window->len = 33;
+    apr_pool_userdata_set(mc, "md_module_conf", apr_pool_cleanup_null, pconf);
+    return mc;
+}
+
+void *md_config_create_svr(apr_pool_t *p, server_rec *s)
+{
+    md_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    (void)s;
+    sc->mc = md_mod_conf_get(p);
+    return sc;
+}
+
+void *md_config_merge_svr(apr_pool_t *p, void *basev, void *addv)
+{
+    md_srv_conf_t *add = addv, *sc = apr_pcalloc(p, sizeof(*sc));
+    (void)basev;
+    sc->mc = add->mc;
+    return sc;
+}
+
+md_srv_conf_t *md_config_get(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &md_module);
+}
+
+/* ---- helpers ---- */
+
+static md_srv_conf_t *cmd_sc(cmd_parms *cmd)
+{
+    return md_config_get(cmd->server);
+}
+
+static int in_section(cmd_parms *cmd)
+{
+    return cmd_sc(cmd)->current != NULL;
+}
+
+/* Global context only; per-MD directives may also be inside <MDomain>. */
+static const char *check_context(cmd_parms *cmd, int section_ok)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err) return err;
+    if (!section_ok && in_section(cmd))
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " is not allowed inside <MDomain>: "
+                           "it applies to the whole server, put it at the global level", NULL);
+    return NULL;
+}
+
+/* The md_t a per-MD directive sets: the section's MD, or the global defaults. */
+static md_t *target_md(cmd_parms *cmd)
+{
+    md_srv_conf_t *sc = cmd_sc(cmd);
+    return sc->current ? sc->current : sc->mc->defaults;
+}
+
+static const char *bad_value(cmd_parms *cmd, const char *value, const char *why)
+{
+    return apr_psprintf(cmd->pool, "%s: invalid value '%s': %s", cmd->cmd->name, value, why);
+}
+
+static const char *parse_flag(cmd_parms *cmd, const char *value, int *pflag)
+{
+    if (!strcasecmp(value, "on")) *pflag = 1;
+    else if (!strcasecmp(value, "off")) *pflag = 0;
+    else return bad_value(cmd, value, "use 'on' or 'off'");
+    return NULL;
+}
+
+static const char *parse_duration(cmd_parms *cmd, const char *value, apr_interval_time_t *pd)
+{
+    const char *why = md_util_parse_duration(value, pd);
+    return why ? bad_value(cmd, value, apr_pstrcat(cmd->pool, why,
+                           " (durations are like 30s, 10mi, 12h, 7d, 500ms)", NULL)) : NULL;
+}
+
+static const char *parse_timeslice(cmd_parms *cmd, const char *value, md_timeslice_t **pts)
+{
+    md_timeslice_t *ts = apr_pcalloc(cmd->pool, sizeof(*ts));
+    const char *why = md_util_parse_timeslice(value, ts);
+    if (why) return bad_value(cmd, value, apr_pstrcat(cmd->pool, why,
+                              " (use a duration like 21d or a share of the lifetime like 33%)", NULL));
+    *pts = ts;
+    return NULL;
+}
+
+static const char *add_domain_names(cmd_parms *cmd, md_t *md, int argc, char *const argv[])
+{
+    int i;
+    for (i = 0; i < argc; ++i) {
+        if (!md_util_is_dns_name(argv[i], 1) && !md_util_is_ip(argv[i]))
+            return bad_value(cmd, argv[i], "not a valid DNS name");
+        md_util_array_add_unique(md->domains, argv[i]);
+    }
+    return NULL;
+}
+
+static int is_mode_word(const char *s)
+{
+    return !strcasecmp(s, "auto") || !strcasecmp(s, "manual");
+}
+
+/* ---- MDomain, <MDomainSet>, MDMember(s) ---- */
+
+static md_t *new_md(cmd_parms *cmd)
+{
+    md_t *md = md_create_empty(cmd->pool);
+    md->defn_name = cmd->directive->filename;
+    md->defn_line = (unsigned)cmd->directive->line_num;
+    return md;
+}
+
+static const char *register_md(cmd_parms *cmd, md_t *md)
+{
+    if (!md->domains->nelts)
+        return apr_psprintf(cmd->pool, "%s needs at least one domain name", cmd->cmd->name);
+    md->name = APR_ARRAY_IDX(md->domains, 0, const char *);
+    APR_ARRAY_PUSH(cmd_sc(cmd)->mc->mds, md_t *) = md;
+    return NULL;
+}
+
+static const char *set_mdomain(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err = check_context(cmd, 0);
+    md_t *md;
+
+    (void)dc;
+    if (err) return err;
+    md = new_md(cmd);
+    if (argc > 1 && is_mode_word(argv[argc - 1])) {
+        md->transitive = !strcasecmp(argv[argc - 1], "auto");
+        --argc;
+    }
+    if ((err = add_domain_names(cmd, md, argc, argv))) return err;
+    return register_md(cmd, md);
+}
+
+static const char *section_mdomain(cmd_parms *cmd, void *dc, const char *arg)
+{
+    md_srv_conf_t *sc = cmd_sc(cmd);
+    const char *endp = ap_strrchr_c(arg, '>'), *err;
+    char *args, *word;
+    apr_array_header_t *names;
+    md_t *md;
+    int i;
+
+    if ((err = check_context(cmd, 0))) return err;
+    if (!endp)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, "> directive missing closing '>'", NULL);
+    args = apr_pstrndup(cmd->pool, arg, (apr_size_t)(endp - arg));
+    names = apr_array_make(cmd->pool, 5, sizeof(char *));
+    md = new_md(cmd);
+    while (*(word = ap_getword_conf(cmd->pool, (const char **)&args)) != '\0') {
+        APR_ARRAY_PUSH(names, char *) = word;
+    }
+    if (names->nelts > 1 && is_mode_word(APR_ARRAY_IDX(names, names->nelts - 1, char *))) {
+        md->transitive = !strcasecmp(APR_ARRAY_IDX(names, names->nelts - 1, char *), "auto");
+        --names->nelts;
+    }
+    if (!names->nelts)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, "> needs at least one domain name, e.g. ",
+                           cmd->cmd->name, " example.org>", NULL);
+    for (i = 0; i < names->nelts; ++i) {
+        if ((err = add_domain_names(cmd, md, 1, &APR_ARRAY_IDX(names, i, char *)))) return err;
+    }
+    md->has_section = 1;
+    sc->current = md;
+    err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
+    sc->current = NULL;
+    if (err) return err;
+    return register_md(cmd, md);
+}
+
+static const char *set_member(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    if (!in_section(cmd)) {
+        if (argc != 1 || !is_mode_word(argv[0]))
+            return apr_psprintf(cmd->pool, "%s outside of <MDomain> only takes 'auto' or 'manual' "
+                                "(the default for MDMembers), not '%s'%s", cmd->cmd->name,
+                                argc ? argv[0] : "", argc > 1 ? " ..." : "");
+        cmd_sc(cmd)->mc->defaults->transitive = !strcasecmp(argv[0], "auto");
+        return NULL;
+    }
+    if (argc == 1 && is_mode_word(argv[0])) {
+        cmd_sc(cmd)->current->transitive = !strcasecmp(argv[0], "auto");
+        return NULL;
+    }
+    return add_domain_names(cmd, cmd_sc(cmd)->current, argc, argv);
+}
+
+static const char *set_members(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    if (!is_mode_word(value)) return bad_value(cmd, value, "use 'auto' or 'manual'");
+    target_md(cmd)->transitive = !strcasecmp(value, "auto");
+    return NULL;
+}
+
+static const char *set_match_names(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    if (err) return err;
+    if (!strcasecmp(value, "all")) cmd_sc(cmd)->mc->match_servernames = 0;
+    else if (!strcasecmp(value, "servernames")) cmd_sc(cmd)->mc->match_servernames = 1;
+    else return bad_value(cmd, value, "use 'all' or 'servernames'");
+    return NULL;
+}
+
+/* ---- CA ---- */
+
+const char *md_config_ca_url(apr_pool_t *p, const char *name)
+{
+    static const char *const known[][2] = {
+        { "letsencrypt", "https://acme-v02.api.letsencrypt.org/directory" },
+        { "letsencrypt-test", "https://acme-staging-v02.api.letsencrypt.org/directory" },
+        { "buypass", "https://api.buypass.com/acme/directory" },
+        { "buypass-test", "https://api.test4.buypass.no/acme/directory" },
+    };
+    apr_uri_t uri;
+    size_t i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); ++i) {
+        if (!strcasecmp(name, known[i][0])) return known[i][1];
+    }
+    if (apr_uri_parse(p, name, &uri) != APR_SUCCESS || !uri.scheme) return NULL;
+    if (!strcasecmp(uri.scheme, "file")) return name;          /* tailscale socket */
+    if ((strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https")) || !uri.hostname)
+        return NULL;
+    return name;
+}
+
+static const char *set_ca(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err = check_context(cmd, 1);
+    apr_array_header_t *urls;
+    int i;
+
+    (void)dc;
+    if (err) return err;
+    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs at least one URL", NULL);
+    urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; ++i) {
+        const char *url = md_config_ca_url(cmd->pool, argv[i]);
+        if (!url) return bad_value(cmd, argv[i], "not an http(s) URL nor one of letsencrypt, "
+                                   "letsencrypt-test, buypass, buypass-test");
+        APR_ARRAY_PUSH(urls, const char *) = url;
+    }
+    target_md(cmd)->ca_urls = urls;
+    return NULL;
+}
+
+static const char *set_ca_proto(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    if (!strcasecmp(value, "ACME")) target_md(cmd)->ca_proto = "ACME";
+    else if (!strcasecmp(value, "tailscale")) target_md(cmd)->ca_proto = "tailscale";
+    else return bad_value(cmd, value, "use 'ACME' or 'tailscale'");
+    return NULL;
+}
+
+static const char *set_agreement(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    /* Old configs give the terms-of-service URL: that means accepted, too. */
+    if (strcasecmp(value, "accepted") && !md_config_ca_url(cmd->pool, value))
+        return bad_value(cmd, value, "use 'accepted'");
+    target_md(cmd)->ca_agreement = "accepted";
+    return NULL;
+}
+
+static const char *set_contact(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1), *at;
+    md_t *md = target_md(cmd);
+    (void)dc;
+    if (err) return err;
+    if (!strncasecmp(value, "mailto:", 7)) value += 7;
+    at = strchr(value, '@');
+    if (!at || at == value || !at[1] || strchr(at + 1, '@') || strpbrk(value, " \t<>\"'"))
+        return bad_value(cmd, value, "not an e-mail address");
+    md->contacts = apr_array_make(cmd->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(md->contacts, const char *) = apr_pstrcat(cmd->pool, "mailto:", value, NULL);
+    return NULL;
+}
+
+static const char *set_challenges(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err = check_context(cmd, 1);
+    apr_array_header_t *list;
+    int i;
+
+    (void)dc;
+    if (err) return err;
+    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs at least one challenge type", NULL);
+    list = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; ++i) {
+        if (strcmp(argv[i], "http-01") && strcmp(argv[i], "tls-alpn-01") && strcmp(argv[i], "dns-01"))
+            return bad_value(cmd, argv[i], "unknown challenge type, use http-01, tls-alpn-01 or dns-01");
+        md_util_array_add_unique(list, argv[i]);
+    }
+    target_md(cmd)->ca_challenges = list;
+    return NULL;
+}
+
+static const char *parse_port_map(cmd_parms *cmd, const char *value)
+{
+    md_mod_conf_t *mc = cmd_sc(cmd)->mc;
+    const char *colon = strchr(value, ':'), *port;
+    int *target, n;
+    char *end;
+
+    if (!colon) return bad_value(cmd, value, "expected http:PORT or https:PORT (PORT may be '-')");
+    if (!strncasecmp(value, "http:", 5)) target = &mc->local_80;
+    else if (!strncasecmp(value, "https:", 6)) target = &mc->local_443;
+    else return bad_value(cmd, value, "only the schemes http and https can be mapped");
+    port = colon + 1;
+    if (!strcmp(port, "-")) {
+        *target = -1;
+        return NULL;
+    }
+    errno = 0;
+    n = (int)strtol(port, &end, 10);
+    if (!*port || *end || errno || n < 1 || n > 65535)
+        return bad_value(cmd, value, "the port must be a number from 1 to 65535 or '-'");
+    *target = n;
+    return NULL;
+}
+
+static const char *set_port_map(cmd_parms *cmd, void *dc, const char *v1, const char *v2)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    if (err) return err;
+    if ((err = parse_port_map(cmd, v1))) return err;
+    return v2 ? parse_port_map(cmd, v2) : NULL;
+}
+
+static const char *resolve_cmd(cmd_parms *cmd, const char *line, const char **pline)
+{
+    int argc;
+    const char **argv = md_util_cmdline_split(cmd->pool, line, &argc);
+    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs the path of a program", NULL);
+    *pline = line;
+    (void)argv;
+    return NULL;
+}
+
+static const char *set_dns01_cmd(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    return resolve_cmd(cmd, value, &target_md(cmd)->dns01_cmd);
+}
+
+static const char *set_dns01_version(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    if (strcmp(value, "1") && strcmp(value, "2")) return bad_value(cmd, value, "use 1 or 2");
+    target_md(cmd)->dns01_version = atoi(value);
+    return NULL;
+}
+
+static const char *set_pkeys(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err = check_context(cmd, 1), *why;
+    apr_array_header_t *specs;
+    (void)dc;
+    if (err) return err;
+    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs a key type, e.g. RSA 2048", NULL);
+    why = md_pkey_specs_parse(cmd->pool, argc, argv, &specs);
+    if (why) return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
+    target_md(cmd)->pkey_specs = specs;
+    return NULL;
+}
+
+static const char *set_renew_mode(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    md_t *md = target_md(cmd);
+    (void)dc;
+    if (err) return err;
+    if (!strcasecmp(value, "auto") || !strcasecmp(value, "automatic")) md->renew_mode = MD_RENEW_AUTO;
+    else if (!strcasecmp(value, "always")) md->renew_mode = MD_RENEW_ALWAYS;
+    else if (!strcasecmp(value, "manual")) md->renew_mode = MD_RENEW_MANUAL;
+    else return bad_value(cmd, value, "use 'always', 'auto' or 'manual'");
+    return NULL;
+}
+
+static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    return err ? err : parse_timeslice(cmd, value, &target_md(cmd)->renew_window);
+}
+
+static const char *set_warn_window(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    return err ? err : parse_timeslice(cmd, value, &target_md(cmd)->warn_window);
+}
+
+#define GLOBAL_DURATION(fn, field)                                                 \
+static const char *fn(cmd_parms *cmd, void *dc, const char *value)                \
+{                                                                                 \
+    const char *err = check_context(cmd, 0);                                      \
+    (void)dc;                                                                     \
+    return err ? err : parse_duration(cmd, value, &cmd_sc(cmd)->mc->field);       \
+}
+GLOBAL_DURATION(set_retry_delay, retry_delay)
+GLOBAL_DURATION(set_initial_delay, initial_delay)
+GLOBAL_DURATION(set_activation_delay, activation_delay)
+GLOBAL_DURATION(set_stapling_keep, stapling_keep)
+
+static const char *set_check_interval(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    md_mod_conf_t *mc = cmd_sc(cmd)->mc;
+    (void)dc;
+    if (err || (err = parse_duration(cmd, value, &mc->check_interval))) return err;
+    if (mc->check_interval < apr_time_from_sec(1))
+        return bad_value(cmd, value, "the interval must be at least 1 second");
+    return NULL;
+}
+
+static const char *set_retry_failover(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    char *end;
+    long n;
+    (void)dc;
+    if (err) return err;
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (!*value || *end || errno || n < 1 || n > 1000000)
+        return bad_value(cmd, value, "use a number of errors of at least 1");
+    cmd_sc(cmd)->mc->retry_failover = (int)n;
+    return NULL;
+}
+
+static const char *set_require_https(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    md_t *md = target_md(cmd);
+    (void)dc;
+    if (err) return err;
+    if (!strcasecmp(value, "off")) md->require_https = MD_REQUIRE_OFF;
+    else if (!strcasecmp(value, "temporary")) md->require_https = MD_REQUIRE_TEMPORARY;
+    else if (!strcasecmp(value, "permanent")) md->require_https = MD_REQUIRE_PERMANENT;
+    else return bad_value(cmd, value, "use 'off', 'temporary' or 'permanent'");
+    return NULL;
+}
+
+#define MD_FLAG(fn, field)                                                        \
+static const char *fn(cmd_parms *cmd, void *dc, const char *value)                \
+{                                                                                 \
+    const char *err = check_context(cmd, 1);                                      \
+    (void)dc;                                                                     \
+    return err ? err : parse_flag(cmd, value, &target_md(cmd)->field);            \
+}
+MD_FLAG(set_must_staple, must_staple)
+MD_FLAG(set_stapling, stapling)
+MD_FLAG(set_profile_mandatory, profile_mandatory)
+MD_FLAG(set_ari, ari_renewals)
+
+#define GLOBAL_FLAG(fn, field)                                                    \
+static const char *fn(cmd_parms *cmd, void *dc, const char *value)                \
+{                                                                                 \
+    const char *err = check_context(cmd, 0);                                      \
+    (void)dc;                                                                     \
+    return err ? err : parse_flag(cmd, value, &cmd_sc(cmd)->mc->field);           \
+}
+GLOBAL_FLAG(set_base_server, manage_base_server)
+GLOBAL_FLAG(set_server_status, server_status_enabled)
+GLOBAL_FLAG(set_certificate_status, certificate_status_enabled)
+GLOBAL_FLAG(set_staple_others, staple_others)
+
+static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    return err ? err : resolve_cmd(cmd, value, &cmd_sc(cmd)->mc->notify_cmd);
+}
+
+static const char *set_message_cmd(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    return err ? err : resolve_cmd(cmd, value, &cmd_sc(cmd)->mc->message_cmd);
+}
+
+/* A file that must exist and be readable now, relative to ServerRoot. */
+static const char *existing_file(cmd_parms *cmd, const char *value, const char **ppath)
+{
+    const char *path = ap_server_root_relative(cmd->pool, value);
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (!path) return bad_value(cmd, value, "not a valid path");
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool);
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s: cannot access file '%s': %s", cmd->cmd->name, path,
+                            apr_strerror(rv, apr_palloc(cmd->pool, 128), 128));
+    if (fi.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a regular file", cmd->cmd->name, path);
+    *ppath = path;
+    return NULL;
+}
+
+static const char *add_file(cmd_parms *cmd, const char *value, apr_array_header_t **plist)
+{
+    const char *path, *err = existing_file(cmd, value, &path);
+    if (err) return err;
+    if (!*plist) *plist = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(*plist, const char *) = path;
+    return NULL;
+}
+
+static const char *set_cert_file(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    if (!in_section(cmd))
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static "
+                           "certificate is for one managed domain", NULL);
+    return add_file(cmd, value, &target_md(cmd)->cert_files);
+}
+
+static const char *set_key_file(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    (void)dc;
+    if (err) return err;
+    if (!in_section(cmd))
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static "
+                           "key is for one managed domain", NULL);
+    return add_file(cmd, value, &target_md(cmd)->pkey_files);
+}
+
+static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    if (err) return err;
+    if (!*value) return bad_value(cmd, value, "the path is empty");
+    cmd_sc(cmd)->mc->base_dir = value;
+    return NULL;
+}
+
+static const char *set_store_locks(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0), *why;
+    md_mod_conf_t *mc = cmd_sc(cmd)->mc;
+    apr_interval_time_t d;
+    (void)dc;
+    if (err) return err;
+    if (!strcasecmp(value, "on")) mc->use_store_locks = 1;
+    else if (!strcasecmp(value, "off")) mc->use_store_locks = 0;
+    else if ((why = md_util_parse_duration(value, &d)) != NULL)
+        return bad_value(cmd, value, "use 'on', 'off' or a duration such as 10s");
+    else {
+        mc->use_store_locks = 1;
+        mc->lock_wait_timeout = d;
+    }
+    return NULL;
+}
+
+static const char *set_proxy(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    apr_uri_t uri;
+    (void)dc;
+    if (err) return err;
+    if (apr_uri_parse(cmd->pool, value, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname)
+        return bad_value(cmd, value, "not a proxy URL such as http://proxy.local:3128");
+    target_md(cmd)->proxy_url = value;
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    return err ? err : existing_file(cmd, value, &cmd_sc(cmd)->mc->ca_certs_file);
+}
+
+static const char *set_proxy_ca_file(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    return err ? err : existing_file(cmd, value, &cmd_sc(cmd)->mc->proxy_ca_certs_file);
+}
+
+static int is_base64url(apr_pool_t *p, const char *s)
+{
+    unsigned char *raw;
+    return *s && md_util_base64url_decode(p, s, &raw) > 0;
+}
+
+static const char *set_eab(cmd_parms *cmd, void *dc, const char *v1, const char *v2)
+{
+    const char *err = check_context(cmd, 1), *path;
+    md_t *md = target_md(cmd);
+    (void)dc;
+    if (err) return err;
+    if (!v2) {
+        json_t *j;
+        const char *kid, *hmac;
+        if (!strcasecmp(v1, "none")) {
+            md->eab_kid = "none";
+            md->eab_hmac = NULL;
+            return NULL;
+        }
+        if ((err = existing_file(cmd, v1, &path))) return err;
+        if (md_json_read_file(&j, path, cmd->pool, &err) != APR_SUCCESS)
+            return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+        kid = json_string_value(json_object_get(j, "kid"));
+        hmac = json_string_value(json_object_get(j, "hmac"));
+        if (!kid || !*kid || !hmac)
+            return apr_psprintf(cmd->pool, "%s: %s must hold {\"kid\": \"...\", \"hmac\": \"...\"}",
+                                cmd->cmd->name, path);
+        v1 = apr_pstrdup(cmd->pool, kid);
+        v2 = apr_pstrdup(cmd->pool, hmac);
+    }
+    if (!is_base64url(cmd->pool, v2))
+        return bad_value(cmd, v2, "the EAB hmac must be base64url encoded");
+    md->eab_kid = v1;
+    md->eab_hmac = v2;
+    return NULL;
+}
+
+static const char *set_profile(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1), *s;
+    (void)dc;
+    if (err) return err;
+    for (s = value; *s; ++s) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
+            return bad_value(cmd, value, "a profile name consists of letters, digits, '-', '_' and '.'");
+    }
+    if (!*value) return bad_value(cmd, value, "the profile name is empty");
+    target_md(cmd)->profile = value;
+    return NULL;
+}
+
+static const char *set_cert_check(cmd_parms *cmd, void *dc, const char *name, const char *url)
+{
+    const char *err = check_context(cmd, 0);
+    md_mod_conf_t *mc = cmd_sc(cmd)->mc;
+    apr_uri_t uri;
+    (void)dc;
+    if (err) return err;
+    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.scheme)
+        return bad_value(cmd, url, "not a URL");
+    mc->cert_check_name = name;
+    mc->cert_check_url = url;
+    return NULL;
+}
+
+static const char *set_ocsp_renew_window(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    (void)dc;
+    return err ? err : parse_timeslice(cmd, value, &cmd_sc(cmd)->mc->ocsp_renew_window);
+}
+
+#define M_TAKE1(name, fn, help) AP_INIT_TAKE1(name, fn, NULL, RSRC_CONF, help)
+#define M_ITERATE(name, fn, help) AP_INIT_TAKE_ARGV(name, fn, NULL, RSRC_CONF, help)
+
+const command_rec md_cmds[] = {
+    M_ITERATE("MDomain", set_mdomain, "a managed domain: dns-name... [auto|manual]"),
+    AP_INIT_RAW_ARGS(MD_SECTION_NAME, section_mdomain, NULL, RSRC_CONF,
+                     "container for settings of one managed domain"),
+    AP_INIT_RAW_ARGS(MD_SECTION_ALIAS, section_mdomain, NULL, RSRC_CONF,
+                     "short form of <MDomainSet>"),
+    M_ITERATE("MDMember", set_member, "an additional name of the managed domain"),
+    M_TAKE1("MDMembers", set_members, "auto|manual: add names of matching hosts"),
+    M_TAKE1("MDMatchNames", set_match_names, "all|servernames: host names matched against MDs"),
+    M_ITERATE("MDCertificateAuthority", set_ca, "ACME directory URLs or CA names"),
+    M_TAKE1("MDCertificateProtocol", set_ca_proto, "ACME|tailscale"),
+    M_TAKE1("MDCertificateAgreement", set_agreement, "accepted: the CA's terms of service"),
+    M_TAKE1("MDContactEmail", set_contact, "e-mail address for the CA account"),
+    M_ITERATE("MDCAChallenges", set_challenges, "challenge types to use, in order"),
+    AP_INIT_TAKE12("MDPortMap", set_port_map, NULL, RSRC_CONF, "http:N|- https:N|-"),
+    AP_INIT_RAW_ARGS("MDChallengeDns01", set_dns01_cmd, NULL, RSRC_CONF, "program for dns-01"),
+    M_TAKE1("MDChallengeDns01Version", set_dns01_version, "1|2"),
+    M_ITERATE("MDPrivateKeys", set_pkeys, "key types: RSA [bits], secp256r1, ..."),
+    M_TAKE1("MDRenewMode", set_renew_mode, "always|auto|manual"),
+    M_TAKE1("MDDriveMode", set_renew_mode, "old name of MDRenewMode"),
+    M_TAKE1("MDRenewWindow", set_renew_window, "duration or N% of the lifetime"),
+    M_TAKE1("MDWarnWindow", set_warn_window, "duration or N% of the lifetime"),
+    M_TAKE1("MDRetryDelay", set_retry_delay, "delay after an error, doubled per error"),
+    M_TAKE1("MDRetryFailover", set_retry_failover, "errors before the next CA is tried"),
+    M_TAKE1("MDCheckInterval", set_check_interval, "how often the driver looks"),
+    M_TAKE1("MDInitialDelay", set_initial_delay, "delay before the first check"),
+    M_TAKE1("MDActivationDelay", set_activation_delay, "minimum age of a staged certificate"),
+    M_TAKE1("MDRequireHttps", set_require_https, "off|temporary|permanent"),
+    M_TAKE1("MDMustStaple", set_must_staple, "on|off"),
+    AP_INIT_RAW_ARGS("MDNotifyCmd", set_notify_cmd, NULL, RSRC_CONF, "program run after renewal"),
+    AP_INIT_RAW_ARGS("MDMessageCmd", set_message_cmd, NULL, RSRC_CONF, "program run on events"),
+    M_TAKE1("MDCertificateFile", set_cert_file, "static certificate file of the MD"),
+    M_TAKE1("MDCertificateKeyFile", set_key_file, "static key file of the MD"),
+    M_TAKE1("MDStoreDir", set_store_dir, "store directory"),
+    M_TAKE1("MDStoreLocks", set_store_locks, "on|off|duration"),
+    M_TAKE1("MDBaseServer", set_base_server, "on|off: may the main server be managed"),
+    M_TAKE1("MDHttpProxy", set_proxy, "proxy URL for outgoing connections"),
+    M_TAKE1("MDCACertificateFile", set_ca_file, "trust anchors for the CA connection"),
+    M_TAKE1("MDHttpProxyCACertificateFile", set_proxy_ca_file, "trust anchors for the proxy"),
+    AP_INIT_TAKE12("MDExternalAccountBinding", set_eab, NULL, RSRC_CONF, "kid hmac | file | none"),
+    M_TAKE1("MDProfile", set_profile, "ACME profile name"),
+    M_TAKE1("MDProfileMandatory", set_profile_mandatory, "on|off"),
+    M_TAKE1("MDRenewViaARI", set_ari, "on|off"),
+    M_TAKE1("MDServerStatus", set_server_status, "on|off"),
+    M_TAKE1("MDCertificateStatus", set_certificate_status, "on|off"),
+    AP_INIT_TAKE2("MDCertificateCheck", set_cert_check, NULL, RSRC_CONF, "name url"),
+    AP_INIT_TAKE2("MDCertificateMonitor", set_cert_check, NULL, RSRC_CONF, "name url"),
+    M_TAKE1("MDStapling", set_stapling, "on|off"),
+    M_TAKE1("MDStapleOthers", set_staple_others, "on|off"),
+    M_TAKE1("MDStaplingKeepResponse", set_stapling_keep, "duration"),
+    M_TAKE1("MDStaplingRenewWindow", set_ocsp_renew_window, "duration or N%"),
+    { NULL }
+};
