@@ -380,12 +380,12 @@ static int md_add_fallback_cert_files(server_rec *s, apr_pool_t *p, apr_array_he
 static void md_register_hooks(apr_pool_t *p)
 {
     static const char *const succ_ssl[] = { "mod_ssl.c", NULL };
-    (void)p;
     ap_hook_check_config(md_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(md_post_config, NULL, succ_ssl, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_cert_files(md_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_fallback_cert_files(md_add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    md_drive_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(md) = {

@@ -7,4 +7,7 @@
 /* md-status handler (mod_md_status.c) */
 int md_status_handler(request_rec *r);
 
+/* renewal driver and challenge answers (mod_md_drive.c) */
+void md_drive_register_hooks(apr_pool_t *p);
+
 #endif
