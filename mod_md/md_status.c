@@ -82,6 +82,7 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     const char *err = NULL;
     int found;
     apr_time_t renew_at;
+    apr_status_t rv;
 
     if ((eab = json_object_get(j, "eab")) != NULL)
         json_object_set_new(eab, "hmac", json_string("***"));
@@ -93,7 +94,8 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     if (md->watched && renew_at <= apr_time_now() && md->renew_mode != MD_RENEW_MANUAL
         && !(md->cert_files && md->cert_files->nelts && md->renew_mode != MD_RENEW_ALWAYS))
         json_object_set_new(j, "renew", json_true());
-    if (md_store_load_json(store, MD_SG_STAGING, md->name, MD_FN_JOB, &job, p, &err) == APR_SUCCESS) {
+    rv = md_store_load_json(store, MD_SG_STAGING, md->name, MD_FN_JOB, &job, p, &err);
+    if (rv == APR_SUCCESS) {
         json_t *renewal = json_deep_copy(job);
         md_cert_info_t **staged = apr_pcalloc(p, sizeof(*staged) * (apr_size_t)n);
         if (!with_log) json_object_del(renewal, "log");
@@ -101,7 +103,7 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
         json_object_set_new(renewal, "cert", certs_json(md, staged, p));
         json_object_set_new(j, "renewal", renewal);
     }
-    else if (err) {
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
         json_object_set_new(j, "error", json_string(err));
     }
     return j;

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs every test: installs what is missing, builds, runs the unit tests and the
+# integration suite (real apache2 + pebble on loopback), then the unit tests again
+# under AddressSanitizer/UBSan.
+set -e
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/install-deps.sh"
+build=$("$top/scripts/build.sh")
+echo "== unit and integration tests ($build)"
+make -C "$build" -s check || { cat "$build"/test-suite.log 2>/dev/null | tail -200; exit 1; }
+grep -h "Checks:" "$build"/test/unit/*.log 2>/dev/null || true
+tail -n 3 "$build"/test/integration/run-pytest.sh.log
+asan=$("$top/scripts/build.sh" --sanitizers)
+echo "== unit tests under ASan/UBSan ($asan)"
+make -C "$asan" -s check-unit || { cat "$asan"/test-suite.log 2>/dev/null | tail -200; exit 1; }
+echo "== all tests passed"

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Runs the pytest integration suite against the build in $top_builddir.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+export top_srcdir
+export top_builddir=${top_builddir:-$top_srcdir}
+cd "$top_srcdir/test/integration" || exit 1
+PYTEST=${PYTEST:-pytest-3}
+command -v "$PYTEST" >/dev/null 2>&1 || PYTEST=pytest-3
+$PYTEST -q -p no:cacheprovider -o cache_dir=/tmp/md-pytest-cache -rfE ${PYTEST_ARGS:-} .
+rc=$?
+# pytest's exit 5 means no test ran: that is a failure of the suite, not a pass
+[ $rc = 5 ] && { echo "no integration test ran"; exit 1; }
+exit $rc
