@@ -23,8 +23,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
 
 
 def make_conf(h, n, module):
-    lines = ["MDCertificateAuthority https://127.0.0.1:1/dir", "MDCertificateAgreement accepted",
-             "MDRenewMode manual"]
+    lines = []
+    if module is not None:
+        lines = ["MDCertificateAuthority https://127.0.0.1:1/dir", "MDCertificateAgreement accepted",
+                 "MDRenewMode manual"]
     cert = os.path.join(h.dir, "plain.pem")
     if module is None and not os.path.exists(cert):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -83,29 +85,30 @@ def main():
     import httpd as H
     H.MOD_MD = os.path.join(os.path.abspath(args.builddir), "mod_md", ".libs", "mod_md.so")
 
-    n = args.mds
-    plain = run("plain", None, n)
-    ours = run("ours", H.MOD_MD, n)
-    ref = run("debian", H.DEBIAN_MOD_MD, min(n, args.ref_mds))
-    scale = n / ref["n"]
-    ref_first = ref["first"] * scale
-    print(f"start-up with {n} managed domains (Debian's measured with {ref['n']}, "
-          f"times scaled x{scale:g} where marked *)")
-    print(f"{'':28}{'ours':>12}{'Debian':>12}{'plain ssl':>12}{'ours/Debian':>13}")
-    print(f"{'first start (s)':28}{ours['first']:12.2f}{ref_first:11.2f}{'*' if scale != 1 else ' '}"
-          f"{plain['first']:12.2f}{ours['first'] / ref_first:13.3f}")
-    ref_warm = ref["warm"] * scale
-    print(f"{'warm start (s)':28}{ours['warm']:12.2f}{ref_warm:11.2f}{'*' if scale != 1 else ' '}"
-          f"{plain['warm']:12.2f}{ours['warm'] / ref_warm:13.3f}")
-    print(f"{'warm start over plain (s)':28}{ours['warm'] - plain['warm']:12.2f}"
-          f"{ref_warm - plain['warm'] * (ref['n'] / n if scale != 1 else 1):12.2f}")
-    ours_per = (ours["rss"] - plain["rss"]) / n
-    ref_plain_rss = plain["rss"]  # same binary and base config
-    ref_per = (ref["rss"] - ref_plain_rss * (1 if scale == 1 else 1)) / ref["n"] if scale == 1 else None
-    print(f"{'parent RSS (MB)':28}{ours['rss'] / 1024:12.1f}{ref['rss'] / 1024:12.1f}"
-          f"{plain['rss'] / 1024:12.1f}")
-    print(f"{'RSS per MD over plain (KB)':28}{ours_per:12.1f}"
-          f"{(ref_per if ref_per is not None else float('nan')):12.1f}")
+    n, nr = args.mds, min(args.mds, args.ref_mds)
+    rows = []
+    for count in sorted({nr, n}):
+        plain = run("plain", None, count)
+        ours = run("ours", H.MOD_MD, count)
+        ref = run("debian", H.DEBIAN_MOD_MD, count) if count == nr else None
+        rows.append((count, plain, ours, ref))
+    print(f"{'MDs':>6} {'':26}{'ours':>10}{'Debian':>10}{'plain ssl':>11}{'ours/Debian':>13}")
+    for count, plain, ours, ref in rows:
+        def line(label, key, fmt="{:10.2f}", conv=lambda v: v):
+            o, p = conv(ours[key]), conv(plain[key])
+            r = conv(ref[key]) if ref else None
+            rs = fmt.format(r) if ref else f"{'-':>10}"
+            ratio = f"{o / r:13.3f}" if ref and r else f"{'-':>13}"
+            print(f"{count:6d} {label:26}{fmt.format(o)}{rs}{fmt.format(p)}{ratio}")
+        line("first start (s)", "first")
+        line("warm start (s)", "warm")
+        over_o = ours["warm"] - plain["warm"]
+        over_r = f"{ref['warm'] - plain['warm']:10.2f}" if ref else f"{'-':>10}"
+        print(f"{count:6d} {'warm start over plain (s)':26}{over_o:10.2f}{over_r}")
+        line("parent RSS (MB)", "rss", conv=lambda v: v / 1024)
+        per_o = (ours["rss"] - plain["rss"]) / count
+        per_r = f"{(ref['rss'] - plain['rss']) / count:10.1f}" if ref else f"{'-':>10}"
+        print(f"{count:6d} {'RSS per MD over plain (KB)':26}{per_o:10.1f}{per_r}")
 
 
 if __name__ == "__main__":
