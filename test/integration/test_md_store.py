@@ -239,3 +239,25 @@ def test_store_written_by_debian_mod_md_is_read(httpd):
         assert cert_text(ours.server_cert_pem("b.example.org")).count("b.example.org") >= 1
     finally:
         ours.stop()
+
+
+def test_corrupt_certificate_shown_on_status_page(httpd):
+    h = httpd()
+    h.write_conf(BASE + "MDomain a.example.org\nMDomain b.example.org\n"
+                 + h.ssl_vhost("a.example.org") + h.ssl_vhost("b.example.org"))
+    h.start()
+    h.stop()
+    d = os.path.join(h.store_dir, "domains", "a.example.org")
+    with open(os.path.join(d, "pubcert.pem"), "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nMIIBtruncated\n")
+    with open(os.path.join(d, "privkey.pem"), "w") as f:
+        f.write("garbage")
+    h.start()
+    status, _, body = h.curl("/md-status")
+    assert status == 200
+    mds = {m["name"]: m for m in json.loads(body)["managed-domains"]}
+    assert "pubcert.pem holds no readable certificate" in mds["a.example.org"]["error"]
+    assert "error" not in mds["b.example.org"]
+    # the host still works with its fallback certificate
+    assert "Apache Managed Domain Fallback" in cert_text(h.server_cert_pem("a.example.org"))
+    assert "AH10914" in h.log()
