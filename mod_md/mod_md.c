@@ -407,6 +407,7 @@ static void md_register_hooks(apr_pool_t *p)
     ap_hook_ssl_add_fallback_cert_files(md_add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     md_drive_register_hooks(p);
+    md_ocsp_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(md) = {

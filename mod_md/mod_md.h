@@ -10,4 +10,7 @@ int md_status_handler(request_rec *r);
 /* renewal driver and challenge answers (mod_md_drive.c) */
 void md_drive_register_hooks(apr_pool_t *p);
 
+/* OCSP stapling (mod_md_ocsp.c) */
+void md_ocsp_register_hooks(apr_pool_t *p);
+
 #endif
