@@ -66,6 +66,22 @@ static int listening_on(int port)
     return 0;
 }
 
+/* The port a host is reached on with https: a port of its addresses that httpd listens
+ * on with the https protocol (Listen ... https, or 443), or 0. */
+static int https_port_of(server_rec *s)
+{
+    server_addr_rec *a;
+    ap_listen_rec *lr;
+    for (a = s->addrs; a; a = a->next) {
+        for (lr = ap_listeners; lr; lr = lr->next) {
+            if (lr->bind_addr && lr->bind_addr->port == a->host_port && lr->protocol
+                && !strcasecmp(lr->protocol, "https"))
+                return a->host_port;
+        }
+    }
+    return 0;
+}
+
 static const char *vhost_id(server_rec *s, apr_pool_t *p)
 {
     return apr_psprintf(p, "%s:%d%s", s->server_hostname ? s->server_hostname : "(no ServerName)",
@@ -154,6 +170,7 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     for (i = 0; i < vhosts->nelts; ++i) {
         md_vhost_t *vh = APR_ARRAY_IDX(vhosts, i, md_vhost_t *);
         md_config_get(vh->baton)->assigned = vh->md;
+        if (vh->md && !vh->md->rt_https_port) vh->md->rt_https_port = https_port_of(vh->baton);
         if (vh->md)
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, APLOGNO(10901)
                          "virtual host %s belongs to MDomain %s", vh->id, vh->md->name);
@@ -285,6 +302,10 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
         }
     }
 
+    /* status pages show these facts without touching the disk per request */
+    md->rt_certs = apr_pcalloc(pconf, sizeof(*md->rt_certs) * (apr_size_t)n);
+    if (md->state == MD_S_COMPLETE) md_status_load_certs(md->rt_certs, md, store, MD_SG_DOMAINS, pconf);
+
     md->rt_fallback = 0;
     if (md->state != MD_S_COMPLETE) {
         /* mod_ssl gets fallbacks for all key types; the real ones replace them when complete */
@@ -405,7 +426,8 @@ static void md_register_hooks(apr_pool_t *p)
     ap_hook_post_config(md_post_config, NULL, succ_ssl, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_cert_files(md_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_fallback_cert_files(md_add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    md_status_register_hooks(p);
+    md_http_register_hooks(p);
     md_drive_register_hooks(p);
     md_ocsp_register_hooks(p);
 }
