@@ -139,6 +139,8 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     server_rec *s;
     int i;
 
+    apr_time_t started = apr_time_now();
+
     (void)plog;
     if (!mc->mds->nelts) return OK;
 
@@ -172,7 +174,7 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         md_config_get(vh->baton)->assigned = vh->md;
         if (vh->md && !vh->md->rt_https_port) vh->md->rt_https_port = https_port_of(vh->baton);
         if (vh->md)
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, APLOGNO(10901)
+            ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, base, APLOGNO(10901)
                          "virtual host %s belongs to MDomain %s", vh->id, vh->md->name);
     }
     for (i = 0; i < warnings->nelts; ++i)
@@ -199,6 +201,9 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                          "MDomain %s is not used by any virtual host; it is only renewed with "
                          "MDRenewMode always", md->name);
     }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, APLOGNO(10916)
+                 "mod_md: %d managed domains matched to %d hosts in %" APR_TIME_T_FMT " ms",
+                 mc->mds->nelts, vhosts->nelts, apr_time_as_msec(apr_time_now() - started));
     return OK;
 
 fail:
@@ -332,6 +337,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     const char *base, *err = NULL;
     json_t *httpd_json;
     apr_status_t rv;
+    apr_time_t started = apr_time_now();
     int i;
 
     (void)plog;
@@ -370,6 +376,9 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         apr_pool_destroy(p);
         if (rv != APR_SUCCESS) return !OK;
     }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10915)
+                 "mod_md: store %s in line with %d managed domains in %" APR_TIME_T_FMT " ms",
+                 base, mc->mds->nelts, apr_time_as_msec(apr_time_now() - started));
     return OK;
 }
 
