@@ -198,19 +198,26 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     return j;
 }
 
-json_t *md_status_all_json(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p)
-{
-    json_t *list = json_array();
-    apr_pool_t *ptemp;
-    int i;
+#define STATUS_DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
 
+int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
+                        json_dump_callback_t write, void *baton, apr_pool_t *p)
+{
+    const char *head = apr_psprintf(p, "{\n  \"version\": \"%s\",\n  \"managed-domains\": [", MD_VERSION);
+    apr_pool_t *ptemp;
+    int i, rc;
+
+    if ((rc = write(head, strlen(head), baton)) != 0) return rc;
     apr_pool_create(&ptemp, p);
-    for (i = 0; i < mds->nelts; ++i) {
-        json_array_append_new(list, md_status_md_json(APR_ARRAY_IDX(mds, i, const md_t *), store, 0, ptemp));
+    for (i = 0; i < mds->nelts && rc == 0; ++i) {
+        json_t *j = md_status_md_json(APR_ARRAY_IDX(mds, i, const md_t *), store, 0, ptemp);
+        rc = write(i ? ",\n" : "\n", i ? 2 : 1, baton);
+        if (rc == 0) rc = json_dump_callback(j, write, baton, STATUS_DUMP_FLAGS);
+        json_decref(j);
         apr_pool_clear(ptemp);
     }
     apr_pool_destroy(ptemp);
-    return json_pack("{s:s,s:o}", "version", MD_VERSION, "managed-domains", list);
+    return rc ? rc : write("\n  ]\n}\n", 7, baton);
 }
 
 json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p)

@@ -38,8 +38,11 @@ apr_time_t md_status_renew_at(const md_t *md, md_cert_info_t *const *infos);
 
 /* The md-status JSON of one MD. with_log adds the job log. New reference. */
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p);
-/* {"version":..., "managed-domains":[...]} for all MDs (md_t*). New reference. */
-json_t *md_status_all_json(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
+/* {"version":..., "managed-domains":[...]} for all MDs (md_t*), written piecewise through
+ * write (jansson's dump callback type), one MD at a time, so that memory stays small with
+ * thousands of MDs. Returns 0 or -1. */
+int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
+                        json_dump_callback_t write, void *baton, apr_pool_t *p);
 /* The JSON of /.httpd/certificate-status for one MD. New reference. */
 json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p);
 

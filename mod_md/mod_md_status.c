@@ -50,6 +50,11 @@ static int check_method(request_rec *r)
     return r->method_number == M_GET ? OK : HTTP_METHOD_NOT_ALLOWED;
 }
 
+static int write_cb(const char *buf, size_t len, void *baton)
+{
+    return ap_rwrite(buf, (int)len, baton) < 0 ? -1 : 0;
+}
+
 static int md_status_handler(request_rec *r)
 {
     md_mod_conf_t *mc;
@@ -62,8 +67,13 @@ static int md_status_handler(request_rec *r)
     if (!mc->store)
         return send_json(r, json_pack("{s:s,s:[]}", "version", MD_VERSION, "managed-domains"));
     name = r->path_info;
-    if (!name || !*name || !strcmp(name, "/"))
-        return send_json(r, md_status_all_json(mc->mds, mc->store, r->pool));
+    if (!name || !*name || !strcmp(name, "/")) {
+        /* streamed: with thousands of MDs the document is megabytes */
+        ap_set_content_type(r, "application/json");
+        apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+        if (!r->header_only) md_status_all_write(mc->mds, mc->store, write_cb, r, r->pool);
+        return OK;
+    }
     ++name;
     for (i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);

@@ -156,6 +156,38 @@ START_TEST(html_is_escaped)
 }
 END_TEST
 
+static int collect(const char *buf, size_t len, void *baton)
+{
+    apr_array_header_t *out = baton;
+    APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(out->pool, buf, len);
+    return 0;
+}
+
+START_TEST(streamed_list_is_one_json_document)
+{
+    apr_array_header_t *mds = apr_array_make(pool, 2, sizeof(md_t *));
+    apr_array_header_t *out = apr_array_make(pool, 10, sizeof(const char *));
+    json_t *doc, *list;
+    json_error_t err;
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    ck_assert_int_eq(md_status_all_write(mds, store, collect, out, pool), 0);
+    doc = json_loads(apr_array_pstrcat(pool, out, '\0'), 0, &err);
+    ck_assert_msg(doc != NULL, "%s", err.text);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "version")), MD_VERSION);
+    list = json_object_get(doc, "managed-domains");
+    ck_assert_int_eq(json_array_size(list), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 1), "name")), "a.example.org");
+    json_decref(doc);
+    apr_array_clear(mds);
+    apr_array_clear(out);
+    ck_assert_int_eq(md_status_all_write(mds, store, collect, out, pool), 0);
+    doc = json_loads(apr_array_pstrcat(pool, out, '\0'), 0, &err);
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "managed-domains")), 0);
+    json_decref(doc);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("md_status");
@@ -167,6 +199,7 @@ static Suite *suite(void)
     tcase_add_test(tc, eab_hmac_masked);
     tcase_add_test(tc, server_status_and_metrics);
     tcase_add_test(tc, html_is_escaped);
+    tcase_add_test(tc, streamed_list_is_one_json_document);
     suite_add_tcase(s, tc);
     return s;
 }
