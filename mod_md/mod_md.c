@@ -242,8 +242,11 @@ static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *
     return 1;
 }
 
-static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool_t *pconf,
-                            apr_pool_t *ptemp)
+/* Bring one MD's store entry in line with the configuration and decide which files mod_ssl
+ * gets. A dry run (the first of the two configuration passes at start-up, whose result httpd
+ * throws away) only decides the files: md.json is read and written in the real pass. */
+static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_run,
+                            apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_store_t *store = mc->store;
     md_t *stored = NULL;
@@ -252,7 +255,7 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
     int i, n = md_pkey_spec_count(md);
     apr_status_t rv;
 
-    rv = md_store_load_md(store, MD_SG_DOMAINS, md->name, &stored, ptemp, &err);
+    rv = dry_run ? APR_ENOENT : md_store_load_md(store, MD_SG_DOMAINS, md->name, &stored, ptemp, &err);
     if (rv == APR_SUCCESS) {
         md->ca_account = stored->ca_account ? apr_pstrdup(pconf, stored->ca_account) : NULL;
     }
@@ -297,7 +300,7 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
         md->state_descr = NULL;
     }
 
-    if (!stored || !md_equal_json(md, stored, ptemp)) {
+    if (!dry_run && (!stored || !md_equal_json(md, stored, ptemp))) {
         rv = md_store_save_md(store, MD_SG_DOMAINS, md, ptemp);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10906)
@@ -309,7 +312,8 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
 
     /* status pages show these facts without touching the disk per request */
     md->rt_certs = apr_pcalloc(pconf, sizeof(*md->rt_certs) * (apr_size_t)n);
-    if (md->state == MD_S_COMPLETE) md_status_load_certs(md->rt_certs, md, store, MD_SG_DOMAINS, pconf);
+    if (md->state == MD_S_COMPLETE && !dry_run)
+        md_status_load_certs(md->rt_certs, md, store, MD_SG_DOMAINS, pconf);
 
     md->rt_fallback = 0;
     if (md->state != MD_S_COMPLETE) {
@@ -338,7 +342,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     json_t *httpd_json;
     apr_status_t rv;
     apr_time_t started = apr_time_now();
-    int i;
+    int i, dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
 
     (void)plog;
     if (!mc->mds->nelts) return OK;
@@ -361,24 +365,27 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                      "mod_md: cannot create the directories of the store at %s", base);
         return !OK;
     }
-    httpd_json = json_pack("{s:{s:b,s:b}}", "proto", "http", mc->can_http, "https", mc->can_https);
-    rv = md_store_save_json(mc->store, MD_SG_NONE, NULL, MD_FN_HTTPD, httpd_json, ptemp);
-    json_decref(httpd_json);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10911)
-                     "mod_md: cannot write %s in the store at %s", MD_FN_HTTPD, base);
-        return !OK;
+    if (!dry_run) {
+        httpd_json = json_pack("{s:{s:b,s:b}}", "proto", "http", mc->can_http, "https", mc->can_https);
+        rv = md_store_save_json(mc->store, MD_SG_NONE, NULL, MD_FN_HTTPD, httpd_json, ptemp);
+        json_decref(httpd_json);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10911)
+                         "mod_md: cannot write %s in the store at %s", MD_FN_HTTPD, base);
+            return !OK;
+        }
     }
     for (i = 0; i < mc->mds->nelts; ++i) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);
-        rv = sync_md(mc, APR_ARRAY_IDX(mc->mds, i, md_t *), s, pconf, p);
+        rv = sync_md(mc, APR_ARRAY_IDX(mc->mds, i, md_t *), s, dry_run, pconf, p);
         apr_pool_destroy(p);
         if (rv != APR_SUCCESS) return !OK;
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10915)
-                 "mod_md: store %s in line with %d managed domains in %" APR_TIME_T_FMT " ms",
-                 base, mc->mds->nelts, apr_time_as_msec(apr_time_now() - started));
+                 "mod_md: store %s in line with %d managed domains in %" APR_TIME_T_FMT " ms%s",
+                 base, mc->mds->nelts, apr_time_as_msec(apr_time_now() - started),
+                 dry_run ? " (first pass: files only)" : "");
     return OK;
 }
 
