@@ -414,6 +414,12 @@ static apr_status_t remove_dir(const char *path, apr_pool_t *p)
     return apr_dir_remove(path, p);
 }
 
+static int path_exists(const char *path, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+    return apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
+}
+
 /* accounts/ACME-<host>-NNNN for the staged account: an existing one with the same URL,
  * or a new directory. */
 static apr_status_t install_account(const char **pid, md_store_t *store, const md_acme_acct_t *acct,
@@ -443,7 +449,7 @@ static apr_status_t install_account(const char **pid, md_store_t *store, const m
     for (i = 0; i < 10000; ++i) {
         const char *id = apr_psprintf(p, "ACME-%s-%04d", host, i);
         if (!md_store_name_is_safe(id)) return APR_EINVAL;
-        if (md_util_file_exists(md_store_path(store, MD_SG_ACCOUNTS, id, NULL, p), p)) continue;
+        if (path_exists(md_store_path(store, MD_SG_ACCOUNTS, id, NULL, p), p)) continue;
         copy = *acct;
         copy.id = id;
         *pid = id;
@@ -554,11 +560,11 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
     if (rv != APR_SUCCESS) goto failed;
 
     /* swap: old set to archive/<md>.N, new set in place; undo on failure */
-    if (md_util_file_exists(dom, p)) {
+    if (path_exists(dom, p)) {
         md_util_mkdirs(md_store_path(store, MD_SG_ARCHIVE, NULL, NULL, p), 0x0700, p);
         for (i = 1; i < 100000; ++i) {
             archived = md_store_path(store, MD_SG_ARCHIVE, apr_psprintf(p, "%s.%d", md->name, i), NULL, p);
-            if (!md_util_file_exists(archived, p)) break;
+            if (!path_exists(archived, p)) break;
         }
         if ((rv = apr_file_rename(dom, archived, p)) != APR_SUCCESS) goto failed;
     }
