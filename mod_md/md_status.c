@@ -106,6 +106,8 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     else if (!APR_STATUS_IS_ENOENT(rv)) {
         json_object_set_new(j, "error", json_string(err));
     }
+    if (md->rt_error && !json_object_get(j, "error"))
+        json_object_set_new(j, "error", json_string(md->rt_error));
     return j;
 }
 

@@ -191,17 +191,30 @@ fail:
 
 /* ---- post_config: store and certificates ---- */
 
+/* Is there a usable certificate for this key spec in domains/<md>/? A file that exists but
+ * cannot be used is reported in *pproblem (shown on the status page). */
 static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
-                       const char **pcert, const char **pkey, apr_pool_t *p)
+                       const char **pcert, const char **pkey, const char **pproblem, apr_pool_t *p)
 {
     const char *cf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "pubcert", spec), p);
     const char *kf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "privkey", spec), p);
     apr_array_header_t *chain;
+    apr_status_t rv;
     X509 *x;
 
-    if (md_chain_load(&chain, cf, p) != APR_SUCCESS || !md_util_file_exists(kf, p)) return 0;
+    rv = md_chain_load(&chain, cf, p);
+    if (APR_STATUS_IS_ENOENT(rv) && !md_util_file_exists(cf, p)) return 0;
+    if (rv != APR_SUCCESS) {
+        *pproblem = apr_psprintf(p, "%s holds no readable certificate", cf);
+        return 0;
+    }
+    if (!md_util_file_exists(kf, p)) {
+        *pproblem = apr_psprintf(p, "%s is missing", kf);
+        return 0;
+    }
     x = APR_ARRAY_IDX(chain, 0, X509 *);
-    if (!md_cert_covers_domains(x, md->domains) || md_cert_not_after(x) < apr_time_now()) return 0;
+    if (!md_cert_covers_domains(x, md->domains)) return 0;        /* names changed: renew */
+    if (md_cert_not_after(x) < apr_time_now()) return 0;           /* expired: renew */
     *pcert = cf;
     *pkey = kf;
     return 1;
@@ -225,6 +238,7 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, APLOGNO(10905)
                      "MDomain %s: stored md.json is unusable (%s); writing it anew from the "
                      "configuration", md->name, err);
+        md->rt_error = apr_psprintf(pconf, "stored md.json was unusable and has been rewritten: %s", err);
         stored = NULL;
     }
 
@@ -237,7 +251,14 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
     else {
         for (i = 0; i < n; ++i) {
             const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
-            if (!cert_usable(store, md, spec, &cf, &kf, ptemp)) {
+            const char *problem = NULL;
+            if (!cert_usable(store, md, spec, &cf, &kf, &problem, ptemp)) {
+                if (problem) {
+                    md->rt_error = apr_pstrdup(pconf, problem);
+                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10914)
+                                 "MDomain %s: %s; a fallback certificate is served until a new "
+                                 "one is obtained", md->name, problem);
+                }
                 if (!missing) missing = md_pkey_spec_name(ptemp, spec);
                 continue;
             }
@@ -387,6 +408,7 @@ static void md_register_hooks(apr_pool_t *p)
     ap_hook_ssl_add_fallback_cert_files(md_add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     md_drive_register_hooks(p);
+    md_ocsp_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(md) = {
