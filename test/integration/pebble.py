@@ -15,6 +15,8 @@ import tempfile
 import time
 import urllib.request
 
+import pytest
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -204,3 +206,60 @@ def verify_served(h, name, root_path):
                         "-verify_hostname", name, "-showcerts"],
                        input="", capture_output=True, text=True, timeout=20)
     return p.returncode, p.stdout + p.stderr
+
+
+def _alive(pid):
+    """Running and not a zombie (pid 1 here may not reap daemons quickly)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_httpd(h, timeout=15):
+    """Stop h like Httpd.stop(), but do not wait for a zombie parent to be reaped."""
+    pid = h.pid()
+    if not h.started or not pid:
+        return
+    h._run(["-k", "stop"])
+    end = time.time() + timeout
+    while time.time() < end and _alive(pid):
+        time.sleep(0.05)
+    if _alive(pid):
+        try:
+            os.killpg(pid, 9)
+        except OSError:
+            pass
+    h.started = False
+
+
+@pytest.fixture
+def pebble_for(request):
+    """pebble_for(h, env=None, config=None): a started Pebble validating against httpd h.
+    At the end, stops the httpds it was made for and then pebble; logs on failure."""
+    made = []
+
+    def make(h, env=None, config=None):
+        pb = Pebble(h.http_port, h.https_port, env=env, config=config).start()
+        made.append((h, pb))
+        return pb
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for h, pb in made:
+        stop_httpd(h)
+        if failed:
+            print(f"\n==== pebble log {pb.log_path}\n{pb.log()[-8000:]}")
+        pb.cleanup(keep=failed)
+
+
+def md_status(h, name=None, https=False):
+    """The md-status JSON (needs md_status_location(h) in the config)."""
+    status, _, body = h.curl("/md-status" + (f"/{name}" if name else ""), https=https)
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def md_status_location():
+    return "<Location /md-status>\n  SetHandler md-status\n</Location>\n"

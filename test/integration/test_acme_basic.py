@@ -5,24 +5,7 @@ import os
 
 import pytest
 
-from pebble import Pebble, md_conf, wait_staged, verify_served, read_job
-
-
-@pytest.fixture
-def pebble_for(request):
-    made = []
-
-    def make(h, env=None, config=None):
-        pb = Pebble(h.http_port, h.https_port, env=env, config=config).start()
-        made.append(pb)
-        return pb
-
-    yield make
-    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
-    for pb in made:
-        if failed:
-            print(f"\n==== pebble log {pb.log_path}\n{pb.log()[-8000:]}")
-        pb.cleanup(keep=failed)
+from pebble import pebble_for, md_conf, wait_staged, verify_served, read_job  # noqa: F401
 
 
 def issue_and_verify(h, pb, name):
