@@ -199,11 +199,11 @@ def read_job(h, name, group="staging"):
         return None
 
 
-def verify_served(h, name, root_path):
+def verify_served(h, name, root_path, extra=()):
     """openssl s_client's verdict on the chain served for SNI name, against pebble's root."""
     p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{h.https_port}",
                         "-servername", name, "-CAfile", root_path, "-verify_return_error",
-                        "-verify_hostname", name, "-showcerts"],
+                        "-verify_hostname", name, "-showcerts"] + list(extra),
                        input="", capture_output=True, text=True, timeout=20)
     return p.returncode, p.stdout + p.stderr
 

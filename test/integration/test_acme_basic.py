@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from pebble import pebble_for, md_conf, wait_staged, verify_served, read_job  # noqa: F401
+from pebble import (pebble_for, md_conf, wait_staged, verify_served, read_job,  # noqa: F401
+                    md_status, md_status_location)
 
 
 def issue_and_verify(h, pb, name):
@@ -37,3 +38,89 @@ def test_http01_certificate_served_after_graceful(httpd, pebble_for):
     assert len(accounts) == 1 and accounts[0].startswith("ACME-127.0.0.1-"), accounts
     with open(os.path.join(h.store_dir, "domains", name, "md.json")) as f:
         assert json.load(f)["ca"]["account"] == accounts[0]
+
+
+def write_script(h, name, body):
+    path = h.path(name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
+def event_log(h):
+    path = h.path("events.log")
+    if not os.path.exists(path):
+        open(path, "w").close()
+        os.chmod(path, 0o666)
+    return path
+
+
+def read_events(h):
+    with open(event_log(h)) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def test_tls_alpn01_and_two_key_types(httpd, pebble_for):
+    """tls-alpn-01 only (no http port mapped), one certificate per MDPrivateKeys spec."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "alpn.mdtest.org"
+    h.write_conf(md_conf(pb, h, "MDCAChallenges tls-alpn-01\nMDPrivateKeys secp256r1 rsa2048\n")
+                 .replace(f"http:{h.http_port}", "http:-")
+                 + f"MDomain {name}\n"
+                 + h.ssl_vhost(name, extra="  Protocols http/1.1 acme-tls/1\n"))
+    h.start()
+    wait_staged(h, name)
+    assert "answering the tls-alpn-01 challenge" in h.log()
+    h.graceful()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    for sigalgs, want in (("ECDSA+SHA256", "Server public key is 256 bit"),
+                          ("RSA+SHA256:RSA-PSS+SHA256", "Server public key is 2048 bit")):
+        rc, out = verify_served(h, name, root, extra=["-sigalgs", sigalgs, "-tls1_2"])
+        assert rc == 0 and "Verify return code: 0 (ok)" in out and want in out, out
+    d = os.path.join(h.store_dir, "domains", name)
+    for f in ("pubcert.pem", "privkey.pem", "pubcert.secp256r1.pem", "privkey.secp256r1.pem"):
+        assert os.path.exists(os.path.join(d, f)), f
+
+
+def test_dns01_wildcard_and_events(httpd, pebble_for):
+    """dns-01 through MDChallengeDns01 (a script that sets TXT records at pebble's DNS),
+    a wildcard name, MDMessageCmd events and MDNotifyCmd, md-status of the renewal."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "wild.mdtest.org"
+    log = event_log(h)
+    mgmt = f"http://127.0.0.1:{pb.chall_mgmt_port}"
+    dns = write_script(h, "dns01.sh", f"""
+case "$1" in
+setup) curl -s -d "{{\\"host\\":\\"_acme-challenge.$2.\\",\\"value\\":\\"$3\\"}}" {mgmt}/set-txt ;;
+teardown) curl -s -d "{{\\"host\\":\\"_acme-challenge.$2.\\"}}" {mgmt}/clear-txt ;;
+esac
+echo "dns $@" >> {log}
+""")
+    msg = write_script(h, "message.sh", f'echo "$@" >> {log}\n')
+    notify = write_script(h, "notify.sh", f'echo "notify $@" >> {log}\n')
+    h.write_conf(md_conf(pb, h, f"MDChallengeDns01 {dns}\nMDCAChallenges dns-01\n"
+                         f"MDMessageCmd {msg} extra-arg\nMDNotifyCmd {notify}\n")
+                 + f"MDomain {name} *.{name}\n"
+                 + h.ssl_vhost(name, aliases=[f"*.{name}"]) + md_status_location())
+    h.start()
+    job = wait_staged(h, name)
+    assert job["log"]["entries"][0]["type"] in ("renewed", "message-renewed", "notify")
+    st = md_status(h)
+    md = [m for m in st["managed-domains"] if m["name"] == name][0]
+    assert md["renewal"]["finished"] is True
+    assert "cert" in md["renewal"] and md["renewal"]["cert"].get("rsa")
+    h.graceful()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    rc, out = verify_served(h, f"x.{name}", root)
+    assert rc == 0 and "Verify return code: 0 (ok)" in out, out
+    events = read_events(h)
+    assert f"extra-arg renewing {name}" in events
+    assert f"extra-arg renewed {name}" in events
+    assert f"extra-arg installed {name}" in events
+    assert f"notify {name}" in events
+    assert any(e.startswith(f"extra-arg challenge-setup:dns-01:{name}") for e in events), events
+    assert any(e.startswith(f"dns setup {name} ") for e in events), events
+    assert f"dns teardown {name}" in events   # MDChallengeDns01Version 1: no token
