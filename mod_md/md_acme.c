@@ -417,11 +417,7 @@ apr_status_t md_acme_acct_use(md_acme_t *acme, md_acme_acct_t *acct, md_store_t 
         }
     }
     acme->acct = a;
-    {
-        json_t *empty = json_object();
-        rv = md_acme_post(acme, a->url, empty, NULL, NULL, &body, p);
-        json_decref(empty);
-    }
+    rv = md_acme_post(acme, a->url, NULL, NULL, NULL, &body, p);   /* POST-as-GET */
     if (rv == APR_SUCCESS) {
         status = json_string_value(json_object_get(body, "status"));
         if (!status || strcmp(status, "valid")) {

@@ -1,0 +1,256 @@
+"""Faults: a misbehaving or unreachable CA, failed validation, a vetoing MDMessageCmd and a
+killed child. Each test checks what the user sees: job.json, md-status, the log, the
+certificate served."""
+import glob
+import http.server
+import json
+import os
+import signal
+import re
+import threading
+import time
+
+import pytest
+
+from httpd import free_port
+from pebble import (pebble_for, md_conf, wait_staged, verify_served, read_job,  # noqa: F401
+                    md_status, md_status_location)
+from test_acme_basic import write_script, event_log, read_events
+
+
+def wait_job(h, name, pred, timeout=30):
+    end = time.time() + timeout
+    job = None
+    while time.time() < end:
+        job = read_job(h, name)
+        if job and pred(job):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job of {name} never matched; last: {json.dumps(job, indent=1)}\n"
+                         f"{h.log()[-4000:]}")
+
+
+def served_ok(h, pb, name):
+    rc, out = verify_served(h, name, pb.write_root(os.path.join(pb.dir, "root.pem")))
+    return rc == 0 and "Verify return code: 0 (ok)" in out
+
+
+def test_nonce_rejects_are_retried(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h, env={"PEBBLE_WFE_NONCEREJECT": "50"})
+    name = "nonce.mdtest.org"
+    h.write_conf(md_conf(pb, h) + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    wait_staged(h, name)
+    h.graceful()
+    assert served_ok(h, pb, name)
+
+
+def test_unreachable_ca_errors_without_delaying_others(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    dead = f"https://127.0.0.1:{free_port()}/dir"
+    bad, good = "dead.mdtest.org", "alive.mdtest.org"
+    h.write_conf(md_conf(pb, h) + md_status_location()
+                 + f"<MDomain {bad}>\n  MDCertificateAuthority {dead}\n</MDomain>\n"
+                 + f"MDomain {good}\n"
+                 + h.ssl_vhost(bad) + h.ssl_vhost(good) + h.http_vhost(good))
+    t0 = time.time()
+    h.start()
+    wait_staged(h, good, timeout=20)
+    assert time.time() - t0 < 15
+    job = wait_job(h, bad, lambda j: j.get("errors", 0) >= 3, timeout=30)
+    detail = job["last"]["detail"]
+    assert "unreachable" in detail and dead in detail, detail
+    # retries back off: the delay before the next run grows with the errors
+    errors = [e for e in job["log"]["entries"] if e["type"] == "error"]
+    assert len(errors) >= 3
+    st = md_status(h, bad)
+    assert "unreachable" in st["renewal"]["last"]["detail"]
+    assert st["renewal"]["errors"] >= 3
+    assert "renewal failed" in h.log() and bad in h.log()
+    # the MD without certificate keeps its fallback (which does not verify), the other works
+    h.graceful()
+    assert served_ok(h, pb, good)
+    assert not served_ok(h, pb, bad)
+
+
+def test_retry_delay_doubles(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    name = "backoff.mdtest.org"
+    dead = f"https://127.0.0.1:{free_port()}/dir"
+    h.write_conf(md_conf(pb, h).replace("MDRetryDelay 1s", "MDRetryDelay 400ms")
+                 + f"<MDomain {name}>\n  MDCertificateAuthority {dead}\n</MDomain>\n"
+                 + h.ssl_vhost(name))
+    h.start()
+    wait_job(h, name, lambda j: j.get("errors", 0) >= 4, timeout=30)
+    # run times from the log (newest first): the gaps between the attempts grow
+    runs = [l for l in h.log().splitlines() if "renewal failed (attempt" in l and name in l]
+    stamps = []
+    for line in runs:
+        m = re.match(r"\[\w+ \w+ \d+ (\d+):(\d+):(\d+\.\d+)", line)
+        stamps.append(int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)))
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert len(gaps) >= 3 and gaps[2] > gaps[0] * 1.5, gaps
+
+
+def test_failover_to_second_ca(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    name = "failover.mdtest.org"
+    dead = f"https://127.0.0.1:{free_port()}/dir"
+    h.write_conf(md_conf(pb, h).replace(f"MDCertificateAuthority {pb.directory}",
+                                        f"MDCertificateAuthority {dead} {pb.directory}")
+                 .replace("MDRetryDelay 1s", "MDRetryDelay 300ms")
+                 + "MDRetryFailover 2\n" + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    job = wait_staged(h, name, timeout=30)
+    starts = [e["detail"] for e in job["log"]["entries"] if e["type"] == "starting"]
+    assert starts[0] == f"renewal with {pb.directory}", starts
+    assert sum(1 for s in starts if dead in s) == 2, starts
+    h.graceful()
+    assert served_ok(h, pb, name)
+
+
+def test_failed_validation_is_explained(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h, config={"httpPort": free_port()})   # pebble validates on a dead port
+    name = "novalid.mdtest.org"
+    h.write_conf(md_conf(pb, h, "MDCAChallenges http-01\n") + md_status_location()
+                 + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
+    detail = job["last"]["detail"]
+    assert "http-01" in detail and name in detail and "could not validate" in detail, detail
+    assert job["last"].get("problem", "").startswith("urn:ietf:params:acme:error:"), job["last"]
+    assert not os.path.exists(os.path.join(h.store_dir, "staging", name, "pubcert.pem"))
+    # the challenge answer is removed again
+    assert not glob.glob(os.path.join(h.store_dir, "challenges", name, "*"))
+
+
+def test_renewing_veto_skips_and_retries(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    name = "veto.mdtest.org"
+    log = event_log(h)
+    flag = h.path("veto-once")
+    open(flag, "w").close()
+    os.chmod(h.dir, 0o777)
+    msg = write_script(h, "message.sh", f"""echo "$@" >> {log}
+if [ "$1" = renewing ] && [ -e {flag} ]; then rm -f {flag}; exit 1; fi
+exit 0
+""")
+    h.write_conf(md_conf(pb, h, f"MDMessageCmd {msg}\n") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    job = wait_staged(h, name, timeout=30)
+    errors = [e for e in job["log"]["entries"] if e["type"] == "error"]
+    assert errors and "renewing" in errors[-1]["detail"] and "skipped" in errors[-1]["detail"], errors
+    events = read_events(h)
+    assert events.count(f"renewing {name}") == 2, events
+    assert events.index(f"errored {name}") < events.index(f"renewed {name}"), events
+
+
+def test_child_killed_during_order(httpd, pebble_for):
+    """SIGKILL the renewing child while pebble waits before validating: the next child
+    finishes with the same account and the store holds only complete files."""
+    h = httpd()
+    pb = pebble_for(h, env={"PEBBLE_VA_NOSLEEP": "0", "PEBBLE_VA_SLEEPTIME": "3"})
+    name = "killed.mdtest.org"
+    h.write_conf(md_conf(pb, h, "MDCAChallenges http-01\n") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    chall = os.path.join(h.store_dir, "challenges", name, "acme-http-01.txt")
+    end = time.time() + 20
+    while time.time() < end and not os.path.exists(chall):
+        time.sleep(0.05)
+    assert os.path.exists(chall), h.log()[-3000:]
+    m = re.findall(r"\[pid (\d+):tid \d+\] AH10955: MDomain " + re.escape(name), h.log())
+    assert m, h.log()[-3000:]
+    os.kill(int(m[-1]), signal.SIGKILL)
+    wait_staged(h, name, timeout=40)
+    assert h.log().count("created ACME account") == 1
+    for path in glob.glob(os.path.join(h.store_dir, "**", "*"), recursive=True):
+        assert ".tmp." not in os.path.basename(path), path
+        if path.endswith(".json"):
+            with open(path) as f:
+                json.load(f)
+    h.graceful()
+    assert served_ok(h, pb, name)
+    assert len(os.listdir(os.path.join(h.store_dir, "accounts"))) == 1
+
+
+# ---- a hostile CA (plain HTTP, served from this test) ----
+
+class HostileCA(http.server.ThreadingHTTPServer):
+    def __init__(self, mode):
+        self.mode = mode
+        super().__init__(("127.0.0.1", 0), HostileHandler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/dir"
+
+
+class HostileHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _send(self, body, ctype="application/json", status=200, headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Replay-Nonce", "n" + str(time.time_ns()))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self):
+        self._send(b"")
+
+    def do_GET(self):
+        mode = self.server.mode
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if mode == "not-json":
+            self._send(b"<html>this is no ACME server</html>", "text/html")
+        elif mode == "huge":
+            self._send(b"{" + b" " * (3 * 1024 * 1024) + b"}")
+        elif mode == "wrong-types":
+            self._send(json.dumps({"newNonce": 42, "newAccount": [base], "newOrder": {}}).encode())
+        else:  # "bad-account": a directory, but accounts get garbage back
+            self._send(json.dumps({"newNonce": base + "/nonce", "newAccount": base + "/acct",
+                                   "newOrder": base + "/order"}).encode())
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._send(b"[1, 2, 3]", status=201, headers=[("Location", "x")])
+
+
+@pytest.mark.parametrize("mode,expect", [
+    ("not-json", "is not an ACME directory"),
+    ("huge", "larger than"),
+    ("wrong-types", "no valid \"newNonce\""),
+    ("bad-account", "not a JSON object"),
+], ids=["not-json", "huge", "wrong-types", "bad-account"])
+def test_hostile_ca_is_rejected(httpd, pebble_for, mode, expect):
+    h = httpd()
+    ca = HostileCA(mode)
+    try:
+        name = f"{mode}.mdtest.org"
+        h.write_conf(f"MDCertificateAuthority {ca.url}\nMDCertificateAgreement accepted\n"
+                     f"MDPortMap http:{h.http_port} https:{h.https_port}\nMDRetryDelay 1s\n"
+                     + f"MDomain {name}\n" + h.ssl_vhost(name))
+        h.start()
+        job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1, timeout=20)
+        assert expect in job["last"]["detail"], job["last"]
+        staged = os.listdir(os.path.join(h.store_dir, "staging", name))
+        assert staged == ["job.json"], staged
+    finally:
+        from pebble import stop_httpd
+        stop_httpd(h)
+        ca.shutdown()
