@@ -96,7 +96,9 @@ apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int
     for (i = 0; i < argc; ++i) all[i] = argv[i];
     for (i = 0; i < n; ++i) all[argc + i] = extra[i];
     if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH)) != APR_SUCCESS
+        || (rv = apr_procattr_cmdtype_set(attr, strchr(all[0], '/') ? APR_PROGRAM : APR_PROGRAM_PATH))
+           != APR_SUCCESS
+        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
         || (rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_NO_PIPE, APR_NO_PIPE)) != APR_SUCCESS
         || (rv = apr_proc_create(&proc, all[0], all, NULL, attr, p)) != APR_SUCCESS) {
         *perr = apr_psprintf(p, "cannot run %s: %s", all[0], apr_strerror(rv, apr_palloc(p, 128), 128));
