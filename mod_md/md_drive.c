@@ -383,6 +383,13 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
 fail:
     if (rv == APR_SUCCESS) rv = APR_EGENERAL;
     if (result->status == APR_SUCCESS) md_result_set(result, rv, NULL);
+    if (env->abort_flag && *env->abort_flag) {
+        /* the server is stopping or restarting: not the CA's fault, start again right away */
+        md_job_log_append(job, "interrupted", APR_SUCCESS, "the server stopped during the renewal");
+        job->next_run = 0;
+        md_job_save(job, env->store, p);
+        return rv;
+    }
     job->errors++;
     job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
                                                           (double)(apr_time_now() % 1000) / 1000.0);
