@@ -5,7 +5,7 @@
  * the late post_config computes the facts of the current certificates and registers a
  * mod_watchdog callback that runs in exactly one child.
  * That child's watchdog thread decides per MD when to renew and runs renewals in their
- * own threads (at most MD_DRIVE_MAX_JOBS at a time), each with its own unmanaged pool,
+ * own threads (at most MDRenewJobs at a time), each with its own unmanaged pool,
  * so that slow steps of one MD never delay another.
  * Every child answers http-01 (GET /.well-known/acme-challenge/TOKEN) and tls-alpn-01
  * (the acme-tls/1 protocol) from challenges/ in the store.
@@ -37,9 +37,8 @@
 
 APLOG_USE_MODULE(md);
 
-#define MD_DRIVE_MAX_JOBS 8
 #define MD_WATCHDOG_NAME "_md_renew_"
-#define MD_WATCHDOG_TICK apr_time_from_msec(200)
+#define MD_WATCHDOG_TICK apr_time_from_msec(100)
 #define ACME_CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 
 /* One MD as the watchdog sees it. */
@@ -276,7 +275,7 @@ static void tick(drive_t *d)
         if (slot->running && apr_atomic_read32(&slot->done)) reap(slot);
         if (slot->running) ++active;
     }
-    for (i = 0; i < d->slots->nelts && active < MD_DRIVE_MAX_JOBS; ++i) {
+    for (i = 0; i < d->slots->nelts && active < d->mc->renew_jobs; ++i) {
         slot_t *slot = APR_ARRAY_IDX(d->slots, i, slot_t *);
         const char *why = NULL;
         apr_pool_t *p;

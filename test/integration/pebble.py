@@ -15,7 +15,10 @@ import tempfile
 import time
 import urllib.request
 
-import pytest
+try:
+    import pytest
+except ImportError:          # the benchmark uses this module without pytest
+    pytest = None
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -234,8 +237,7 @@ def stop_httpd(h, timeout=15):
     h.started = False
 
 
-@pytest.fixture
-def pebble_for(request):
+def _pebble_for(request):
     """pebble_for(h, env=None, config=None): a started Pebble validating against httpd h.
     At the end, stops the httpds it was made for and then pebble; logs on failure."""
     made = []
@@ -252,6 +254,9 @@ def pebble_for(request):
         if failed:
             print(f"\n==== pebble log {pb.log_path}\n{pb.log()[-8000:]}")
         pb.cleanup(keep=failed)
+
+
+pebble_for = pytest.fixture(_pebble_for) if pytest else None
 
 
 def md_status(h, name=None, https=False):

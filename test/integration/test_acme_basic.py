@@ -124,3 +124,13 @@ echo "dns $@" >> {log}
     assert any(e.startswith(f"extra-arg challenge-setup:dns-01:{name}") for e in events), events
     assert any(e.startswith(f"dns setup {name} ") for e in events), events
     assert f"dns teardown {name}" in events   # MDChallengeDns01Version 1: no token
+
+
+def test_renew_jobs_directive_is_checked(httpd):
+    h = httpd()
+    h.write_conf("MDRenewJobs 0\nMDomain a.mdtest.org\n" + h.ssl_vhost("a.mdtest.org"))
+    rc, out = h.configtest()
+    assert rc != 0 and "MDRenewJobs" in out and "0" in out, out
+    h.write_conf("MDRenewJobs 4\nMDomain a.mdtest.org\n" + h.ssl_vhost("a.mdtest.org"))
+    rc, out = h.configtest()
+    assert rc == 0, out
