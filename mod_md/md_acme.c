@@ -230,6 +230,14 @@ apr_status_t md_acme_setup(md_acme_t *acme)
         if (tos) acme->tos = apr_pstrdup(p, tos);
         acme->eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
     }
+    acme->profiles = apr_array_make(p, 3, sizeof(const char *));
+    if (json_is_object(meta) && json_is_object(json_object_get(meta, "profiles"))) {
+        const char *name;
+        json_t *v;
+        json_object_foreach(json_object_get(meta, "profiles"), name, v) {
+            APR_ARRAY_PUSH(acme->profiles, const char *) = apr_pstrdup(p, name);
+        }
+    }
     return APR_SUCCESS;
 }
 

@@ -58,6 +58,7 @@ typedef struct md_acme_t {
     const char *new_order;
     const char *tos;              /* meta.termsOfService */
     int eab_required;             /* meta.externalAccountRequired */
+    apr_array_header_t *profiles; /* names in meta.profiles (const char*), empty if none */
     const char *nonce;            /* the next Replay-Nonce to use */
     md_acme_acct_t *acct;         /* the account signing requests (key set) */
     int max_nonce_retries;

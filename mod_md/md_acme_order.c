@@ -499,7 +499,18 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
         json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns",
                                              "value", APR_ARRAY_IDX(md->domains, i, const char *)));
     payload = json_pack("{s:o}", "identifiers", ids);
-    if (md->profile) json_object_set_new(payload, "profile", json_string(md->profile));
+    if (md->profile) {
+        if (md_util_array_index(acme->profiles, md->profile) >= 0) {
+            json_object_set_new(payload, "profile", json_string(md->profile));
+        }
+        else if (md->profile_mandatory > 0) {
+            json_decref(payload);
+            md_result_set(acme->result, APR_EINVAL,
+                          apr_psprintf(p, "MDProfile %s is mandatory (MDProfileMandatory on), but the "
+                                       "CA at %s does not offer it", md->profile, acme->url));
+            return APR_EINVAL;
+        }
+    }
     md_result_activity(acme->result, apr_psprintf(p, "creating an order for %s", md->name));
     rv = md_acme_post(acme, acme->new_order, payload, NULL, &resp, &order, p);
     json_decref(payload);

@@ -279,6 +279,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
     md_result_t *result = md_result_make(p);
     md_acme_t *acme;
     md_acme_env_t aenv;
+    md_http_opts_t http;
     run_t run;
     const char *ca_url = md_drive_ca_url(md, job->errors, env->retry_failover);
     apr_status_t rv;
@@ -302,7 +303,10 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
         goto fail;
     }
     clear_staging(env->store, md->name, p);
-    if ((rv = md_acme_create(&acme, ca_url, &env->http, result, p)) != APR_SUCCESS
+    http = env->http;
+    if (md->proxy_url) http.proxy_url = md->proxy_url;
+    if (md->ca_certs) http.ca_file = md->ca_certs;
+    if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
         || (rv = md_acme_setup(acme)) != APR_SUCCESS
         || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
         goto fail;

@@ -134,3 +134,21 @@ def test_renew_jobs_directive_is_checked(httpd):
     h.write_conf("MDRenewJobs 4\nMDomain a.mdtest.org\n" + h.ssl_vhost("a.mdtest.org"))
     rc, out = h.configtest()
     assert rc == 0, out
+
+
+def test_missing_agreement_and_mandatory_profile_are_explained(httpd, pebble_for):
+    from test_acme_faults import wait_job
+    h = httpd()
+    pb = pebble_for(h)
+    noagree, prof = "noagree.mdtest.org", "profile.mdtest.org"
+    h.write_conf(md_conf(pb, h).replace("MDCertificateAgreement accepted\n", "")
+                 + f"MDomain {noagree}\n"
+                 + f"<MDomain {prof}>\n  MDCertificateAgreement accepted\n  MDProfile shortlived\n"
+                 + "  MDProfileMandatory on\n</MDomain>\n"
+                 + h.ssl_vhost(noagree) + h.ssl_vhost(prof))
+    h.start()
+    job = wait_job(h, noagree, lambda j: j.get("errors", 0) >= 1)
+    assert "MDCertificateAgreement accepted" in job["last"]["detail"], job["last"]
+    assert "terms of service" in job["last"]["detail"]
+    job = wait_job(h, prof, lambda j: j.get("errors", 0) >= 1)
+    assert "MDProfile shortlived" in job["last"]["detail"], job["last"]
