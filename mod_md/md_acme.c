@@ -31,6 +31,7 @@ json_t *md_acme_acct_to_json(const md_acme_acct_t *acct)
     if (acct->id) json_object_set_new(j, "id", json_string(acct->id));
     json_object_set_new(j, "status", json_string(acct->status ? acct->status : "valid"));
     if (acct->agreement) json_object_set_new(j, "agreement", json_string(acct->agreement));
+    if (acct->eab_kid) json_object_set_new(j, "eab-kid", json_string(acct->eab_kid));
     return j;
 }
 
@@ -58,14 +59,17 @@ md_acme_acct_t *md_acme_acct_from_json(json_t *j, apr_pool_t *p)
                                json_string_value(json_object_get(j, "status")) : "valid");
     if (json_string_value(json_object_get(j, "agreement")))
         acct->agreement = apr_pstrdup(p, json_string_value(json_object_get(j, "agreement")));
+    if (json_string_value(json_object_get(j, "eab-kid")))
+        acct->eab_kid = apr_pstrdup(p, json_string_value(json_object_get(j, "eab-kid")));
     return acct;
 }
 
 int md_acme_acct_matches(const md_acme_acct_t *acct, const char *ca_url,
-                         const apr_array_header_t *contacts)
+                         const apr_array_header_t *contacts, const char *eab_kid)
 {
     int i, n = contacts ? contacts->nelts : 0;
 
+    if (eab_kid && (!acct->eab_kid || strcmp(acct->eab_kid, eab_kid))) return 0;
     if (strcmp(acct->ca_url, ca_url) || (acct->status && strcmp(acct->status, "valid"))) return 0;
     if (acct->contacts->nelts != n) return 0;
     for (i = 0; i < n; ++i) {
@@ -383,6 +387,7 @@ apr_status_t md_acme_acct_register(md_acme_t *acme, const md_t *md, apr_pool_t *
     if (eab) json_object_set_new(payload, "externalAccountBinding", eab);
 
     acct->url = NULL;                  /* no kid yet: the request carries the jwk */
+    if (eab) acct->eab_kid = apr_pstrdup(acme->p, md->eab_kid);
     acct->ca_url = acme->url;
     acct->agreement = acme->tos;
     acme->acct = acct;

@@ -33,15 +33,17 @@ typedef struct md_acme_acct_t {
     apr_array_header_t *contacts; /* const char* */
     const char *agreement;        /* terms-of-service URL agreed to */
     const char *status;           /* "valid", "deactivated", "revoked" */
+    const char *eab_kid;          /* the external account binding it was created with */
     const char *key_pem;          /* the key as stored (encrypted PEM) */
     EVP_PKEY *key;                /* decrypted, when in use */
 } md_acme_acct_t;
 
 json_t *md_acme_acct_to_json(const md_acme_acct_t *acct);
 md_acme_acct_t *md_acme_acct_from_json(json_t *j, apr_pool_t *p);
-/* Does the account belong to this CA and (same set of) contacts? */
+/* Does the account belong to this CA and (same set of) contacts, and, when eab_kid is
+ * given, was it bound with that key id? */
 int md_acme_acct_matches(const md_acme_acct_t *acct, const char *ca_url,
-                         const apr_array_header_t *contacts);
+                         const apr_array_header_t *contacts, const char *eab_kid);
 /* Load group/name/{account.json,account.pem}; key_pem filled, key not decrypted. */
 apr_status_t md_acme_acct_load(md_acme_acct_t **pacct, md_store_t *store, md_store_group_t group,
                                const char *name, apr_pool_t *p);

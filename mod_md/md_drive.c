@@ -153,6 +153,7 @@ static md_acme_acct_t *acct_copy(apr_pool_t *p, const md_acme_acct_t *a)
     c->url = apr_pstrdup(p, a->url);
     c->ca_url = apr_pstrdup(p, a->ca_url);
     c->agreement = a->agreement ? apr_pstrdup(p, a->agreement) : NULL;
+    c->eab_kid = a->eab_kid ? apr_pstrdup(p, a->eab_kid) : NULL;
     c->status = "valid";
     c->key_pem = apr_pstrdup(p, a->key_pem);
     c->contacts = apr_array_make(p, a->contacts->nelts, sizeof(const char *));
@@ -198,7 +199,7 @@ static apr_status_t get_account(md_drive_env_t *env, md_acme_t *acme, const md_t
     apr_thread_mutex_lock(accts->mutex);
     for (i = 0; i < accts->list->nelts; ++i) {
         md_acme_acct_t *a = APR_ARRAY_IDX(accts->list, i, md_acme_acct_t *);
-        if (!md_acme_acct_matches(a, acme->url, md->contacts)) continue;
+        if (!md_acme_acct_matches(a, acme->url, md->contacts, md->eab_kid)) continue;
         rv = md_acme_acct_use(acme, a, env->store, p);
         if (rv == APR_SUCCESS) break;
         if (!APR_STATUS_IS_ENOENT(rv)) goto leave;        /* the CA is not answering well */

@@ -52,11 +52,9 @@ def test_external_account_binding(httpd, pebble_for):
     eab_file = h.path("eab.json")
     with open(eab_file, "w") as f:
         json.dump({"kid": "kid-1", "hmac": hmac}, f)
-    h.write_conf(md_conf(pb, h)
-                 + f"<MDomain {with_eab}>\n  MDExternalAccountBinding {eab_file}\n</MDomain>\n"
-                 + f"MDomain {without}\n" + h.ssl_vhost(with_eab) + h.ssl_vhost(without))
+    # without EAB first: the CA refuses a new account
+    h.write_conf(md_conf(pb, h) + f"MDomain {without}\n" + h.ssl_vhost(without))
     h.start()
-    wait_staged(h, with_eab)
     end = time.time() + 10
     job = None
     while time.time() < end:
@@ -65,6 +63,12 @@ def test_external_account_binding(httpd, pebble_for):
             break
         time.sleep(0.2)
     assert job and "MDExternalAccountBinding" in job["last"]["detail"], job
+    # with EAB (the JSON file form): the account is created and bound
+    h.write_conf(md_conf(pb, h)
+                 + f"<MDomain {with_eab}>\n  MDExternalAccountBinding {eab_file}\n</MDomain>\n"
+                 + h.ssl_vhost(with_eab))
+    h.graceful()
+    wait_staged(h, with_eab)
     h.graceful()
     served_serial(h, with_eab, pb.write_root(os.path.join(pb.dir, "root.pem")))
 
