@@ -289,6 +289,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
 
     job->last_run = apr_time_now();
     job->finished = 0;
+    job->valid_from = 0;
     job->notified = job->notified_renewed = 0;
     md_job_log_append(job, "starting", APR_SUCCESS, apr_psprintf(p, "renewal with %s", ca_url));
     md_job_save(job, env->store, p);
@@ -344,6 +345,8 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
             md_result_set(result, rv, "cannot write the new certificate into staging/");
             goto fail;
         }
+        if (md_cert_not_before(APR_ARRAY_IDX(chain, 0, X509 *)) > job->valid_from)
+            job->valid_from = md_cert_not_before(APR_ARRAY_IDX(chain, 0, X509 *));
         md_job_log_append(job, "certificate", APR_SUCCESS,
                           apr_psprintf(p, "%s certificate obtained, valid until %s",
                                        md_pkey_spec_name(p, spec),

@@ -352,6 +352,7 @@ static int drive_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     collect_certs(drive, pconf, ptemp);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return OK;
     md_http_global_init();
+    json_object_seed(0);              /* before any thread: jansson's hash seed */
     wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     if (!wd_get_instance || !wd_register_callback) {
