@@ -155,6 +155,15 @@ apr_time_t md_acme_retry_after(const md_http_response_t *resp)
     return md_util_time_parse(s);
 }
 
+/* An exchange that produced no HTTP response. */
+static apr_status_t transport_error(md_acme_t *acme, apr_status_t rv, const char *err, apr_pool_t *p)
+{
+    md_result_set(acme->result, rv,
+                  apr_psprintf(p, rv == APR_ENOSPC ? "the CA's answer is refused: %s"
+                               : "the ACME server is unreachable: %s", err));
+    return rv;
+}
+
 /* Parse a body as a JSON object when it claims to be JSON (or looks like it). */
 static json_t *body_json(const md_http_response_t *resp, apr_pool_t *p)
 {
@@ -210,10 +219,7 @@ apr_status_t md_acme_setup(md_acme_t *acme)
 
     md_result_activity(acme->result, apr_psprintf(p, "contacting the ACME server at %s", acme->url));
     rv = md_http_request(&resp, acme->http, "GET", acme->url, NULL, "application/json", NULL, 0, p, &err);
-    if (rv != APR_SUCCESS) {
-        md_result_set(acme->result, rv, apr_psprintf(p, "the ACME server is unreachable: %s", err));
-        return rv;
-    }
+    if (rv != APR_SUCCESS) return transport_error(acme, rv, err, p);
     if (resp->status != 200) return problem_result(acme, "the directory request", acme->url, resp, p);
     if (!(dir = body_json(resp, p))) {
         md_result_set(acme->result, APR_EINVAL,
@@ -257,10 +263,7 @@ static apr_status_t fetch_nonce(md_acme_t *acme, apr_pool_t *p)
     const char *err = NULL;
     apr_status_t rv = md_http_request(&resp, acme->http, "HEAD", acme->new_nonce, NULL, NULL,
                                       NULL, 0, p, &err);
-    if (rv != APR_SUCCESS) {
-        md_result_set(acme->result, rv, apr_psprintf(p, "the ACME server is unreachable: %s", err));
-        return rv;
-    }
+    if (rv != APR_SUCCESS) return transport_error(acme, rv, err, p);
     take_nonce(acme, resp);
     if (!acme->nonce) {
         md_result_set(acme->result, APR_EINVAL,
@@ -300,10 +303,7 @@ apr_status_t md_acme_post(md_acme_t *acme, const char *url, json_t *payload, con
             return rv;
         }
         rv = md_http_request(&resp, acme->http, "POST", url, JOSE, accept, body, strlen(body), p, &err);
-        if (rv != APR_SUCCESS) {
-            md_result_set(acme->result, rv, apr_psprintf(p, "the ACME server is unreachable: %s", err));
-            return rv;
-        }
+        if (rv != APR_SUCCESS) return transport_error(acme, rv, err, p);
         take_nonce(acme, resp);
         if (resp->status < 400) break;
         rv = problem_result(acme, "a request", url, resp, p);

@@ -164,7 +164,7 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
             *perr = apr_psprintf(p, "%s %s: aborted (server shutting down)", method, url);
         else
             *perr = apr_psprintf(p, "%s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-        rv = cc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP
+        rv = x.too_large ? APR_ENOSPC : cc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP
              : cc == CURLE_ABORTED_BY_CALLBACK ? APR_EINTR : APR_ECONNREFUSED;
         goto leave;
     }

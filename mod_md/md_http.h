@@ -39,7 +39,9 @@ apr_status_t md_http_global_init(void);
 apr_status_t md_http_create(md_http_t **phttp, const md_http_opts_t *opts, apr_pool_t *p);
 
 /* Perform method on url. body may be NULL. On transport failure (no HTTP response at all)
- * returns an error and *perr says what happened, in words meant for the user. */
+ * returns an error and *perr says what happened, in words meant for the user:
+ * APR_ENOSPC when the body exceeded max_body, APR_TIMEUP on timeout, APR_EINTR when
+ * aborted through abort_flag, APR_ECONNREFUSED for anything else. */
 apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const char *method,
                              const char *url, const char *content_type, const char *accept,
                              const char *body, apr_size_t body_len, apr_pool_t *p,

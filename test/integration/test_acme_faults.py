@@ -233,7 +233,7 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("mode,expect", [
     ("not-json", "is not an ACME directory"),
-    ("huge", "larger than"),
+    ("huge", "answer is refused"),
     ("wrong-types", "no valid \"newNonce\""),
     ("bad-account", "not a JSON object"),
 ], ids=["not-json", "huge", "wrong-types", "bad-account"])
