@@ -254,3 +254,96 @@ def test_hostile_ca_is_rejected(httpd, pebble_for, mode, expect):
         from pebble import stop_httpd
         stop_httpd(h)
         ca.shutdown()
+
+
+# ---- a CA that issues the wrong certificate: pebble behind a tampering HTTPS proxy ----
+
+class TamperingProxy(http.server.ThreadingHTTPServer):
+    """Forwards everything to pebble (keeping the Host header, so pebble's URLs and JWS url
+    checks point at the proxy), but replaces downloaded certificate chains."""
+
+    def __init__(self, pb, mode):
+        import ssl
+        self.pb, self.mode = pb, mode
+        super().__init__(("127.0.0.1", 0), TamperingHandler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pb.tls["cert"], pb.tls["key"])
+        self.socket = ctx.wrap_socket(self.socket, server_side=True)
+        self.client_ctx = ssl.create_default_context(cafile=pb.ca_file)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.server_address[1]}/dir"
+
+    def forged_chain(self, names):
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                               critical=False)
+                .sign(key, hashes.SHA256()))
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+
+class TamperingHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _forward(self):
+        import http.client
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        conn = http.client.HTTPSConnection("127.0.0.1", self.server.pb.port,
+                                           context=self.server.client_ctx, timeout=10)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        conn.request(self.command, self.path, body=body if body else None, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        if r.getheader("Content-Type", "").startswith("application/pem-certificate-chain"):
+            names = ["evil.mdtest.org"] if self.server.mode == "other-names" else [self.server.name]
+            data = self.server.forged_chain(names)
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_POST = do_HEAD = _forward
+
+
+@pytest.mark.parametrize("mode,expect", [
+    ("other-names", "does not cover all names"),
+    ("other-key", "does not belong to our private key"),
+], ids=["other-names", "other-key"])
+def test_wrong_certificate_is_not_staged(httpd, pebble_for, mode, expect):
+    h = httpd()
+    pb = pebble_for(h)
+    proxy = TamperingProxy(pb, mode)
+    name = f"{mode}.mdtest.org"
+    proxy.name = name
+    try:
+        h.write_conf(md_conf(pb, h).replace(pb.directory, proxy.url) + f"MDomain {name}\n"
+                     + h.ssl_vhost(name) + h.http_vhost(name))
+        h.start()
+        job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
+        assert expect in job["last"]["detail"], job["last"]
+        assert "downloading the certificate" in job["last"]["activity"], job["last"]
+        assert os.listdir(os.path.join(h.store_dir, "staging", name)) == ["job.json"] \
+            or sorted(os.listdir(os.path.join(h.store_dir, "staging", name))) == \
+            ["account.json", "account.pem", "job.json"]
+    finally:
+        from pebble import stop_httpd
+        stop_httpd(h)
+        proxy.shutdown()
