@@ -147,6 +147,9 @@ exit 0
     job = wait_staged(h, name, timeout=30)
     errors = [e for e in job["log"]["entries"] if e["type"] == "error"]
     assert errors and "renewing" in errors[-1]["detail"] and "skipped" in errors[-1]["detail"], errors
+    end = time.time() + 10      # 'renewed' runs right after job.json is complete
+    while time.time() < end and f"renewed {name}" not in read_events(h):
+        time.sleep(0.1)
     events = read_events(h)
     assert events.count(f"renewing {name}") == 2, events
     assert events.index(f"errored {name}") < events.index(f"renewed {name}"), events
