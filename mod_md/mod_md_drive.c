@@ -102,6 +102,8 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr
     drive->s = s;
     drive->mc = mc;
     drive->certs = apr_hash_make(pconf);
+    /* the first (dry-run) configuration pass at start-up leaves the store alone */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return APR_SUCCESS;
     for (i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         const char *msg = NULL;
