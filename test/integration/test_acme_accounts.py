@@ -93,3 +93,61 @@ def test_renewal_inside_window_replaces_certificate(httpd, pebble_for):
     second = served_serial(h, name, root)
     assert first != second
     assert os.path.isdir(os.path.join(h.store_dir, "archive", f"{name}.2"))
+
+
+def _b64u(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def deactivate_account(h, pb):
+    """Deactivate the stored account at pebble, signing with its key from the store."""
+    import base64
+    import ssl
+    import urllib.request
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    with open(os.path.join(h.store_dir, "md_store.json")) as f:
+        key64 = json.load(f)["key"]
+    passwd = base64.urlsafe_b64decode(key64 + "=" * (-len(key64) % 4))
+    acct_dir = os.path.join(h.store_dir, "accounts", os.listdir(os.path.join(h.store_dir, "accounts"))[0])
+    with open(os.path.join(acct_dir, "account.json")) as f:
+        url = json.load(f)["url"]
+    with open(os.path.join(acct_dir, "account.pem"), "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=passwd)
+    ctx = ssl.create_default_context(cafile=pb.ca_file)
+    with urllib.request.urlopen(urllib.request.Request(
+            f"https://127.0.0.1:{pb.port}/nonce-plz", method="HEAD"), context=ctx) as r:
+        nonce = r.headers["Replay-Nonce"]
+    prot = _b64u(json.dumps({"alg": "ES256", "kid": url, "nonce": nonce, "url": url}).encode())
+    payload = _b64u(json.dumps({"status": "deactivated"}).encode())
+    der = key.sign(f"{prot}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+    r_, s_ = decode_dss_signature(der)
+    sig = _b64u(r_.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+    body = json.dumps({"protected": prot, "payload": payload, "signature": sig}).encode()
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/jose+json"})
+    with urllib.request.urlopen(req, context=ctx) as r:
+        assert json.load(r)["status"] == "deactivated"
+
+
+def test_deactivated_account_is_replaced(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    first, second = "first.mdtest.org", "second.mdtest.org"
+    conf = md_conf(pb, h) + h.http_vhost(first)
+    h.write_conf(conf + f"MDomain {first}\n" + h.ssl_vhost(first))
+    h.start()
+    wait_staged(h, first)
+    h.graceful()
+    deactivate_account(h, pb)
+    h.write_conf(conf + f"MDomain {first}\nMDomain {second}\n" + h.ssl_vhost(first)
+                 + h.ssl_vhost(second))
+    h.graceful()
+    wait_staged(h, second)
+    assert "is not usable any more" in h.log()
+    assert h.log().count("created ACME account") == 2
+    h.graceful()
+    assert len(os.listdir(os.path.join(h.store_dir, "accounts"))) == 2
+    served_serial(h, second, pb.write_root(os.path.join(pb.dir, "root.pem")))
