@@ -92,10 +92,27 @@ static void run_installed(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool_t
                      mc->message_cmd, md->name, err ? err : apr_psprintf(p, "exit code %d", code));
 }
 
+/* MDStoreLocks: several servers sharing one store activate one at a time. */
+static apr_status_t lock_store(apr_file_t **plock, md_mod_conf_t *mc, apr_pool_t *p)
+{
+    const char *path = md_store_path(mc->store, MD_SG_NONE, NULL, "store.lock", p);
+    apr_time_t end = apr_time_now() + mc->lock_wait_timeout;
+    apr_status_t rv;
+
+    rv = apr_file_open(plock, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
+    if (rv != APR_SUCCESS) return rv;
+    while ((rv = apr_file_lock(*plock, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK)) != APR_SUCCESS
+           && apr_time_now() < end)
+        apr_sleep(apr_time_from_msec(50));
+    if (rv != APR_SUCCESS) apr_file_close(*plock);
+    return rv;
+}
+
 apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf,
                                            apr_pool_t *ptemp)
 {
     md_drive_accounts_t accts;
+    apr_file_t *lock = NULL;
     int i;
 
     drive = apr_pcalloc(pconf, sizeof(*drive));
@@ -104,6 +121,13 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr
     drive->certs = apr_hash_make(pconf);
     /* the first (dry-run) configuration pass at start-up leaves the store alone */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return APR_SUCCESS;
+    if (mc->use_store_locks && lock_store(&lock, mc, ptemp) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10962)
+                     "MDStoreLocks: the store is locked by another server for more than %s; "
+                     "staged certificates are activated at the next restart",
+                     md_util_duration_format(ptemp, mc->lock_wait_timeout));
+        goto accounts;
+    }
     for (i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         const char *msg = NULL;
@@ -121,6 +145,11 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr
         if (md->ca_account) md->ca_account = apr_pstrdup(pconf, md->ca_account);
         apr_pool_destroy(p);
     }
+    if (lock) {
+        apr_file_unlock(lock);
+        apr_file_close(lock);
+    }
+accounts:
     /* children cannot read accounts/: they get the accounts (keys still encrypted) in memory */
     accts.p = pconf;
     accts.mutex = NULL;

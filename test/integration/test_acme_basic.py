@@ -156,3 +156,24 @@ def test_missing_agreement_and_mandatory_profile_are_explained(httpd, pebble_for
     assert "terms of service" in job["last"]["detail"]
     job = wait_job(h, prof, lambda j: j.get("errors", 0) >= 1)
     assert "MDProfile shortlived" in job["last"]["detail"], job["last"]
+
+
+def test_store_lock_delays_activation(httpd, pebble_for):
+    """MDStoreLocks: while another server holds the store lock, the staged set waits."""
+    import fcntl
+    h = httpd()
+    pb = pebble_for(h)
+    name = "locked.mdtest.org"
+    h.write_conf(md_conf(pb, h, "MDStoreLocks 1s\n") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    wait_staged(h, name)
+    with open(os.path.join(h.store_dir, "store.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        h.graceful()
+        assert "the store is locked by another server" in h.log()
+        assert os.path.exists(os.path.join(h.store_dir, "staging", name, "pubcert.pem"))
+    h.graceful()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    rc, out = verify_served(h, name, root)
+    assert rc == 0 and "Verify return code: 0 (ok)" in out, out
