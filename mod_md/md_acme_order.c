@@ -24,6 +24,7 @@ typedef struct {
     const char *domain;
     const char *type;               /* challenge type chosen */
     const char *token;
+    const char *dns01_value;        /* the TXT record content given to MDChallengeDns01 */
     int set_up;
 } authz_t;
 
@@ -251,7 +252,8 @@ static apr_status_t setup_challenge(md_acme_t *acme, authz_t *az, const md_t *md
         unsigned char h[EVP_MAX_MD_SIZE];
         unsigned int hl = 0;
         EVP_Digest(ka, strlen(ka), h, &hl, EVP_sha256(), NULL);
-        rv = env->run_dns01(env->baton, "setup", az->domain, md_util_base64url_encode(p, h, hl), p, &err);
+        az->dns01_value = md_util_base64url_encode(p, h, hl);
+        rv = env->run_dns01(env->baton, "setup", az->domain, az->dns01_value, p, &err);
         if (rv != APR_SUCCESS) {
             md_result_set(acme->result, rv,
                           apr_psprintf(p, "MDChallengeDns01 setup for %s failed: %s", az->domain,
@@ -288,7 +290,9 @@ static void teardown_challenge(const authz_t *az, const md_t *md, const md_acme_
         apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_KEY, p), p);
     }
     else if (env->run_dns01) {
-        env->run_dns01(env->baton, "teardown", az->domain, md->dns01_version == 2 ? az->token : NULL, p, &err);
+        /* version 2 names the record to remove: a wildcard and its base name share one */
+        env->run_dns01(env->baton, "teardown", az->domain, md->dns01_version == 2 ? az->dns01_value : NULL,
+                       p, &err);
     }
 }
 

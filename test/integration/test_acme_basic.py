@@ -85,7 +85,8 @@ def test_tls_alpn01_and_two_key_types(httpd, pebble_for):
         assert os.path.exists(os.path.join(d, f)), f
 
 
-def test_dns01_wildcard_and_events(httpd, pebble_for):
+@pytest.mark.parametrize("version", [1, 2])
+def test_dns01_wildcard_and_events(httpd, pebble_for, version):
     """dns-01 through MDChallengeDns01 (a script that sets TXT records at pebble's DNS),
     a wildcard name, MDMessageCmd events and MDNotifyCmd, md-status of the renewal."""
     h = httpd()
@@ -103,6 +104,7 @@ echo "dns $@" >> {log}
     msg = write_script(h, "message.sh", f'echo "$@" >> {log}\n')
     notify = write_script(h, "notify.sh", f'echo "notify $@" >> {log}\n')
     h.write_conf(md_conf(pb, h, f"MDChallengeDns01 {dns}\nMDCAChallenges dns-01\n"
+                         f"MDChallengeDns01Version {version}\n"
                          f"MDMessageCmd {msg} extra-arg\nMDNotifyCmd {notify}\n")
                  + f"MDomain {name} *.{name}\n"
                  + h.ssl_vhost(name, aliases=[f"*.{name}"]) + md_status_location())
@@ -126,7 +128,13 @@ echo "dns $@" >> {log}
     assert f"notify {name}" in events
     assert any(e.startswith(f"extra-arg challenge-setup:dns-01:{name}") for e in events), events
     assert any(e.startswith(f"dns setup {name} ") for e in events), events
-    assert f"dns teardown {name}" in events   # MDChallengeDns01Version 1: no token
+    values = sorted(e.split()[-1] for e in events if e.startswith(f"dns setup {name} "))
+    assert len(values) == 2, events      # one TXT record for the name, one for the wildcard
+    if version == 1:
+        assert events.count(f"dns teardown {name}") == 2, events     # version 1: no value
+    else:                                # version 2: the value set up, to remove that record
+        assert sorted(e.split()[-1] for e in events if e.startswith(f"dns teardown {name} ")) \
+            == values, events
 
 
 def test_renew_jobs_directive_is_checked(httpd):
