@@ -260,6 +260,15 @@ static apr_status_t run_dns01(void *baton, const char *verb, const char *domain,
     return rv;
 }
 
+/* Each step of a renewal becomes a "progress" entry of the job log, saved at once so that
+ * md-status shows how far a renewal got. */
+static void on_progress(void *baton, const char *activity)
+{
+    run_t *run = baton;
+    md_job_log_append(run->job, "progress", APR_SUCCESS, activity);
+    md_job_save(run->job, run->env->store, run->job->p);
+}
+
 /* Remove what an earlier run may have left in staging/<md>, except job.json. */
 static void clear_staging(md_store_t *store, const char *name, apr_pool_t *p)
 {
@@ -297,6 +306,8 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
     run.env = env;
     run.job = job;
     run.md = md;
+    result->on_activity = on_progress;
+    result->baton = &run;
     if ((rv = md_drive_message(env, job, "renewing", p)) != APR_SUCCESS) {
         md_result_set(result, rv, apr_psprintf(p, "MDMessageCmd 'renewing' failed (%s); the "
                                                "renewal is skipped and tried again later",
@@ -364,7 +375,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
                   "(graceful) restart of the server");
     md_result_activity(result, NULL);
     md_result_assign(job->last, result);
-    md_job_log_append(job, "renewed", APR_SUCCESS, result->detail);
+    md_job_log_append(job, "finished", APR_SUCCESS, result->detail);
     if ((rv = md_job_save(job, env->store, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot write job.json into staging/");
         job->finished = 0;

@@ -42,12 +42,13 @@ void md_result_problem_set(md_result_t *r, apr_status_t status, const char *prob
 void md_result_activity(md_result_t *r, const char *activity)
 {
     r->activity = activity ? apr_pstrdup(r->p, activity) : NULL;
+    if (activity && r->on_activity) r->on_activity(r->baton, r->activity);
 }
 
 void md_result_assign(md_result_t *dst, const md_result_t *src)
 {
     md_result_problem_set(dst, src->status, src->problem, src->detail, src->subproblems);
-    md_result_activity(dst, src->activity);
+    dst->activity = src->activity ? apr_pstrdup(dst->p, src->activity) : NULL;
     dst->retry_after = src->retry_after;
 }
 

@@ -25,6 +25,9 @@ typedef struct md_result_t {
     const char *activity;         /* what we were doing */
     json_t *subproblems;          /* owned (reference held), or NULL */
     apr_time_t retry_after;       /* the CA asked us to wait until then, 0 if not */
+    /* told about every new activity (the renewal logs them as progress), may be NULL */
+    void (*on_activity)(void *baton, const char *activity);
+    void *baton;
 } md_result_t;
 
 md_result_t *md_result_make(apr_pool_t *p);

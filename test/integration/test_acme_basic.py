@@ -185,3 +185,23 @@ def test_store_lock_delays_activation(httpd, pebble_for):
     root = pb.write_root(os.path.join(pb.dir, "root.pem"))
     rc, out = verify_served(h, name, root)
     assert rc == 0 and "Verify return code: 0 (ok)" in out, out
+
+
+def test_job_log_shows_progress(httpd, pebble_for):
+    """job.json (and md-status/NAME) tells what the renewal did, step by step."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "progress.mdtest.org"
+    h.write_conf(md_conf(pb, h) + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name)
+                 + md_status_location())
+    h.start()
+    job = wait_staged(h, name)
+    entries = job["log"]["entries"]
+    progress = [e["detail"] for e in entries if e["type"] == "progress"]
+    assert any(p.startswith("creating an order for") for p in progress), progress
+    assert any(p.startswith("waiting for the CA to validate") for p in progress), progress
+    assert any(p.startswith("downloading the certificate") for p in progress), progress
+    assert [e["type"] for e in entries].index("finished") < [e["type"] for e in entries].index("starting")
+    st = md_status(h, name)
+    assert st["renewal"]["finished"] is True
+    assert any(e["type"] == "progress" for e in st["renewal"]["log"]["entries"])
