@@ -1,4 +1,5 @@
 /* md_drive.c: see md_drive.h. */
+#include <errno.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -227,6 +228,21 @@ leave:
 
 /* ---- one renewal ---- */
 
+apr_status_t md_drive_lock_md(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    const char *path = md_store_path(store, MD_SG_TMP, NULL, apr_pstrcat(p, name, ".lock", NULL), p);
+    apr_file_t *f;
+    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
+
+    if (rv != APR_SUCCESS) return rv;
+    rv = apr_file_lock(f, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK);
+    if (rv != APR_SUCCESS) {
+        apr_file_close(f);
+        return APR_STATUS_IS_EAGAIN(rv) || rv == APR_FROM_OS_ERROR(EACCES) ? APR_EBUSY : rv;
+    }
+    return APR_SUCCESS;
+}
+
 typedef struct {
     md_drive_env_t *env;
     md_job_t *job;
@@ -403,10 +419,9 @@ fail:
     if (rv == APR_SUCCESS) rv = APR_EGENERAL;
     if (result->status == APR_SUCCESS) md_result_set(result, rv, NULL);
     if (env->abort_flag && *env->abort_flag) {
-        /* the server is stopping or restarting: not the CA's fault, start again right away */
-        md_job_log_append(job, "interrupted", APR_SUCCESS, "the server stopped during the renewal");
+        /* the server is stopping or restarting: not the CA's fault; the next generation
+         * starts again (job.json is left to it) */
         job->next_run = 0;
-        md_job_save(job, env->store, p);
         return rv;
     }
     job->errors++;

@@ -73,6 +73,11 @@ apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int
 apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event,
                               apr_pool_t *p);
 
+/* Take the renewal lock of an MD (tmp/<name>.lock), without waiting: APR_EBUSY when a
+ * renewal of it runs elsewhere (another child during a graceful restart). The lock is
+ * released when p is cleared or the process dies. */
+apr_status_t md_drive_lock_md(md_store_t *store, const char *name, apr_pool_t *p);
+
 /* One renewal run for md: obtain a certificate per key spec and stage the set.
  * The job is updated (result, log, errors, next-run) and saved. */
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p);

@@ -195,13 +195,25 @@ static void *APR_THREAD_FUNC renew_thread(apr_thread_t *thread, void *data)
 {
     slot_t *slot = data;
     apr_pool_t *p = slot->pool;
-    md_job_t *job = md_job_load(drive->mc->store, slot->md->name, p);
-    md_t *md = md_clone(p, slot->md);
+    md_job_t *job;
+    apr_status_t rv = md_drive_lock_md(drive->mc->store, slot->md->name, p);
 
-    md_drive_renew(&drive->env, md, job, p);
-    slot->r_errors = job->errors;
-    slot->r_next = job->next_run;
-    slot->r_staged = job->finished;
+    if (rv != APR_SUCCESS) {
+        /* the child of the previous generation is still at it: look again shortly */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, drive->s, APLOGNO(10963)
+                     "MDomain %s: renewal runs in another process, waiting", slot->md->name);
+        slot->r_errors = slot->errors;
+        slot->r_next = apr_time_now() + apr_time_from_msec(500);
+        slot->r_staged = 0;
+    }
+    else {
+        /* loaded under the lock: another process may have finished it meanwhile */
+        job = md_job_load(drive->mc->store, slot->md->name, p);
+        if (!job->finished) md_drive_renew(&drive->env, md_clone(p, slot->md), job, p);
+        slot->r_errors = job->errors;
+        slot->r_next = job->next_run;
+        slot->r_staged = job->finished;
+    }
     apr_atomic_set32(&slot->done, 1);
     apr_thread_exit(thread, APR_SUCCESS);
     return NULL;

@@ -350,3 +350,27 @@ def test_wrong_certificate_is_not_staged(httpd, pebble_for, mode, expect):
         from pebble import stop_httpd
         stop_httpd(h)
         proxy.shutdown()
+
+
+def test_graceful_restart_during_order(httpd, pebble_for):
+    """A graceful restart while pebble waits before validating: the renewal is finished
+    once (by the old child, or by the new one when the old stopped), without an error."""
+    h = httpd()
+    pb = pebble_for(h, env={"PEBBLE_VA_NOSLEEP": "0", "PEBBLE_VA_SLEEPTIME": "2"})
+    name = "restarted.mdtest.org"
+    h.write_conf(md_conf(pb, h, "MDCAChallenges http-01\n") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    chall = os.path.join(h.store_dir, "challenges", name, "acme-http-01.txt")
+    end = time.time() + 20
+    while time.time() < end and not os.path.exists(chall):
+        time.sleep(0.05)
+    assert os.path.exists(chall), h.log()[-3000:]
+    h.graceful()
+    job = wait_staged(h, name, timeout=40)
+    assert job["errors"] == 0, job
+    assert h.log().count("new certificate staged") == 1, h.log()[-4000:]
+    time.sleep(1)
+    assert read_job(h, name)["finished"] is True
+    h.graceful()
+    assert served_ok(h, pb, name)
