@@ -205,3 +205,25 @@ def test_job_log_shows_progress(httpd, pebble_for):
     st = md_status(h, name)
     assert st["renewal"]["finished"] is True
     assert any(e["type"] == "progress" for e in st["renewal"]["log"]["entries"])
+
+
+def test_expiring_event_at_most_daily(httpd, pebble_for):
+    """Inside MDWarnWindow (but not MDRenewWindow) MDMessageCmd hears 'expiring', once."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "expiring.mdtest.org"
+    log = event_log(h)
+    msg = write_script(h, "message.sh", f'echo "$@" >> {log}\n')
+    h.write_conf(md_conf(pb, h, f"MDMessageCmd {msg}\nMDWarnWindow 3000d\nMDRenewWindow 1d\n")
+                 + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    wait_staged(h, name)
+    h.graceful()
+    end = time.time() + 10
+    while time.time() < end and f"expiring {name}" not in read_events(h):
+        time.sleep(0.1)
+    assert f"expiring {name}" in read_events(h)
+    assert "the certificate expires on" in h.log()
+    h.graceful()
+    time.sleep(1.5)
+    assert read_events(h).count(f"expiring {name}") == 1, read_events(h)

@@ -80,11 +80,15 @@ def test_retry_delay_doubles(httpd, pebble_for):
     pb = pebble_for(h)
     name = "backoff.mdtest.org"
     dead = f"https://127.0.0.1:{free_port()}/dir"
-    h.write_conf(md_conf(pb, h).replace("MDRetryDelay 1s", "MDRetryDelay 400ms")
+    log = event_log(h)
+    msg = write_script(h, "message.sh", f'echo "$@" >> {log}\n')
+    h.write_conf(md_conf(pb, h, f"MDMessageCmd {msg}\n").replace("MDRetryDelay 1s", "MDRetryDelay 400ms")
                  + f"<MDomain {name}>\n  MDCertificateAuthority {dead}\n</MDomain>\n"
                  + h.ssl_vhost(name))
     h.start()
     wait_job(h, name, lambda j: j.get("errors", 0) >= 4, timeout=30)
+    # 'errored' at most once an hour, however often it fails
+    assert read_events(h).count(f"errored {name}") == 1, read_events(h)
     # run times from the log (newest first): the gaps between the attempts grow
     runs = [l for l in h.log().splitlines() if "renewal failed (attempt" in l and name in l]
     stamps = []
