@@ -325,9 +325,8 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
     result->on_activity = on_progress;
     result->baton = &run;
     if ((rv = md_drive_message(env, job, "renewing", p)) != APR_SUCCESS) {
-        md_result_set(result, rv, apr_psprintf(p, "MDMessageCmd 'renewing' failed (%s); the "
-                                               "renewal is skipped and tried again later",
-                                               md_util_str_tolower(p, "non-zero exit")));
+        md_result_set(result, rv, "MDMessageCmd 'renewing' failed (non-zero exit or not "
+                      "runnable); the renewal is skipped and tried again later");
         md_result_activity(result, "announcing the renewal");
         goto fail;
     }
