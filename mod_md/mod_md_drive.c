@@ -108,6 +108,14 @@ static apr_status_t lock_store(apr_file_t **plock, md_mod_conf_t *mc, apr_pool_t
     return rv;
 }
 
+/* drive lives in pconf: a configuration without MDs must not see the previous one's */
+static apr_status_t forget_drive(void *data)
+{
+    (void)data;
+    drive = NULL;
+    return APR_SUCCESS;
+}
+
 apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf,
                                            apr_pool_t *ptemp)
 {
@@ -116,6 +124,7 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr
     int i;
 
     drive = apr_pcalloc(pconf, sizeof(*drive));
+    apr_pool_cleanup_register(pconf, NULL, forget_drive, apr_pool_cleanup_null);
     drive->s = s;
     drive->mc = mc;
     drive->certs = apr_hash_make(pconf);

@@ -227,3 +227,19 @@ def test_expiring_event_at_most_daily(httpd, pebble_for):
     h.graceful()
     time.sleep(1.5)
     assert read_events(h).count(f"expiring {name}") == 1, read_events(h)
+
+
+def test_restart_without_mds_after_mds(httpd, pebble_for):
+    """Removing every MDomain and restarting gracefully keeps the server up."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "gone.mdtest.org"
+    h.write_conf(md_conf(pb, h) + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    wait_staged(h, name)
+    h.write_conf(h.http_vhost(name))
+    h.graceful()
+    status, _, _ = h.curl("/.well-known/acme-challenge/x", host=name)
+    assert status == 404
+    status, _, body = h.curl("/", host=name)
+    assert status == 200 and "hello" in body
