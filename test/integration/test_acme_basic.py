@@ -62,12 +62,15 @@ def read_events(h):
         return [line.strip() for line in f if line.strip()]
 
 
-def test_tls_alpn01_and_two_key_types(httpd, pebble_for):
-    """tls-alpn-01 only (no http port mapped), one certificate per MDPrivateKeys spec."""
+@pytest.mark.parametrize("explicit", [True, False], ids=["explicit", "detected"])
+def test_tls_alpn01_and_two_key_types(httpd, pebble_for, explicit):
+    """tls-alpn-01 (no http port mapped; named in MDCAChallenges or detected from the https
+    port and 'Protocols acme-tls/1'), one certificate per MDPrivateKeys spec."""
     h = httpd()
     pb = pebble_for(h)
     name = "alpn.mdtest.org"
-    h.write_conf(md_conf(pb, h, "MDCAChallenges tls-alpn-01\nMDPrivateKeys secp256r1 rsa2048\n")
+    challenges = "MDCAChallenges tls-alpn-01\n" if explicit else ""
+    h.write_conf(md_conf(pb, h, challenges + "MDPrivateKeys secp256r1 rsa2048\n")
                  .replace(f"http:{h.http_port}", "http:-")
                  + f"MDomain {name}\n"
                  + h.ssl_vhost(name, extra="  Protocols http/1.1 acme-tls/1\n"))
