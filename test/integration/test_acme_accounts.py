@@ -104,6 +104,7 @@ def deactivate_account(h, pb):
     """Deactivate the stored account at pebble, signing with its key from the store."""
     import base64
     import ssl
+    import urllib.error
     import urllib.request
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -117,19 +118,26 @@ def deactivate_account(h, pb):
     with open(os.path.join(acct_dir, "account.pem"), "rb") as f:
         key = serialization.load_pem_private_key(f.read(), password=passwd)
     ctx = ssl.create_default_context(cafile=pb.ca_file)
-    with urllib.request.urlopen(urllib.request.Request(
-            f"https://127.0.0.1:{pb.port}/nonce-plz", method="HEAD"), context=ctx) as r:
-        nonce = r.headers["Replay-Nonce"]
-    prot = _b64u(json.dumps({"alg": "ES256", "kid": url, "nonce": nonce, "url": url}).encode())
-    payload = _b64u(json.dumps({"status": "deactivated"}).encode())
-    der = key.sign(f"{prot}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
-    r_, s_ = decode_dss_signature(der)
-    sig = _b64u(r_.to_bytes(32, "big") + s_.to_bytes(32, "big"))
-    body = json.dumps({"protected": prot, "payload": payload, "signature": sig}).encode()
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": "application/jose+json"})
-    with urllib.request.urlopen(req, context=ctx) as r:
-        assert json.load(r)["status"] == "deactivated"
+    for attempt in range(10):       # pebble rejects some nonces (badNonce): sign again
+        with urllib.request.urlopen(urllib.request.Request(
+                f"https://127.0.0.1:{pb.port}/nonce-plz", method="HEAD"), context=ctx) as r:
+            nonce = r.headers["Replay-Nonce"]
+        prot = _b64u(json.dumps({"alg": "ES256", "kid": url, "nonce": nonce, "url": url}).encode())
+        payload = _b64u(json.dumps({"status": "deactivated"}).encode())
+        der = key.sign(f"{prot}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+        r_, s_ = decode_dss_signature(der)
+        sig = _b64u(r_.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+        body = json.dumps({"protected": prot, "payload": payload, "signature": sig}).encode()
+        req = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/jose+json"})
+        try:
+            with urllib.request.urlopen(req, context=ctx) as r:
+                assert json.load(r)["status"] == "deactivated"
+                return
+        except urllib.error.HTTPError as e:
+            if e.code != 400 or "badNonce" not in e.read().decode():
+                raise
+    raise AssertionError("pebble kept rejecting the nonce")
 
 
 def test_deactivated_account_is_replaced(httpd, pebble_for):
