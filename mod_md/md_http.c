@@ -162,6 +162,9 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
                                  method, url, (unsigned long)x.max);
         else if (cc == CURLE_ABORTED_BY_CALLBACK)
             *perr = apr_psprintf(p, "%s %s: aborted (server shutting down)", method, url);
+        else if (http->opts.proxy_url)
+            *perr = apr_psprintf(p, "%s %s through the proxy %s (MDHttpProxy): %s", method, url,
+                                 http->opts.proxy_url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
         else
             *perr = apr_psprintf(p, "%s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
         rv = x.too_large ? APR_ENOSPC : cc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP

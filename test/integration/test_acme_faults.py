@@ -378,3 +378,97 @@ def test_graceful_restart_during_order(httpd, pebble_for):
     assert read_job(h, name)["finished"] is True
     h.graceful()
     assert served_ok(h, pb, name)
+
+
+# ---- MDHttpProxy: all ACME traffic through a CONNECT proxy ----
+
+class ConnectProxy(threading.Thread):
+    """A minimal HTTP CONNECT proxy that records the targets it tunnels to."""
+
+    def __init__(self):
+        import socket
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(50)
+        self.targets = []
+        self.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.tunnel, args=(c,), daemon=True).start()
+
+    def tunnel(self, c):
+        import select
+        import socket
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = c.recv(4096)
+            if not data:
+                c.close()
+                return
+            head += data
+        line = head.split(b"\r\n")[0].decode()
+        method, target = line.split()[:2]
+        if method != "CONNECT":
+            c.sendall(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+            c.close()
+            return
+        self.targets.append(target)
+        host, port = target.rsplit(":", 1)
+        u = socket.create_connection((host, int(port)))
+        c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        socks = [c, u]
+        try:
+            while True:
+                r, _, _ = select.select(socks, [], [], 30)
+                if not r:
+                    break
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        raise EOFError
+                    (u if s is c else c).sendall(data)
+        except (OSError, EOFError):
+            pass
+        c.close()
+        u.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_http_proxy_carries_acme_traffic(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    proxy = ConnectProxy()
+    name = "proxied.mdtest.org"
+    try:
+        h.write_conf(md_conf(pb, h, f"MDHttpProxy {proxy.url}\n") + f"MDomain {name}\n"
+                     + h.ssl_vhost(name) + h.http_vhost(name))
+        h.start()
+        wait_staged(h, name)
+        assert f"127.0.0.1:{pb.port}" in proxy.targets, proxy.targets
+        h.graceful()
+        assert served_ok(h, pb, name)
+    finally:
+        proxy.close()
+
+
+def test_dead_proxy_is_explained(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    name = "noproxy.mdtest.org"
+    h.write_conf(md_conf(pb, h, f"MDHttpProxy http://127.0.0.1:{free_port()}\n")
+                 + f"MDomain {name}\n" + h.ssl_vhost(name))
+    h.start()
+    job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
+    assert "unreachable" in job["last"]["detail"] and "proxy" in job["last"]["detail"].lower(), job["last"]
