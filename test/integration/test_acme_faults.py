@@ -229,12 +229,17 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
             self._send(b"{" + b" " * (3 * 1024 * 1024) + b"}")
         elif mode == "wrong-types":
             self._send(json.dumps({"newNonce": 42, "newAccount": [base], "newOrder": {}}).encode())
-        else:  # "bad-account": a directory, but accounts get garbage back
+        else:  # "bad-account"/"rate-limited": a directory, but new accounts fail
             self._send(json.dumps({"newNonce": base + "/nonce", "newAccount": base + "/acct",
                                    "newOrder": base + "/order"}).encode())
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.server.mode == "rate-limited":
+            self._send(json.dumps({"type": "urn:ietf:params:acme:error:rateLimited",
+                                   "detail": "too many new accounts"}).encode(),
+                       "application/problem+json", status=429, headers=[("Retry-After", "120")])
+            return
         self._send(b"[1, 2, 3]", status=201, headers=[("Location", "x")])
 
 
@@ -472,3 +477,28 @@ def test_dead_proxy_is_explained(httpd, pebble_for):
     h.start()
     job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
     assert "unreachable" in job["last"]["detail"] and "proxy" in job["last"]["detail"].lower(), job["last"]
+
+
+def test_retry_after_is_honoured(httpd):
+    """A CA answering 429 with Retry-After: the next attempt waits that long, not just
+    MDRetryDelay, and the detail carries the CA's problem."""
+    from email.utils import parsedate_to_datetime
+    h = httpd()
+    ca = HostileCA("rate-limited")
+    name = "ratelimited.mdtest.org"
+    try:
+        h.write_conf(f"MDCertificateAuthority {ca.url}\nMDCertificateAgreement accepted\n"
+                     f"MDPortMap http:{h.http_port} https:{h.https_port}\nMDRetryDelay 1s\n"
+                     + f"MDomain {name}\n" + h.ssl_vhost(name))
+        h.start()
+        job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1, timeout=20)
+        assert job["last"]["problem"] == "urn:ietf:params:acme:error:rateLimited", job["last"]
+        assert "too many new accounts" in job["last"]["detail"]
+        wait = parsedate_to_datetime(job["next-run"]) - parsedate_to_datetime(job["last-run"])
+        assert 100 <= wait.total_seconds() <= 130, (job["last-run"], job["next-run"])
+        time.sleep(2)
+        assert read_job(h, name)["errors"] == 1      # no retry after MDRetryDelay
+    finally:
+        from pebble import stop_httpd
+        stop_httpd(h)
+        ca.shutdown()
