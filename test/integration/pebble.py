@@ -177,9 +177,9 @@ def md_conf(pebble, h, extra=""):
             f"MDRetryDelay 1s\n" + extra)
 
 
-def wait_staged(h, name, timeout=60):
+def wait_staged(h, name, timeout=60, store=None):
     """Wait until staging/<name>/job.json says finished; returns the job."""
-    path = os.path.join(h.store_dir, "staging", name, "job.json")
+    path = os.path.join(store or h.store_dir, "staging", name, "job.json")
     end = time.time() + timeout
     job = None
     while time.time() < end:
