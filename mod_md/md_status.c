@@ -4,6 +4,15 @@
 #include "md_crypt.h"
 #include "md_status.h"
 
+static md_status_cert_cb *cert_cb;
+static void *cert_cb_baton;
+
+void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton)
+{
+    cert_cb = cb;
+    cert_cb_baton = baton;
+}
+
 int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *store,
                          md_store_group_t group, apr_pool_t *p)
 {
@@ -12,6 +21,9 @@ int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *sto
     for (i = 0; i < n; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
         const char *path = md_store_path(store, group, md->name, md_store_fname(p, "pubcert", spec), p);
+        /* an MD with static certificate files shows those (in its domains) */
+        if (group == MD_SG_DOMAINS && md->cert_files && i < md->cert_files->nelts)
+            path = APR_ARRAY_IDX(md->cert_files, i, const char *);
         apr_array_header_t *chain;
         md_cert_info_t *ci;
         X509 *x;
@@ -62,11 +74,13 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool
 
     for (i = 0; i < n; ++i) {
         const md_cert_info_t *ci = infos[i];
+        json_t *cj;
         if (!ci) continue;
-        json_object_set_new(j, ci->spec_name,
-                            json_pack("{s:s,s:o,s:s,s:s}", "issuer-name", ci->issuer,
-                                      "valid", valid_json(ci->valid_from, ci->valid_until, p),
-                                      "serial", ci->serial, "sha256-fingerprint", ci->sha256));
+        cj = json_pack("{s:s,s:o,s:s,s:s}", "issuer-name", ci->issuer,
+                       "valid", valid_json(ci->valid_from, ci->valid_until, p),
+                       "serial", ci->serial, "sha256-fingerprint", ci->sha256);
+        if (cert_cb) cert_cb(cj, ci->sha256, cert_cb_baton);
+        json_object_set_new(j, ci->spec_name, cj);
         if (!from || ci->valid_from > from) from = ci->valid_from;
         if (!until || ci->valid_until < until) until = ci->valid_until;
     }
