@@ -34,6 +34,7 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_protocol.h>
 #include <http_ssl.h>
 #include <mod_watchdog.h>
 #include <mod_status.h>
@@ -445,6 +446,58 @@ static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)
     return APR_SUCCESS;
 }
 
+/* ---- server-status: the staples table and the ManagedStaplings* counters ---- */
+
+static int ocsp_status_hook(request_rec *r, int flags)
+{
+    apr_time_t now = apr_time_now();
+    int i, total = 0, ok = 0, renew = 0, errored = 0, ready = 0;
+
+    if (!reg || !reg->table || !reg->entries->nelts || !reg->mc->server_status_enabled) return OK;
+    if (!(flags & AP_STATUS_SHORT)) {
+        ap_rputs("<hr>\n<h3>Managed Staplings</h3>\n<table class='md_ocsp_status'><thead><tr>"
+                 "<th>Domain</th><th>Certificate (SHA-1)</th><th>Status</th><th>Valid</th>"
+                 "<th>Responder</th><th>Renewal</th></tr></thead><tbody>\n", r);
+    }
+    for (i = 0; i < reg->entries->nelts; ++i) {
+        ocsp_entry_t *e = APR_ARRAY_IDX(reg->entries, i, ocsp_entry_t *);
+        md_ocsp_slot_info_t info;
+        int valid, due;
+
+        md_ocsp_table_get_info(reg->table, e->slot, &info);
+        valid = info.has_resp && info.valid_until > now;
+        due = info.renew_at && info.renew_at <= now;
+        ++total;
+        if (valid) ++ready;
+        if (valid && info.status == MD_OCSP_GOOD && !due && !info.errors) ++ok;
+        if (due || !valid) ++renew;
+        if (info.errors) ++errored;
+        if (flags & AP_STATUS_SHORT) continue;
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
+                   ap_escape_html(r->pool, e->name), e->cert->sha1_hex,
+                   valid ? md_ocsp_status_str(info.status) : "no response",
+                   info.has_resp ? apr_pstrcat(r->pool, md_util_time_format(r->pool, info.valid_from),
+                                               " - ", md_util_time_format(r->pool, info.valid_until), NULL)
+                                 : "-",
+                   ap_escape_html(r->pool, e->cert->responder));
+        if (info.errors)
+            ap_rprintf(r, "%d errors, last: %s; retry at %s", info.errors,
+                       ap_escape_html(r->pool, info.last_error), md_util_time_format(r->pool, info.renew_at));
+        else if (info.renew_at)
+            ap_rprintf(r, "at %s", md_util_time_format(r->pool, info.renew_at));
+        ap_rputs("</td></tr>\n", r);
+    }
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "ManagedStaplingsTotal: %d\nManagedStaplingsOK: %d\nManagedStaplingsRenew: %d\n"
+                   "ManagedStaplingsErrored: %d\nManagedStaplingsReady: %d\n",
+                   total, ok, renew, errored, ready);
+    }
+    else {
+        ap_rputs("</tbody></table>\n", r);
+    }
+    return OK;
+}
+
 /* ---- module ---- */
 
 void md_ocsp_register_hooks(apr_pool_t *p)
@@ -457,4 +510,5 @@ void md_ocsp_register_hooks(apr_pool_t *p)
     ap_hook_post_config(ocsp_post_config_late, pred_ssl, succ_wd, APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_prime_hook(ocsp_prime, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_get_resp_hook(ocsp_get_resp, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, ocsp_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -42,7 +42,7 @@ class Setup:
 
     def conf(self, global_lines="MDStapling on\n", md_lines="", a_extra="", b_extra=""):
         h = self.h
-        return (f"MDCertificateAgreement accepted\nMDMessageCmd {self.script}\nMDRetryDelay 1s\n"
+        return (f"MDCertificateAgreement accepted\nMDMessageCmd {self.script} an-arg\nMDRetryDelay 1s\n"
                 + global_lines
                 + f"<MDomain a.example.org>\n  MDCertificateFile {self.a.cert_file}\n"
                   f"  MDCertificateKeyFile {self.a.key_file}\n{md_lines}</MDomain>\n"
@@ -50,7 +50,8 @@ class Setup:
                 + h.ssl_vhost("b.example.org", extra=f"  SSLCertificateFile {self.b.cert_file}\n"
                               f"  SSLCertificateKeyFile {self.b.key_file}\n" + b_extra)
                 + h.http_vhost("localhost", extra="  <Location /md-status>\n    SetHandler md-status\n"
-                               "  </Location>\n"))
+                               "  </Location>\n  <Location /server-status>\n"
+                               "    SetHandler server-status\n  </Location>\n"))
 
     def start(self, **kw):
         self.h.write_conf(self.conf(**kw))
@@ -151,6 +152,18 @@ def test_managed_and_other_get_good_staple(setup):
     assert o["status"] == "good", o
     assert o["valid"]["until"].endswith("GMT")
     assert o["responder"] == x.resp.url
+    # MDMessageCmd ran as "cmd args... EVENT NAME"
+    assert ["an-arg", "ocsp-renewed", "a.example.org"] in x.events()
+    # server-status: the staples table and the counters
+    status, _, body = x.h.curl("/server-status?auto")
+    assert status == 200
+    counters = dict(line.split(": ", 1) for line in body.splitlines() if line.startswith("ManagedStaplings"))
+    assert counters == {"ManagedStaplingsTotal": "2", "ManagedStaplingsOK": "2",
+                        "ManagedStaplingsRenew": "0", "ManagedStaplingsErrored": "0",
+                        "ManagedStaplingsReady": "2"}, body
+    status, _, body = x.h.curl("/server-status")
+    assert "Managed Staplings" in body and "b.example.org" in body
+    assert body.count("<td>good</td>") == 2, body
     # and the handshake path never asks the responder: one fetch per certificate
     served = x.resp.requests
     for _ in range(5):
@@ -196,6 +209,8 @@ def test_revoked_certificate(setup):
     x.wait_event("ocsp-renewed", "a.example.org")
     assert x.md_ocsp()["status"] == "revoked"
     assert json.load(open(x.store_file(x.a, "a.example.org")))["status"] == "revoked"
+    _, _, body = x.h.curl("/server-status")
+    assert "<td>revoked</td>" in body
     assert "REVOKED" in x.h.log()
 
 
@@ -229,6 +244,8 @@ def test_bad_response_rejected_previous_kept(setup, mode):
     assert o["status"] == "good" and o["renewal"]["errors"] >= 1, o
     assert BAD_MODES[mode] in o["renewal"]["last-error"], o
     assert BAD_MODES[mode] in x.h.log()
+    _, _, body = x.h.curl("/server-status?auto")
+    assert "ManagedStaplingsErrored: 2" in body and "ManagedStaplingsReady: 2" in body, body
     x.no_crash()
 
 
