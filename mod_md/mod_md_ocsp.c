@@ -120,7 +120,7 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton)
     ocsp_entry_t *e;
     md_ocsp_slot_info_t info;
     apr_pool_t *p;
-    json_t *o;
+    json_t *o, *renewal;
 
     (void)baton;
     if (!reg || !sha256 || !(e = apr_hash_get(reg->by_sha256, sha256, APR_HASH_KEY_STRING))) return;
@@ -133,11 +133,14 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton)
                             "from", md_util_time_format(p, info.valid_from),
                             "until", md_util_time_format(p, info.valid_until)));
     }
+    renewal = json_pack("{s:i}", "errors", info.errors);
     if (info.renew_at)
-        json_object_set_new(o, "renew-at", json_string(md_util_time_format(p, info.renew_at)));
-    if (info.errors || info.last_error[0])
-        json_object_set_new(o, "renewal", json_pack("{s:i,s:s}", "errors", info.errors,
-                                                    "last-error", info.last_error));
+        json_object_set_new(renewal, "next-run", json_string(md_util_time_format(p, info.renew_at)));
+    if (info.last_update)
+        json_object_set_new(renewal, "last-run", json_string(md_util_time_format(p, info.last_update)));
+    if (info.last_error[0])
+        json_object_set_new(renewal, "last-error", json_string(info.last_error));
+    json_object_set_new(o, "renewal", renewal);
     json_object_set_new(o, "responder", json_string(e->cert->responder));
     json_object_set_new(cert_json, "ocsp", o);
     apr_pool_destroy(p);

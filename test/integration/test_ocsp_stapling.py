@@ -313,3 +313,16 @@ def test_old_responses_pruned_at_restart(setup):
     assert not os.path.exists(stale)
     assert os.path.exists(in_use)
     assert x.staple("b.example.org")[0] == "good"
+
+
+def test_switch_one_md_at_a_time(setup):
+    """MDStapling on for one MD while another vhost keeps mod_ssl's SSLUseStapling: both staple,
+    each from its own provider."""
+    x = setup()
+    cache = f"SSLStaplingCache shmcb:{x.h.dir}/run/ssl_stapling(128000)\n"
+    x.start(global_lines=cache, md_lines="  MDStapling on\n", b_extra="  SSLUseStapling on\n")
+    assert x.wait_staple("a.example.org") == "good"
+    assert x.wait_staple("b.example.org") == "good"
+    assert os.path.exists(x.store_file(x.a, "a.example.org"))
+    assert not os.path.exists(os.path.join(x.h.store_dir, "ocsp", "other"))
+    assert x.md_ocsp()["renewal"]["next-run"].endswith("GMT")
