@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Cost of OCSP stapling on the handshake path: ours vs Debian's mod_md vs plain mod_ssl.
 
 Three apache2 servers with the same certificate (a leaf of a private CA whose AIA points at

@@ -12,8 +12,10 @@ decides what it answers:
   unauthorized            an OCSP error status (unauthorized)
   http-500                an HTTP error
   down                    nothing listens on the port
-Modes can be set globally or per certificate serial. Everything it emits for good/revoked
-verifies with `openssl ocsp` (see test_ocsp_fixture in test_ocsp_stapling.py).
+Modes can be set globally or per certificate serial. It answers for any serial of its
+issuer (a TestCA's intermediate, or any CA given with set_issuer(), e.g. pebble's
+intermediate with the key from pebble's management port). What it emits for good/revoked
+verifies with `openssl ocsp` (test_ocsp_fixture_verifies_with_openssl).
 """
 import datetime
 import os
@@ -136,6 +138,7 @@ class OcspResponder:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.ca = ca
+        self.issuer = self.issuer_key = None
         self.mode = "good"
         self.modes = {}              # serial -> mode
         self.validity = datetime.timedelta(days=3)
@@ -204,6 +207,18 @@ class OcspResponder:
             self.modes[serial] = mode
 
     # --- answers ---
+    def set_issuer(self, cert_pem, key_pem):
+        """Answer for the certificates of another CA (e.g. pebble's intermediate and its key
+        from the management port) instead of a TestCA."""
+        self.issuer = x509.load_pem_x509_certificate(cert_pem.encode() if isinstance(cert_pem, str) else cert_pem)
+        self.issuer_key = serialization.load_pem_private_key(
+            key_pem.encode() if isinstance(key_pem, str) else key_pem, password=None)
+
+    def _signer(self):
+        if self.ca is not None and getattr(self, "issuer", None) is None:
+            return self.ca.ca, self.ca.ca_key
+        return self.issuer, self.issuer_key
+
     def answer(self, body):
         """(http status, content type, body) for a DER OCSP request."""
         with self._lock:
@@ -217,26 +232,39 @@ class OcspResponder:
         with self._lock:
             self.hits[serial] = self.hits.get(serial, 0) + 1
         mode = self.modes.get(serial, self.mode)
-        leaf = self.ca.leaves.get(serial) if self.ca else None
+        issuer, _ = self._signer()
+        ours = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
         if mode == "http-500":
             return 500, "text/plain", b"responder broken\n"
         if mode == "garbage":
             return 200, "application/ocsp-response", b"<html>this is not OCSP</html>\n" * 3
-        if mode == "unauthorized" or leaf is None:
+        if mode == "unauthorized" or not isinstance(req.hash_algorithm, hashes.SHA1) \
+                or req.issuer_key_hash != ours:
             return 200, "application/ocsp-response", ocsp.OCSPResponseBuilder.build_unsuccessful(
                 ocsp.OCSPResponseStatus.UNAUTHORIZED).public_bytes(serialization.Encoding.DER)
-        return 200, "application/ocsp-response", self.response_der(leaf, mode)
+        return 200, "application/ocsp-response", self.response_der(req, mode)
 
-    def response_der(self, leaf, mode="good"):
+    def _stand_in(self, serial, issuer):
+        if getattr(self, "_dummy_key", None) is None:
+            self._dummy_key = ec.generate_private_key(ec.SECP256R1())
+        now = _now()
+        return (x509.CertificateBuilder().subject_name(issuer.subject).issuer_name(issuer.subject)
+                .public_key(self._dummy_key.public_key()).serial_number(serial)
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .sign(self._dummy_key, hashes.SHA256()))
+
+    def response_der(self, req, mode="good"):
+        """A response to req (an OCSPRequest) in the given mode."""
         now = _now()
         this_update = now - datetime.timedelta(minutes=1)
         next_update = this_update + self.validity
-        about = leaf.cert
+        serial = req.serial_number
         status = ocsp.OCSPCertStatus.GOOD
         rev_time = rev_reason = None
-        signer, signer_key = self.ca.ca, self.ca.ca_key
+        signer, signer_key = self._signer()
         certs = []
-        if self.delegated:
+        if self.delegated and self.ca is not None:
             signer, signer_key, certs = self.ca.responder, self.ca.responder_key, [self.ca.responder]
         if mode == "revoked":
             status = ocsp.OCSPCertStatus.REVOKED
@@ -244,17 +272,21 @@ class OcspResponder:
         elif mode == "unknown":
             status = ocsp.OCSPCertStatus.UNKNOWN
         elif mode == "other-cert":
-            others = [c for s, c in self.ca.leaves.items() if s != leaf.serial]
-            about = others[0].cert if others else self.ca.responder
+            serial += 1
         elif mode == "expired":
             this_update = now - datetime.timedelta(days=3)
             next_update = now - datetime.timedelta(days=1)
         elif mode == "bad-signature":
-            signer, signer_key, certs = self.ca.impostor, self.ca.impostor_key, []
+            if self.ca is not None:
+                signer, signer_key, certs = self.ca.impostor, self.ca.impostor_key, []
+            else:
+                signer_key = ec.generate_private_key(ec.SECP256R1())
+        # python3-cryptography 38 (Debian 12) has no add_response_by_hash: a stand-in
+        # certificate carries the requested serial; the cert id comes from serial + issuer
         b = ocsp.OCSPResponseBuilder().add_response(
-            cert=about, issuer=self.ca.ca, algorithm=hashes.SHA1(), cert_status=status,
-            this_update=this_update, next_update=next_update, revocation_time=rev_time,
-            revocation_reason=rev_reason)
+            cert=self._stand_in(serial, self._signer()[0]), issuer=self._signer()[0],
+            algorithm=hashes.SHA1(), cert_status=status, this_update=this_update,
+            next_update=next_update, revocation_time=rev_time, revocation_reason=rev_reason)
         b = b.responder_id(ocsp.OCSPResponderEncoding.NAME, signer)
         if certs:
             b = b.certificates(certs)
