@@ -79,7 +79,7 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool
         cj = json_pack("{s:s,s:o,s:s,s:s}", "issuer-name", ci->issuer,
                        "valid", valid_json(ci->valid_from, ci->valid_until, p),
                        "serial", ci->serial, "sha256-fingerprint", ci->sha256);
-        if (cert_cb) cert_cb(cj, ci->sha256, cert_cb_baton);
+        if (cert_cb) cert_cb(cj, ci->sha256, cert_cb_baton, p);
         json_object_set_new(j, ci->spec_name, cj);
         if (!from || ci->valid_from > from) from = ci->valid_from;
         if (!until || ci->valid_until < until) until = ci->valid_until;

@@ -24,7 +24,8 @@ typedef struct md_cert_info_t {
 /* Optional facts about one certificate added by another part of mod_md (the stapling glue
  * adds "ocsp"): called for each certificate object of the status document with the
  * certificate's lower-case hex SHA-256 fingerprint. NULL to remove. */
-typedef void md_status_cert_cb(json_t *cert_json, const char *sha256, void *baton);
+typedef void md_status_cert_cb(json_t *cert_json, const char *sha256, void *baton,
+                               apr_pool_t *p);
 void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton);
 
 /* Read domains/<md>/pubcert*.pem (or the MD's MDCertificateFile) per key spec; entries without a cert are NULL.

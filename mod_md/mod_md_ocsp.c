@@ -115,17 +115,15 @@ static int staple_here(server_rec *s, md_t **pmd)
 
 /* ---- status pages ---- */
 
-static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton)
+static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, apr_pool_t *p)
 {
     ocsp_entry_t *e;
     md_ocsp_slot_info_t info;
-    apr_pool_t *p;
     json_t *o, *renewal;
 
     (void)baton;
     if (!reg || !sha256 || !(e = apr_hash_get(reg->by_sha256, sha256, APR_HASH_KEY_STRING))) return;
     md_ocsp_table_get_info(reg->table, e->slot, &info);
-    apr_pool_create(&p, NULL);
     o = json_object();
     if (info.has_resp) {
         json_object_set_new(o, "status", json_string(md_ocsp_status_str(info.status)));
@@ -143,7 +141,6 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton)
     json_object_set_new(o, "renewal", renewal);
     json_object_set_new(o, "responder", json_string(e->cert->responder));
     json_object_set_new(cert_json, "ocsp", o);
-    apr_pool_destroy(p);
 }
 
 /* ---- parent: set-up ---- */

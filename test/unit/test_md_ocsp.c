@@ -10,6 +10,7 @@
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_ocsp.h"
+#include "md_status.h"
 
 #define DAY apr_time_from_sec(86400)
 #define URL "http://127.0.0.1:9/ocsp"
@@ -491,6 +492,42 @@ START_TEST(fetch_errors_are_explained)
 }
 END_TEST
 
+static void status_cb(json_t *cj, const char *sha256, void *baton, apr_pool_t *p)
+{
+    (void)p;
+    if (!strcmp(sha256, (const char *)baton)) json_object_set_new(cj, "ocsp", json_pack("{s:s}", "status", "good"));
+}
+
+START_TEST(status_shows_static_cert_with_ocsp)
+{
+    md_store_t *store;
+    const char *err = NULL, *dir = tmp_dir(), *path = apr_pstrcat(pool, dir, "/cert.pem", NULL), *pem;
+    apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
+    apr_array_header_t *chain = apr_array_make(pool, 2, sizeof(X509 *));
+    md_t *md;
+    json_t *j, *rsa;
+
+    APR_ARRAY_PUSH(names, const char *) = "leaf.example.org";
+    md = md_create(pool, names);
+    md_merge(md, md_create_defaults(pool));
+    md->cert_files = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(md->cert_files, const char *) = path;
+    APR_ARRAY_PUSH(chain, X509 *) = pki.leaf;
+    APR_ARRAY_PUSH(chain, X509 *) = pki.ca;
+    pem = md_chain_to_pem(chain, pool);
+    ck_assert_int_eq(md_util_file_write_atomic(path, pem, strlen(pem), 0x0644, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_open(&store, apr_pstrcat(pool, dir, "/store", NULL), pool, &err), APR_SUCCESS);
+    md_status_set_cert_cb(status_cb, (void *)pki.c->sha256_hex);
+    j = md_status_md_json(md, store, 0, pool);
+    md_status_set_cert_cb(NULL, NULL);
+    rsa = json_object_get(json_object_get(j, "cert"), "rsa");
+    ck_assert_ptr_nonnull(rsa);
+    ck_assert_str_eq(json_string_value(json_object_get(rsa, "sha256-fingerprint")), pki.c->sha256_hex);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rsa, "ocsp"), "status")), "good");
+    json_decref(j);
+}
+END_TEST
+
 static Suite *ocsp_suite(void)
 {
     Suite *s = suite_create("md_ocsp");
@@ -510,6 +547,7 @@ static Suite *ocsp_suite(void)
     tcase_add_test(tc, store_roundtrip_and_prune);
     tcase_add_test(tc, table_publishes_valid_responses);
     tcase_add_test(tc, fetch_errors_are_explained);
+    tcase_add_test(tc, status_shows_static_cert_with_ocsp);
     suite_add_tcase(s, tc);
     return s;
 }
