@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from httpd import DEBIAN_MOD_MD, MOD_MD
 from ocsp_responder import OcspResponder, TestCA
 
 EVENT_SCRIPT = """#!/bin/sh
@@ -29,8 +30,8 @@ def staples_table(server_status_html):
 class Setup:
     """A server with a managed (a.example.org) and an unmanaged (b.example.org) vhost."""
 
-    def __init__(self, httpd, responder_mode="good"):
-        self.h = httpd()
+    def __init__(self, httpd, responder_mode="good", **httpd_kw):
+        self.h = httpd(**httpd_kw)
         self.resp = OcspResponder()
         self.ca = TestCA(self.h.path("ca"), self.resp.url)
         self.resp.ca = self.ca
@@ -333,3 +334,22 @@ def test_switch_one_md_at_a_time(setup):
     assert os.path.exists(x.store_file(x.a, "a.example.org"))
     assert not os.path.exists(os.path.join(x.h.store_dir, "ocsp", "other"))
     assert x.md_ocsp()["renewal"]["next-run"].endswith("GMT")
+
+
+def test_responses_stored_by_debian_mod_md_are_served(setup):
+    """Switching from Debian's mod_md to ours while the responder is down: the responses it
+    stored (same layout and format) are verified and stapled from the first handshake."""
+    x = setup(md_module=DEBIAN_MOD_MD)
+    x.start()
+    fa, fb = x.store_file(x.a, "a.example.org"), x.store_file(x.b, "other")
+    end = time.time() + 15
+    while time.time() < end and not (os.path.exists(fa) and os.path.exists(fb)):
+        time.sleep(0.2)
+    assert os.path.exists(fa) and os.path.exists(fb)
+    x.h.stop()
+    x.resp.set_mode("down")
+    x.h.md_module = MOD_MD
+    x.start()
+    assert x.staple("a.example.org")[0] == "good"
+    assert x.staple("b.example.org")[0] == "good"
+    assert x.md_ocsp()["status"] == "good"
