@@ -162,6 +162,33 @@ static apr_time_t gentime_to_apr(const ASN1_GENERALIZEDTIME *t)
     return secs < 0 ? 0 : apr_time_from_sec(secs);
 }
 
+/* Index of the single response about c: by our SHA-1 cert id, or, for responders that answer
+ * with another hash algorithm, by an id computed with theirs. -1 if there is none. */
+static int find_single(OCSP_BASICRESP *basic, const md_ocsp_cert_t *c)
+{
+    int i, n, idx = OCSP_resp_find(basic, c->id, -1);
+
+    if (idx >= 0) return idx;
+    n = OCSP_resp_count(basic);
+    for (i = 0; i < n; ++i) {
+        const OCSP_CERTID *sid = OCSP_SINGLERESP_get0_id(OCSP_resp_get0(basic, i));
+        ASN1_OBJECT *alg = NULL;
+        ASN1_INTEGER *serial = NULL;
+        const EVP_MD *md;
+        OCSP_CERTID *alt;
+        int same;
+
+        if (!sid || !OCSP_id_get0_info(NULL, &alg, NULL, &serial, (OCSP_CERTID *)sid)) continue;
+        if (ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(c->cert))) continue;
+        if (!(md = EVP_get_digestbyobj(alg)) || EVP_MD_is_a(md, "SHA1")) continue;
+        if (!(alt = OCSP_cert_to_id(md, c->cert, c->issuer))) continue;
+        same = !OCSP_id_cmp(alt, sid);
+        OCSP_CERTID_free(alt);
+        if (same) return i;
+    }
+    return -1;
+}
+
 apr_status_t md_ocsp_resp_verify(md_ocsp_resp_t **presp, const md_ocsp_cert_t *c,
                                  const unsigned char *der, apr_size_t len, apr_time_t now,
                                  apr_pool_t *p, const char **perr)
@@ -172,7 +199,7 @@ apr_status_t md_ocsp_resp_verify(md_ocsp_resp_t **presp, const md_ocsp_cert_t *c
     X509_STORE *trust = NULL;
     STACK_OF(X509) *untrusted = NULL;
     ASN1_GENERALIZEDTIME *this_upd = NULL, *next_upd = NULL, *rev_time = NULL;
-    int rs, status = -1, reason = 0;
+    int rs, idx, status = -1, reason = 0;
     md_ocsp_resp_t *r;
     apr_status_t rv = APR_EINVAL;
 
@@ -209,10 +236,12 @@ apr_status_t md_ocsp_resp_verify(md_ocsp_resp_t **presp, const md_ocsp_cert_t *c
                              "authorized: %s", openssl_err(p));
         goto out;
     }
-    if (!OCSP_resp_find_status(basic, c->id, &status, &reason, &rev_time, &this_upd, &next_upd)) {
+    if ((idx = find_single(basic, c)) < 0) {
         *perr = "the response is not about this certificate (no matching cert id)";
         goto out;
     }
+    status = OCSP_single_get0_status(OCSP_resp_get0(basic, idx), &reason, &rev_time,
+                                     &this_upd, &next_upd);
     r = apr_pcalloc(p, sizeof(*r));
     r->valid_from = gentime_to_apr(this_upd);
     if (!r->valid_from) {
@@ -401,6 +430,10 @@ apr_status_t md_ocsp_fetch(unsigned char **pder, apr_size_t *plen, const char *u
     hdrs = curl_slist_append(hdrs, "Accept: application/ocsp-response");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)req);

@@ -102,12 +102,14 @@ static void pki_teardown(void)
 
 /* DER of a response about 'about' (issued by pki.ca), signed by signer/skey; this and next
  * are offsets from now in seconds, next == 0 means no nextUpdate. */
+static const EVP_MD *resp_id_md;     /* hash of the cert id in responses (SHA-1 if NULL) */
+
 static unsigned char *make_resp(apr_size_t *plen, X509 *about, int status, X509 *signer,
                                 EVP_PKEY *skey, STACK_OF(X509) *extra, long this_off,
                                 long next_off, unsigned long flags)
 {
     OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
-    OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), about, pki.ca);
+    OCSP_CERTID *id = OCSP_cert_to_id(resp_id_md ? resp_id_md : EVP_sha1(), about, pki.ca);
     ASN1_TIME *thisu = X509_gmtime_adj(NULL, this_off);
     ASN1_TIME *nextu = next_off ? X509_gmtime_adj(NULL, next_off) : NULL;
     ASN1_TIME *revt = X509_gmtime_adj(NULL, -86400);
@@ -220,6 +222,22 @@ START_TEST(good_response_by_issuer)
     ck_assert(r->valid_from <= now - apr_time_from_sec(3590) && r->valid_from >= now - apr_time_from_sec(3610));
     ck_assert(r->valid_until > now + 2 * DAY + apr_time_from_sec(80000));
     ck_assert_str_eq(md_ocsp_status_str(r->status), "good");
+}
+END_TEST
+
+START_TEST(cert_id_with_other_hash)
+{
+    apr_size_t len;
+    unsigned char *der;
+    md_ocsp_resp_t *r;
+    const char *err = NULL;
+
+    resp_id_md = EVP_sha256();
+    der = make_resp(&len, pki.leaf, V_OCSP_CERTSTATUS_GOOD, pki.ca, pki.ca_key, NULL, -60, 86400, 0);
+    ck_assert_int_eq(md_ocsp_resp_verify(&r, pki.c, der, len, apr_time_now(), pool, &err), APR_SUCCESS);
+    der = make_resp(&len, pki.other_leaf, V_OCSP_CERTSTATUS_GOOD, pki.ca, pki.ca_key, NULL, -60, 86400, 0);
+    verify_fails(der, len);
+    resp_id_md = NULL;
 }
 END_TEST
 
@@ -536,6 +554,7 @@ static Suite *ocsp_suite(void)
     tcase_add_test(tc, cert_facts);
     tcase_add_test(tc, request_carries_cert_id);
     tcase_add_test(tc, good_response_by_issuer);
+    tcase_add_test(tc, cert_id_with_other_hash);
     tcase_add_test(tc, revoked_response);
     tcase_add_test(tc, unknown_response);
     tcase_add_test(tc, delegated_responder);
