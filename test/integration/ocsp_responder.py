@@ -291,3 +291,44 @@ class OcspResponder:
         if certs:
             b = b.certificates(certs)
         return b.sign(signer_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+class ForwardProxy:
+    """A minimal HTTP forward proxy (absolute-URI requests) that counts what it forwards."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.forwarded = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                import urllib.request
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                proxy.forwarded.append(self.path)
+                req = urllib.request.Request(self.path, data=body, method="POST", headers={
+                    "Content-Type": self.headers.get("Content-Type", "application/ocsp-request")})
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        status, data = r.status, r.read()
+                except Exception:
+                    status, data = 502, b"bad gateway\n"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from httpd import DEBIAN_MOD_MD, MOD_MD
-from ocsp_responder import OcspResponder, TestCA
+from ocsp_responder import ForwardProxy, OcspResponder, TestCA
 
 EVENT_SCRIPT = """#!/bin/sh
 echo "$@" >> {log}
@@ -353,3 +353,15 @@ def test_responses_stored_by_debian_mod_md_are_served(setup):
     assert x.staple("a.example.org")[0] == "good"
     assert x.staple("b.example.org")[0] == "good"
     assert x.md_ocsp()["status"] == "good"
+
+
+def test_responders_contacted_through_md_http_proxy(setup):
+    x = setup()
+    proxy = ForwardProxy()
+    try:
+        x.start(global_lines=f"MDStapling on\nMDHttpProxy {proxy.url}\n")
+        assert x.wait_staple("a.example.org") == "good"
+        assert x.wait_staple("b.example.org") == "good"
+        assert proxy.forwarded.count(x.resp.url) >= 2, proxy.forwarded
+    finally:
+        proxy.stop()
