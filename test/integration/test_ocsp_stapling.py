@@ -365,3 +365,16 @@ def test_responders_contacted_through_md_http_proxy(setup):
         assert proxy.forwarded.count(x.resp.url) >= 2, proxy.forwarded
     finally:
         proxy.stop()
+
+
+def test_stapling_without_any_mdomain(setup):
+    """MDStapling works for plain SSLCertificateFile vhosts when no MDomain is configured."""
+    x = setup()
+    h = x.h
+    h.write_conf(f"MDStapling on\nMDMessageCmd {x.script}\n"
+                 + h.ssl_vhost("b.example.org", extra=f"  SSLCertificateFile {x.b.cert_file}\n"
+                               f"  SSLCertificateKeyFile {x.b.key_file}\n"))
+    h.start()
+    assert x.wait_staple("b.example.org") == "good"
+    assert os.path.exists(x.store_file(x.b, "other"))
+    x.wait_event("ocsp-renewed", "b.example.org")
