@@ -378,3 +378,38 @@ def test_stapling_without_any_mdomain(setup):
     assert x.wait_staple("b.example.org") == "good"
     assert os.path.exists(x.store_file(x.b, "other"))
     x.wait_event("ocsp-renewed", "b.example.org")
+
+
+def test_handshakes_never_touch_the_store(setup, tmp_path):
+    """The handshake path answers from memory: while a child serves stapled handshakes it
+    makes no file system call on the store (strace on the children)."""
+    import shutil
+    import signal
+    if not shutil.which("strace"):
+        pytest.skip("strace not installed")
+    x = setup()
+    x.start()
+    x.wait_staple("a.example.org")
+    x.wait_staple("b.example.org")
+    parent = x.h.pid()
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(parent)]
+    assert children
+    out = tmp_path / "strace.out"
+    args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
+    for pid in children:
+        args += ["-p", str(pid)]
+    tracer = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        if tracer.poll() is not None:
+            pytest.skip("strace cannot attach here")
+        for _ in range(5):
+            assert x.staple("a.example.org")[0] == "good"
+            assert x.staple("b.example.org")[0] == "good"
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    trace = out.read_text()
+    assert "read(" in trace, "strace saw nothing: the check would be void"
+    assert x.h.store_dir not in trace, [l for l in trace.splitlines() if x.h.store_dir in l][:5]
