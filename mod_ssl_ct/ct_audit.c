@@ -63,7 +63,13 @@ apr_status_t ct_audit_decode(apr_array_header_t **pentries, apr_size_t *pgood_le
         apr_size_t n;
         ct_blob_t *b;
 
-        if (len - pos < 2) { rv = APR_INCOMPLETE; break; }
+        if (len - pos < 2) {
+            /* cut inside a record type: the records before it are whole */
+            good = pos;
+            cur = NULL;
+            rv = APR_INCOMPLETE;
+            break;
+        }
         type = ((unsigned int)d[pos] << 8) | d[pos + 1];
         pos += 2;
         if (type == CT_AUDIT_SERVER_START) {

@@ -11,6 +11,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include <apr_file_info.h>
 #include <openssl/x509.h>
 #include "ct_sct.h"
 #include "ct_log.h"
