@@ -10,6 +10,7 @@
 #include <httpd.h>
 #include <apr_optional_hooks.h>
 #include <openssl/ssl.h>
+#include <mod_ssl.h>
 
 /* Called for every SSL_CTX mod_ssl sets up, for servers (is_proxy 0) and for the proxy
  * side of a vhost (is_proxy 1), from mod_ssl's post_config. */
