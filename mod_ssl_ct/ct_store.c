@@ -159,6 +159,14 @@ apr_status_t ct_store_collate(ct_blob_t *out, int *pcount, const apr_array_heade
         if (ct_sct_parse(&info, b->data, b->len) != APR_SUCCESS) {
             st = CT_SCT_MALFORMED;
         }
+        else if (info.timestamp > now_ms) {
+            st = CT_SCT_FUTURE;           /* whatever the log, known or not */
+        }
+        else if (info.timestamp + CT_STORE_MIN_AGE_MS > now_ms) {
+            /* OpenSSL clients judge SCTs against a time in whole seconds: one issued in
+             * this very second looks like it comes from the future. Send it a bit later. */
+            continue;
+        }
         else {
             st = ct_sct_verify_blob(b, SCT_SOURCE_TLS_EXTENSION, cert, NULL, logs, now_ms);
         }

@@ -19,6 +19,8 @@
 #define CT_STORE_CERTS   "servercerts.pem"
 #define CT_STORE_LOGS    "logs"
 #define CT_STORE_LIST    "collated"
+/* SCTs younger than this are held back (see ct_store_collate) */
+#define CT_STORE_MIN_AGE_MS 2000
 
 /* An SCT read from a file. */
 typedef struct ct_sct_file_t {
@@ -50,7 +52,8 @@ apr_status_t ct_store_read_scts(apr_array_header_t **pfiles, const char *dir,
 
 /* Build the list to send: from scts (ct_blob_t, in order of preference) keep those whose
  * log is trusted, whose timestamp is not in the future and inside the log's range, and
- * whose signature verifies when the log key is known (cert is the leaf; issuer may be NULL);
+ * whose signature verifies when the log key is known (cert is the leaf; issuer may be NULL),
+ * and that are at least CT_STORE_MIN_AGE_MS old (younger ones are left for a later call);
  * SCTs of logs we do not know are kept (admins may add SCTs of any log). Duplicates
  * (same bytes) are dropped, at most limit are kept. APR_ENOENT when none is left.
  * Each SCT left out adds a line to errs. */

@@ -97,7 +97,7 @@ static void audit_write(ct_runtime_t *rt, const char *key, STACK_OF(X509) *chain
     if (!rt->audit_file) {
         apr_status_t rv = apr_file_open(&rt->audit_file, rt->audit_path,
                                         APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_APPEND
-                                        | APR_FOPEN_BINARY, 0644, cache_pool);
+                                        | APR_FOPEN_BINARY, 0x0644, cache_pool);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, rt->s, APLOGNO(10881)
                          "mod_ssl_ct: cannot write audit file %s: make CTAuditStorage "

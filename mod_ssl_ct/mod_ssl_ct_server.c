@@ -255,7 +255,7 @@ static apr_status_t submit_one(ct_runtime_t *rt, ct_cert_t *cert, const ct_log_t
         if (rv != APR_SUCCESS) {
             /* never leave a broken file where a good one was */
             if (old && ct_sct_parse(NULL, old, oldlen) == APR_SUCCESS)
-                ct_store_write_atomic(auto_path, old, oldlen, 0644, p);
+                ct_store_write_atomic(auto_path, old, oldlen, 0x0644, p);
             else
                 apr_file_remove(auto_path, p);
             return rv;
@@ -286,7 +286,7 @@ static apr_status_t submit_one(ct_runtime_t *rt, ct_cert_t *cert, const ct_log_t
         return rv;
     }
     return gc->log_client ? APR_SUCCESS
-                          : ct_store_write_atomic(auto_path, sct.data, sct.len, 0644, p);
+                          : ct_store_write_atomic(auto_path, sct.data, sct.len, 0x0644, p);
 }
 
 static void submit_all(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *logs,
@@ -421,9 +421,11 @@ static void refresh_cert(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *log
         apr_size_t curlen;
 
         if (count > 0) {
-            if (ct_store_read_file(&cur, &curlen, cp, 2 + CT_SCT_MAX_LEN, p) != APR_SUCCESS
-                || curlen != list.len || memcmp(cur, list.data, curlen)) {
-                ct_store_write_atomic(cp, list.data, list.len, 0644, p);
+            if ((ct_store_read_file(&cur, &curlen, cp, 2 + CT_SCT_MAX_LEN, p) != APR_SUCCESS
+                 || curlen != list.len || memcmp(cur, list.data, curlen))
+                && ct_store_write_atomic(cp, list.data, list.len, 0x0644, p) != APR_SUCCESS) {
+                APR_ARRAY_PUSH(errs, const char *) = apr_psprintf(p,
+                    "cannot write %s: make CTSCTStorage writable for the server's user", cp);
             }
         }
         else {
@@ -431,7 +433,7 @@ static void refresh_cert(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *log
         }
         if (ct_store_read_file(&cur, &curlen, lp, 1 << 20, p) != APR_SUCCESS
             || curlen != strlen(urls) || memcmp(cur, urls, curlen)) {
-            ct_store_write_atomic(lp, urls, strlen(urls), 0644, p);
+            ct_store_write_atomic(lp, urls, strlen(urls), 0x0644, p);
         }
     }
     report = apr_array_pstrcat(p, errs, ';');
@@ -547,7 +549,7 @@ apr_status_t ct_server_post_config(ct_runtime_t *rt, apr_pool_t *ptemp)
 
         if (!gc->sct_storage) continue;
         cert->dir = apr_pstrcat(rt->pool, gc->sct_storage, "/", cert->name, NULL);
-        rv = apr_dir_make(cert->dir, APR_FPROT_OS_DEFAULT & 0755, ptemp);
+        rv = apr_dir_make(cert->dir, 0x0755, ptemp);
         if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, rt->s, APLOGNO(10869)
                          "mod_ssl_ct: cannot create %s; check CTSCTStorage", cert->dir);
@@ -557,7 +559,7 @@ apr_status_t ct_server_post_config(ct_runtime_t *rt, apr_pool_t *ptemp)
         path = apr_pstrcat(ptemp, cert->dir, "/", CT_STORE_CERTS, NULL);
         if (ct_store_read_file(&cur, &len, path, 1 << 20, ptemp) != APR_SUCCESS
             || len != strlen(cert->pem) || memcmp(cur, cert->pem, len)) {
-            rv = ct_store_write_atomic(path, cert->pem, strlen(cert->pem), 0644, ptemp);
+            rv = ct_store_write_atomic(path, cert->pem, strlen(cert->pem), 0x0644, ptemp);
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, rv, rt->s, APLOGNO(10870)
                              "mod_ssl_ct: cannot write %s", path);

@@ -120,11 +120,12 @@ START_TEST(collate_filters_and_caps)
     apr_array_header_t *in = apr_array_make(pool, 8, sizeof(ct_blob_t)), *out;
     apr_array_header_t *errs = apr_array_make(pool, 4, sizeof(const char *));
     EVP_PKEY *unknown = th_ec_key();
-    ct_blob_t good = th_sct(pool, log_key, leaf, NULL, now - 1000, NULL, 0);
-    ct_blob_t good2 = th_sct(pool, log_key, leaf, NULL, now - 2000, NULL, 0);
-    ct_blob_t distrusted = th_sct(pool, log2_key, leaf, NULL, now - 1000, NULL, 0);
+    ct_blob_t good = th_sct(pool, log_key, leaf, NULL, now - 5000, NULL, 0);
+    ct_blob_t good2 = th_sct(pool, log_key, leaf, NULL, now - 6000, NULL, 0);
+    ct_blob_t fresh = th_sct(pool, log_key, leaf, NULL, now - 100, NULL, 0);
+    ct_blob_t distrusted = th_sct(pool, log2_key, leaf, NULL, now - 5000, NULL, 0);
     ct_blob_t future = th_sct(pool, log_key, leaf, NULL, now + 600000, NULL, 0);
-    ct_blob_t other = th_sct(pool, unknown, leaf, NULL, now - 1000, NULL, 0);
+    ct_blob_t other = th_sct(pool, unknown, leaf, NULL, now - 5000, NULL, 0);
     ct_blob_t list;
     unsigned char *bad = apr_pmemdup(pool, good2.data, good2.len);
     ct_blob_t badsig = { bad, good2.len };
@@ -138,6 +139,7 @@ START_TEST(collate_filters_and_caps)
     *(ct_blob_t *)apr_array_push(in) = good;       /* duplicate */
     *(ct_blob_t *)apr_array_push(in) = other;      /* unknown log: admin's choice, kept */
     *(ct_blob_t *)apr_array_push(in) = good2;
+    *(ct_blob_t *)apr_array_push(in) = fresh;      /* held back, silently */
     ck_assert_int_eq(ct_store_collate(&list, &count, in, logs, leaf, now, 100, errs, pool),
                      APR_SUCCESS);
     ck_assert_int_eq(count, 3);
