@@ -195,6 +195,43 @@ out:
     return rv;
 }
 
+apr_status_t ct_submit_http_get(int *pstatus, char **pbody, apr_size_t *plen, const char *url,
+                                long timeout_s, apr_pool_t *p, const char **perr)
+{
+    body_t resp = { NULL, 0, 0, p };
+    CURL *curl = curl_easy_init();
+    CURLcode cc;
+    long code = 0;
+
+    if (!curl) {
+        *perr = "out of memory";
+        return APR_ENOMEM;
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, timeout_s < 5 ? timeout_s : 5L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_ssl_ct");
+    cc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(curl);
+    if (resp.too_big) {
+        *perr = apr_psprintf(p, "%s: answer larger than %d bytes", url, CT_SUBMIT_MAX_BODY);
+        return APR_EINVAL;
+    }
+    if (cc != CURLE_OK) {
+        *perr = apr_psprintf(p, "%s: %s", url, curl_easy_strerror(cc));
+        return APR_EGENERAL;
+    }
+    *pstatus = (int)code;
+    *pbody = resp.data ? resp.data : apr_pstrdup(p, "");
+    *plen = resp.len;
+    return APR_SUCCESS;
+}
+
 const char *const *ct_submit_client_argv(apr_pool_t *p, const char *client, const char *url,
                                          const char *certs_pem, const char *out_file,
                                          const char *key_file)

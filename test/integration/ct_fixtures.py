@@ -128,8 +128,9 @@ class Pki:
             ikh = hashlib.sha256(self.inter.public_key().public_bytes(
                 serialization.Encoding.DER,
                 serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
-            scts = [make_sct(k, None, ts=embed_ts or now_ms() - 60000, precert=(ikh, tbs))
-                    for k in embed_log_keys]
+            ts = embed_ts or now_ms() - 60000
+            scts = [make_sct(k, None, ts=ts, precert=(ikh, tbs)) for k in embed_log_keys]
+            self.last_precert = (ikh, tbs, ts, scts)
             value = der_octet_string(sct_list(scts))
             cert = self._cert(name, key, self.inter, self.int_key, serial=serial,
                               names=[name],
@@ -172,6 +173,23 @@ def leaf_hash_x509(cert, ts, ext=b""):
     leaf = (bytes([0, 0]) + struct.pack(">Q", ts) + struct.pack(">H", 0)
             + struct.pack(">I", len(der))[1:] + der + struct.pack(">H", len(ext)) + ext)
     return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def leaf_hash_precert(ikh, tbs, ts, ext=b""):
+    leaf = (bytes([0, 0]) + struct.pack(">Q", ts) + struct.pack(">H", 1) + ikh
+            + struct.pack(">I", len(tbs))[1:] + tbs + struct.pack(">H", len(ext)) + ext)
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def audit_record(key, certs, scts):
+    """One server's data in the CTAuditStorage format of SPEC section 3."""
+    out = struct.pack(">HHH", 1, 2, len(key)) + key.encode()
+    for c in certs:
+        d = cert_der(c)
+        out += struct.pack(">H", 3) + struct.pack(">I", len(d))[1:] + d
+    for s in scts:
+        out += struct.pack(">HH", 4, len(s)) + s
+    return out
 
 
 def ctlogfile(path, log_keys):
@@ -404,6 +422,19 @@ class CtLog:
         m = leaves.index(leaf_hash)
         return 200, {"leaf_index": m,
                      "audit_path": [base64.b64encode(h).decode() for h in _path(m, leaves)]}
+
+    def submit(self, cert):
+        """add-chain for cert, as a client would; returns the TLS-encoded SCT."""
+        code, r = self.add_chain(json.dumps({"chain": [base64.b64encode(cert_der(cert))
+                                                       .decode()]}))
+        assert code == 200, r
+        ext = base64.b64decode(r["extensions"])
+        return (bytes([0]) + base64.b64decode(r["id"]) + struct.pack(">Q", r["timestamp"])
+                + struct.pack(">H", len(ext)) + ext + base64.b64decode(r["signature"]))
+
+    def add_leaf(self, leaf_hash):
+        with self.lock:
+            self.leaves.append(leaf_hash)
 
     def merge(self):
         with self.lock:
