@@ -305,10 +305,23 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "configure-public-key") || !strcmp(cmd, "configure-url")) {
         if (nargs == 2) (void)parse_target(p, argv[3]);
         else if (nargs != 1) usage(apr_psprintf(p, "%s takes [log-id|#REC] and one value", cmd));
+        if (!strcmp(cmd, "configure-url")) {
+            const char *url = argv[2 + nargs];
+            if (nargs == 1 && is_target(url)) usage("configure-url needs a URL");
+            if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))
+                usage("the log URL must start with http:// or https://");
+        }
     }
     else if (!strcmp(cmd, "valid-time-range")) {
+        apr_uint64_t min, max;
         if (nargs != 3) usage("valid-time-range takes log-id|#REC MIN|- MAX|-");
         (void)parse_target(p, argv[3]);
+        if (ct_log_ts_parse(&min, argv[4]) != APR_SUCCESS)
+            usage("MIN must be a timestamp in ms or -");
+        if (ct_log_ts_parse(&max, argv[5]) != APR_SUCCESS)
+            usage("MAX must be a timestamp in ms or -");
+        if (min != CT_LOG_TS_UNSET && max != CT_LOG_TS_UNSET && min > max)
+            usage("MIN is after MAX");
     }
     else if (!strcmp(cmd, "trust") || !strcmp(cmd, "distrust") || !strcmp(cmd, "forget")) {
         if (nargs != 1) usage(apr_psprintf(p, "%s takes exactly one log-id or #REC", cmd));
