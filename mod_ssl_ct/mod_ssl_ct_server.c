@@ -285,6 +285,13 @@ static apr_status_t submit_one(ct_runtime_t *rt, ct_cert_t *cert, const ct_log_t
         if (gc->log_client) apr_file_remove(auto_path, p);
         return rv;
     }
+    /* a brand-new SCT would be held back by the collation (see ct_store_collate) and the
+     * one it replaces is gone: let it age here, the handshakes still use the old list */
+    if (info.timestamp + CT_STORE_MIN_AGE_MS > ct_now_ms()
+        && info.timestamp <= ct_now_ms() + 1000) {
+        apr_sleep(apr_time_from_msec((apr_int64_t)(info.timestamp + CT_STORE_MIN_AGE_MS
+                                                   - ct_now_ms()) + 10));
+    }
     return gc->log_client ? APR_SUCCESS
                           : ct_store_write_atomic(auto_path, sct.data, sct.len, 0x0644, p);
 }
@@ -313,7 +320,7 @@ static void submit_all(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *logs,
         if (next && now < *next) continue;
         if (!lock) {
             const char *lp = apr_pstrcat(p, cert->dir, "/.lock", NULL);
-            if (apr_file_open(&lock, lp, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0600, p)
+            if (apr_file_open(&lock, lp, APR_FOPEN_CREATE | APR_FOPEN_WRITE, APR_FPROT_UREAD | APR_FPROT_UWRITE, p)
                 != APR_SUCCESS) {
                 APR_ARRAY_PUSH(errs, const char *) = apr_psprintf(p,
                     "cannot create %s: make CTSCTStorage writable for the server's user", lp);

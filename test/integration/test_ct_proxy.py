@@ -197,3 +197,36 @@ def test_thousand_scts_and_audit(httpd, env):
     assert data[pos + 5:pos + 5 + clen] == cert_der(b.cert)
     # written once per certificate and child, not per request
     assert data.count(b"\x00\x01\x00\x02") == 1
+
+
+def test_audit_end_to_end_with_ctauditscts(httpd, env):
+    """What the proxy stores for audit is what ctauditscts proves included in the log."""
+    import subprocess
+    from httpd import TOP_BUILDDIR
+    from ct_fixtures import CtLog
+    e = env
+    log = CtLog()
+    try:
+        b = e.backend("logged.test", make=lambda c: {"serverinfo": serverinfo_pem(
+            [log.submit(c)])})
+        h = httpd(md_module=None, extra_modules=["proxy", "proxy_http"])
+        os.makedirs(h.path("audit"))
+        keyfile = log.write_key(h.path("log.pem"))
+        ct_write_conf(h, f"LoadModule ssl_ct_module {MOD_SSL_CT}\n"
+                      f"CTStaticLogConfig - {keyfile} - - - {log.url}\n"
+                      f"CTAuditStorage {h.path('audit')}\n"
+                      + h.http_vhost("req.test", extra=(
+                          f"  SSLProxyEngine on\n  SSLProxyCACertificateFile {e.pki.root_file}\n"
+                          "  SSLProxyCheckPeerName off\n  CTProxyAwareness require\n"
+                          f"  ProxyPass /b/ https://127.0.0.1:{b.port}/\n")))
+        h.start()
+        status, head, body = h.curl("/b/", host="req.test")
+        assert status == 200, h.log()
+        h.stop()
+        p = subprocess.run([os.path.join(TOP_BUILDDIR, "support", "ctauditscts"), "-l",
+                            f"{keyfile}={log.url}", h.path("audit")], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "CN=logged.test" in p.stdout and ": included (leaf 0 of 1)" in p.stdout, p.stdout
+    finally:
+        log.stop()

@@ -330,3 +330,30 @@ def test_good_config_accepted(httpd, pki):
                  + h.http_vhost("other.test", extra="  CTProxyAwareness oblivious\n"))
     rc, out = h.configtest()
     assert rc == 0, out
+
+
+def test_sct_refreshed_after_max_age(httpd, pki, logs_to_stop):
+    log = CtLog()
+    logs_to_stop.append(log)
+    h = httpd(md_module=None)
+    cert, key, files = pki.leaf("localhost")
+    keyfile = log.write_key(h.path("log.pem"))
+    setup_server(h, pki, files, f"CTStaticLogConfig - {keyfile} - - - {log.url}\n"
+                 "CTMaxSCTAge 10\n")
+    h.start()
+    ctlog = ctlogfile(h.path("ctlogs.cnf"), [log.key])
+    present, statuses, out = wait_scts(h, ctlog, pki, 1)
+    assert (present, statuses) == (1, ["valid"]), out
+    first = [l for l in out.splitlines() if "Timestamp" in l]
+    end = time.time() + 25
+    while time.time() < end and log.submissions < 2:
+        time.sleep(0.5)
+    assert log.submissions == 2
+    end = time.time() + 10
+    while time.time() < end:
+        out = s_client_ct(h.https_port, ctlog, pki.root_file)
+        if [l for l in out.splitlines() if "Timestamp" in l] != first:
+            break
+        time.sleep(0.5)
+    assert sct_report(out) == (1, ["valid"]), out
+    assert [l for l in out.splitlines() if "Timestamp" in l] != first
