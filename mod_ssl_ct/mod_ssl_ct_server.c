@@ -320,8 +320,8 @@ static void submit_all(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *logs,
         if (next && now < *next) continue;
         if (!lock) {
             const char *lp = apr_pstrcat(p, cert->dir, "/.lock", NULL);
-            if (apr_file_open(&lock, lp, APR_FOPEN_CREATE | APR_FOPEN_WRITE, APR_FPROT_UREAD | APR_FPROT_UWRITE, p)
-                != APR_SUCCESS) {
+            if (apr_file_open(&lock, lp, APR_FOPEN_CREATE | APR_FOPEN_WRITE,
+                              APR_FPROT_UREAD | APR_FPROT_UWRITE, p) != APR_SUCCESS) {
                 APR_ARRAY_PUSH(errs, const char *) = apr_psprintf(p,
                     "cannot create %s: make CTSCTStorage writable for the server's user", lp);
                 return;

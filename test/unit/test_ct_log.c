@@ -87,7 +87,8 @@ START_TEST(static_fields)
     ck_assert_int_eq(fields(&log, "-", "-", "-", "-", "-", "ftp://x/", &err), APR_EINVAL);
     ck_assert_int_eq(fields(&log, "-", "-", "-", "-", "-", "-", &err), APR_EINVAL);
     /* an id that does not belong to the key */
-    ck_assert_int_eq(fields(&log, "0000000000000000000000000000000000000000000000000000000000000000",
+    ck_assert_int_eq(fields(&log, "00000000000000000000000000000000"
+                            "00000000000000000000000000000000",
                             "log.pem", "-", "-", "-", "-", &err), APR_EINVAL);
 }
 END_TEST
