@@ -317,6 +317,17 @@ static int ct_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                          "make it writable for it", gc->audit_storage);
         }
     }
+    if (!gc->sct_storage) {
+        int i;
+        for (i = 0; i < rt->logs->logs->nelts; ++i) {
+            if (APR_ARRAY_IDX(rt->logs->logs, i, ct_log_t *)->url) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10854)
+                             "mod_ssl_ct: logs with URLs are configured but CTSCTStorage is "
+                             "not set: no SCTs will be obtained for server certificates");
+                break;
+            }
+        }
+    }
     if (ct_server_post_config(rt, ptemp) != APR_SUCCESS) return HTTP_INTERNAL_SERVER_ERROR;
     return OK;
 }

@@ -357,3 +357,21 @@ def test_sct_refreshed_after_max_age(httpd, pki, logs_to_stop):
         time.sleep(0.5)
     assert sct_report(out) == (1, ["valid"]), out
     assert [l for l in out.splitlines() if "Timestamp" in l] != first
+
+
+def test_graceful_restart_keeps_sending(httpd, pki):
+    h = httpd(md_module=None)
+    log1 = new_key()
+    cert, key, files = pki.leaf("localhost")
+    sdir = h.path("scts")
+    os.makedirs(sdir)
+    write(os.path.join(sdir, "a.sct"), make_sct(log1, cert, ts=now_ms() - 60000))
+    setup_server(h, pki, files, f"CTStaticSCTs {files['cert']} {sdir}")
+    h.start()
+    ctlog = ctlogfile(h.path("ctlogs.cnf"), [log1])
+    assert wait_scts(h, ctlog, pki, 1)[:2] == (1, ["valid"])
+    h.graceful()
+    h.graceful()
+    present, statuses, out = wait_scts(h, ctlog, pki, 1, tls="-tls1_2")
+    assert (present, statuses) == (1, ["valid"]), out
+    assert "AH00052" not in h.log()     # no child crashed
