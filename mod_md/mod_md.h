@@ -4,10 +4,16 @@
 
 #include <httpd.h>
 
-/* md-status handler (mod_md_status.c) */
-int md_status_handler(request_rec *r);
+/* MDRequireHttps, certificate-status (mod_md_http.c) */
+void md_http_register_hooks(apr_pool_t *p);
+
+/* server-status section, md-metrics handler (mod_md_status.c) */
+void md_status_register_hooks(apr_pool_t *p);
 
 /* renewal driver and challenge answers (mod_md_drive.c) */
 void md_drive_register_hooks(apr_pool_t *p);
+
+/* OCSP stapling (mod_md_ocsp.c) */
+void md_ocsp_register_hooks(apr_pool_t *p);
 
 #endif

@@ -581,26 +581,18 @@ static const char *add_file(cmd_parms *cmd, const char *value, apr_array_header_
     return NULL;
 }
 
-static const char *set_cert_file(cmd_parms *cmd, void *dc, const char *value)
+/* MDCertificateFile / MDCertificateKeyFile: cmd->info says which list the file goes to. */
+static const char *set_static_file(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err = check_context(cmd, 1);
+    int is_key = cmd->info != NULL;
+    md_t *md = target_md(cmd);
     (void)dc;
     if (err) return err;
     if (!in_section(cmd))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static "
-                           "certificate is for one managed domain", NULL);
-    return add_file(cmd, value, &target_md(cmd)->cert_files);
-}
-
-static const char *set_key_file(cmd_parms *cmd, void *dc, const char *value)
-{
-    const char *err = check_context(cmd, 1);
-    (void)dc;
-    if (err) return err;
-    if (!in_section(cmd))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static "
-                           "key is for one managed domain", NULL);
-    return add_file(cmd, value, &target_md(cmd)->pkey_files);
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static ",
+                           is_key ? "key" : "certificate", " is for one managed domain", NULL);
+    return add_file(cmd, value, is_key ? &md->pkey_files : &md->cert_files);
 }
 
 static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *value)
@@ -764,8 +756,8 @@ const command_rec md_cmds[] = {
     M_TAKE1("MDMustStaple", set_must_staple, "on|off"),
     AP_INIT_RAW_ARGS("MDNotifyCmd", set_notify_cmd, NULL, RSRC_CONF, "program run after renewal"),
     AP_INIT_RAW_ARGS("MDMessageCmd", set_message_cmd, NULL, RSRC_CONF, "program run on events"),
-    M_TAKE1("MDCertificateFile", set_cert_file, "static certificate file of the MD"),
-    M_TAKE1("MDCertificateKeyFile", set_key_file, "static key file of the MD"),
+    AP_INIT_TAKE1("MDCertificateFile", set_static_file, NULL, RSRC_CONF, "static certificate file of the MD"),
+    AP_INIT_TAKE1("MDCertificateKeyFile", set_static_file, "key", RSRC_CONF, "static key file of the MD"),
     M_TAKE1("MDStoreDir", set_store_dir, "store directory"),
     M_TAKE1("MDStoreLocks", set_store_locks, "on|off|duration"),
     M_TAKE1("MDBaseServer", set_base_server, "on|off: may the main server be managed"),

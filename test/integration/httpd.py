@@ -92,7 +92,7 @@ class Httpd:
             f"ServerRoot {self.dir}",
             f"PidFile {self.pid_file}",
             f"ErrorLog {self.error_log}",
-            "LogLevel warn md:debug ssl:info",
+            "LogLevel warn ssl:info" + (" md:debug" if self.md_module else ""),
             f"DefaultRuntimeDir {self.dir}/run",
             f"Mutex file:{self.dir}/run default",
             "ServerName localhost",

@@ -1,0 +1,149 @@
+/* Unit tests of md_store: creation, the store key, groups, md.json, keys, fallbacks. */
+#include <string.h>
+#include "md_unit.h"
+#include "md_crypt.h"
+#include "md_store.h"
+
+static md_t *make_md(const char *name)
+{
+    apr_array_header_t *n = apr_array_make(pool, 1, sizeof(const char *));
+    md_t *md;
+    APR_ARRAY_PUSH(n, const char *) = name;
+    md = md_create(pool, n);
+    md_merge(md, md_create_defaults(pool));
+    return md;
+}
+
+START_TEST(open_creates_and_keeps_key)
+{
+    const char *base = apr_pstrcat(pool, tmp_dir(), "/store", NULL), *err = NULL;
+    md_store_t *s1, *s2;
+    apr_finfo_t fi;
+    json_t *j;
+
+    ck_assert_int_eq(md_store_open(&s1, base, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(s1->key_len, MD_STORE_KEY_LEN);
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s1, MD_SG_NONE, NULL, MD_FN_STORE, pool),
+                              APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0600);
+    ck_assert_int_eq(md_store_load_json(s1, MD_SG_NONE, NULL, MD_FN_STORE, &j, pool, &err), APR_SUCCESS);
+    ck_assert(json_is_real(json_object_get(json_object_get(j, "store"), "version")));
+    ck_assert_int_eq(md_store_open(&s2, base, pool, &err), APR_SUCCESS);
+    ck_assert(!memcmp(s1->key, s2->key, MD_STORE_KEY_LEN));
+}
+END_TEST
+
+START_TEST(corrupt_store_file_is_an_error)
+{
+    const char *base = tmp_dir(), *err = NULL;
+    md_store_t *s;
+    const char *path = apr_pstrcat(pool, base, "/md_store.json", NULL);
+    ck_assert_int_eq(md_util_file_write_atomic(path, "{\"store\":", 9, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_ne(md_store_open(&s, base, pool, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(err, "not valid JSON"));
+    ck_assert_int_eq(md_util_file_write_atomic(path, "{\"key\":\"!!\"}", 12, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_ne(md_store_open(&s, base, pool, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(err, "key"));
+}
+END_TEST
+
+START_TEST(md_save_load)
+{
+    const char *err = NULL;
+    md_store_t *s;
+    md_t *md = make_md("a.example.org"), *back;
+    apr_finfo_t fi;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_setup_groups(s, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, md, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_load_md(s, MD_SG_DOMAINS, "a.example.org", &back, pool, &err), APR_SUCCESS);
+    ck_assert(md_equal_json(md, back, pool));
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s, MD_SG_DOMAINS, "a.example.org", NULL, pool),
+                              APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0700);
+    ck_assert_int_eq(md_store_load_md(s, MD_SG_DOMAINS, "none.example.org", &back, pool, &err), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(keys_encrypted_where_required)
+{
+    const char *err = NULL, *pem;
+    md_store_t *s;
+    md_pkey_spec_t ec = { MD_PKEY_EC, 0, "secp256r1" };
+    EVP_PKEY *k, *back;
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_pkey_gen(&k, &ec, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_pkey(s, MD_SG_STAGING, "a", "privkey.pem", k, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_STAGING, "a", "privkey.pem", pool),
+                                       100000, pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(data, "ENCRYPTED PRIVATE KEY"));
+    ck_assert_int_eq(md_store_load_pkey(s, MD_SG_STAGING, "a", "privkey.pem", &back, pool), APR_SUCCESS);
+    ck_assert(EVP_PKEY_eq(k, back) == 1);
+    /* the passphrase is the raw decoded key, as upstream uses it */
+    ck_assert_int_eq(md_pkey_from_pem(&back, data, len, s->key, s->key_len, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_pkey(s, MD_SG_DOMAINS, "a", "privkey.pem", k, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, "a", "privkey.pem", pool),
+                                       100000, pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(data, "BEGIN PRIVATE KEY"));
+    (void)pem;
+}
+END_TEST
+
+START_TEST(fallback_created_once)
+{
+    const char *err = NULL, *cf, *kf, *cf2, *kf2;
+    md_store_t *s;
+    md_t *md = make_md("a.example.org");
+    md_pkey_spec_t rsa = { MD_PKEY_RSA, 2048, NULL };
+    apr_array_header_t *chain;
+    char *first, *second;
+    apr_size_t len;
+
+    APR_ARRAY_PUSH(md->domains, const char *) = "www.a.example.org";
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &rsa, &cf, &kf, pool, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(cf, "/domains/a.example.org/fallback-pubcert.pem"));
+    ck_assert_int_eq(md_chain_load(&chain, cf, pool), APR_SUCCESS);
+    ck_assert(md_cert_covers_domains(APR_ARRAY_IDX(chain, 0, X509 *), md->domains));
+    ck_assert_int_eq(md_util_file_read(&first, &len, cf, 100000, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &rsa, &cf2, &kf2, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&second, &len, cf2, 100000, pool), APR_SUCCESS);
+    ck_assert_str_eq(first, second);
+    /* a new name makes the old fallback unusable: it is replaced */
+    APR_ARRAY_PUSH(md->domains, const char *) = "new.a.example.org";
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &rsa, &cf2, &kf2, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&second, &len, cf2, 100000, pool), APR_SUCCESS);
+    ck_assert_str_ne(first, second);
+}
+END_TEST
+
+START_TEST(safe_names)
+{
+    ck_assert(md_store_name_is_safe("a.example.org"));
+    ck_assert(!md_store_name_is_safe(".."));
+    ck_assert(!md_store_name_is_safe("a/b"));
+    ck_assert(!md_store_name_is_safe(""));
+    ck_assert(!md_store_name_is_safe("a\nb"));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("md_store");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
+    tcase_add_test(tc, open_creates_and_keeps_key);
+    tcase_add_test(tc, corrupt_store_file_is_an_error);
+    tcase_add_test(tc, md_save_load);
+    tcase_add_test(tc, keys_encrypted_where_required);
+    tcase_add_test(tc, fallback_created_once);
+    tcase_add_test(tc, safe_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+MD_UNIT_MAIN(suite)

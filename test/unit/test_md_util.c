@@ -1,0 +1,189 @@
+/* Unit tests of md_util: durations, time slices, DNS names, files, base64url, dates. */
+#include <string.h>
+#include "md_unit.h"
+#include "md_util.h"
+
+START_TEST(duration_units)
+{
+    apr_interval_time_t d;
+    ck_assert_ptr_null(md_util_parse_duration("30", &d));
+    ck_assert_int_eq(d, apr_time_from_sec(30));
+    ck_assert_ptr_null(md_util_parse_duration("30s", &d));
+    ck_assert_int_eq(d, apr_time_from_sec(30));
+    ck_assert_ptr_null(md_util_parse_duration("500ms", &d));
+    ck_assert_int_eq(d, 500000);
+    ck_assert_ptr_null(md_util_parse_duration("10mi", &d));
+    ck_assert_int_eq(d, apr_time_from_sec(600));
+    ck_assert_ptr_null(md_util_parse_duration("12h", &d));
+    ck_assert_int_eq(d, apr_time_from_sec(12 * 3600));
+    ck_assert_ptr_null(md_util_parse_duration("21d", &d));
+    ck_assert_int_eq(d, apr_time_from_sec(21 * 86400));
+}
+END_TEST
+
+START_TEST(duration_invalid)
+{
+    apr_interval_time_t d = 7;
+    const char *bad[] = { "", "abc", "10x", "-5", "5 d", "d", "1e3", "99999999999999999999d", "36501000d" };
+    size_t i;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i)
+        ck_assert_msg(md_util_parse_duration(bad[i], &d) != NULL, "accepted '%s'", bad[i]);
+    ck_assert_int_eq(d, 7);
+}
+END_TEST
+
+START_TEST(timeslice_parse_and_format)
+{
+    md_timeslice_t ts;
+    ck_assert_ptr_null(md_util_parse_timeslice("33%", &ts));
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "33%");
+    ck_assert_ptr_null(md_util_parse_timeslice("0%", &ts));
+    ck_assert_ptr_null(md_util_parse_timeslice("100%", &ts));
+    ck_assert_ptr_nonnull(md_util_parse_timeslice("101%", &ts));
+    ck_assert_ptr_nonnull(md_util_parse_timeslice("-1%", &ts));
+    ck_assert_ptr_nonnull(md_util_parse_timeslice("x%", &ts));
+    ck_assert_ptr_nonnull(md_util_parse_timeslice("5.5%", &ts));
+    ck_assert_ptr_null(md_util_parse_timeslice("21d", &ts));
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "21d");
+    ck_assert_ptr_null(md_util_parse_timeslice("90s", &ts));
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "90s");
+    ck_assert_ptr_null(md_util_parse_timeslice("120", &ts));
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "2mi");
+}
+END_TEST
+
+START_TEST(timeslice_span_short_lived)
+{
+    /* a 6-day certificate with 33% renew window renews ~2 days before the end */
+    md_timeslice_t ts = { 100, 33 }, abs = { 0, apr_time_from_sec(86400) };
+    apr_time_t start = apr_time_from_sec(1000000), end = start + apr_time_from_sec(6 * 86400);
+    apr_interval_time_t span = md_timeslice_span(&ts, start, end);
+    ck_assert_int_eq(apr_time_sec(span), 6 * 86400 * 33 / 100);
+    ck_assert_int_eq(md_timeslice_span(&abs, start, end), apr_time_from_sec(86400));
+    ck_assert_int_eq(md_timeslice_span(&ts, end, start), 0);
+}
+END_TEST
+
+START_TEST(dns_names)
+{
+    ck_assert(md_util_is_dns_name("example.org", 0));
+    ck_assert(md_util_is_dns_name("a-b.example.org", 0));
+    ck_assert(md_util_is_dns_name("localhost", 0));
+    ck_assert(md_util_is_dns_name("xn--bcher-kva.example", 0));
+    ck_assert(!md_util_is_dns_name("", 0));
+    ck_assert(!md_util_is_dns_name("-a.example.org", 0));
+    ck_assert(!md_util_is_dns_name("a-.example.org", 0));
+    ck_assert(!md_util_is_dns_name("a..example.org", 0));
+    ck_assert(!md_util_is_dns_name(".example.org", 0));
+    ck_assert(!md_util_is_dns_name("a b.org", 0));
+    ck_assert(!md_util_is_dns_name("bad!.org", 0));
+    ck_assert(!md_util_is_dns_name("a/b.org", 0));
+    ck_assert(!md_util_is_dns_name("*.example.org", 0));
+    ck_assert(md_util_is_dns_name("*.example.org", 1));
+    ck_assert(!md_util_is_dns_name("a.*.example.org", 1));
+    ck_assert(!md_util_is_dns_name("*", 1));
+    {
+        char label[80];
+        memset(label, 'a', 64);
+        label[64] = '\0';
+        ck_assert(!md_util_is_dns_name(label, 0));
+        label[63] = '\0';
+        ck_assert(md_util_is_dns_name(label, 0));
+    }
+    ck_assert(md_util_is_ip("127.0.0.1"));
+    ck_assert(md_util_is_ip("::1"));
+    ck_assert(!md_util_is_ip("example.org"));
+}
+END_TEST
+
+START_TEST(atomic_write_and_read)
+{
+    const char *dir = tmp_dir(), *path = apr_pstrcat(pool, dir, "/f.txt", NULL);
+    char *data;
+    apr_size_t len;
+    apr_finfo_t fi;
+    apr_dir_t *d;
+    int entries = 0;
+
+    ck_assert_int_eq(md_util_file_write_atomic(path, "hello", 5, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_write_atomic(path, "world!", 6, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&data, &len, path, 100, pool), APR_SUCCESS);
+    ck_assert_str_eq(data, "world!");
+    ck_assert_int_eq(len, 6);
+    ck_assert_int_eq(apr_stat(&fi, path, APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0600);
+    ck_assert_int_eq(md_util_file_read(&data, &len, path, 3, pool), APR_EINVAL);   /* too large */
+    /* nothing but the file itself is left in the directory */
+    ck_assert_int_eq(apr_dir_open(&d, dir, pool), APR_SUCCESS);
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        if (strcmp(fi.name, ".") && strcmp(fi.name, "..")) ++entries;
+    }
+    apr_dir_close(d);
+    ck_assert_int_eq(entries, 1);
+    /* a write into a missing directory fails and leaves nothing */
+    ck_assert_int_ne(md_util_file_write_atomic(apr_pstrcat(pool, dir, "/no/f", NULL), "x", 1,
+                                               0x0600, pool), APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(base64url_roundtrip)
+{
+    const unsigned char raw[] = { 0xfb, 0xff, 0x00, 0x3e, 0x3f };
+    unsigned char *out;
+    long n;
+    const char *enc = md_util_base64url_encode(pool, raw, sizeof(raw));
+    ck_assert_str_eq(enc, "-_8APj8");
+    n = md_util_base64url_decode(pool, enc, &out);
+    ck_assert_int_eq(n, 5);
+    ck_assert(!memcmp(out, raw, 5));
+    ck_assert_int_eq(md_util_base64url_decode(pool, "a+b", &out), -1);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "abcde", &out), -1);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "", &out), 0);
+}
+END_TEST
+
+START_TEST(rfc1123_dates)
+{
+    apr_time_t t = apr_time_from_sec(1567095995);   /* Thu, 29 Aug 2019 16:26:35 GMT */
+    const char *s = md_util_time_format(pool, t);
+    ck_assert_str_eq(s, "Thu, 29 Aug 2019 16:26:35 GMT");
+    ck_assert_int_eq(md_util_time_parse(s), t);
+    ck_assert_int_eq(md_util_time_parse("not a date"), 0);
+}
+END_TEST
+
+START_TEST(cmdline_split)
+{
+    int argc;
+    const char **argv = md_util_cmdline_split(pool, " /bin/cmd  a 'b c' \"d e\" f\\ g ", &argc);
+    ck_assert_int_eq(argc, 5);
+    ck_assert_str_eq(argv[0], "/bin/cmd");
+    ck_assert_str_eq(argv[2], "b c");
+    ck_assert_str_eq(argv[3], "d e");
+    ck_assert_str_eq(argv[4], "f g");
+    ck_assert_ptr_null(argv[5]);
+    argv = md_util_cmdline_split(pool, "x; rm -rf /", &argc);
+    ck_assert_int_eq(argc, 4);             /* no shell: ';' is just part of a word */
+    ck_assert_str_eq(argv[0], "x;");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("md_util");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
+    tcase_add_test(tc, duration_units);
+    tcase_add_test(tc, duration_invalid);
+    tcase_add_test(tc, timeslice_parse_and_format);
+    tcase_add_test(tc, timeslice_span_short_lived);
+    tcase_add_test(tc, dns_names);
+    tcase_add_test(tc, atomic_write_and_read);
+    tcase_add_test(tc, base64url_roundtrip);
+    tcase_add_test(tc, rfc1123_dates);
+    tcase_add_test(tc, cmdline_split);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+MD_UNIT_MAIN(suite)
