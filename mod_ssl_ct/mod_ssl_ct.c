@@ -175,15 +175,17 @@ static const char *set_static_scts(cmd_parms *cmd, void *dc, const char *cert,
 static const char *set_log_client(cmd_parms *cmd, void *dc, const char *arg)
 {
     ct_server_conf_t *c = ct_conf(cmd->server);
-    const char *err = global_only(cmd);
+    const char *err = global_only(cmd), *path;
     apr_finfo_t fi;
 
     if (err) return err;
-    if (apr_stat(&fi, arg, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
-        || fi.filetype != APR_REG || access(arg, X_OK) != 0) {
-        return apr_psprintf(cmd->pool, "CTLogClient: '%s' is not an executable file", arg);
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_REG || access(path, X_OK) != 0) {
+        return apr_psprintf(cmd->pool, "CTLogClient: '%s' is not an executable file",
+                            path ? path : arg);
     }
-    c->log_client = arg;
+    c->log_client = path;
     return NULL;
 }
 
