@@ -7,7 +7,7 @@ cd "$top_srcdir/test/integration" || exit 1
 PYTEST=${PYTEST:-pytest-3}
 command -v "$PYTEST" >/dev/null 2>&1 || PYTEST=pytest-3
 # every test has a time limit: a hung test fails instead of stalling the run
-$PYTEST -q -p no:cacheprovider -o cache_dir=/tmp/md-pytest-cache -rfE --timeout=300 --timeout-method=thread ${PYTEST_ARGS:-} .
+$PYTEST -q -p no:cacheprovider -o cache_dir=/tmp/md-pytest-cache -rfE --timeout=300 --timeout-method=signal ${PYTEST_ARGS:-} .
 rc=$?
 # pytest's exit 5 means no test ran: that is a failure of the suite, not a pass
 [ $rc = 5 ] && { echo "no integration test ran"; exit 1; }
