@@ -413,3 +413,21 @@ def test_handshakes_never_touch_the_store(setup, tmp_path):
     trace = out.read_text()
     assert "read(" in trace, "strace saw nothing: the check would be void"
     assert x.h.store_dir not in trace, [l for l in trace.splitlines() if x.h.store_dir in l][:5]
+
+
+@pytest.mark.parametrize("window,before_until", [("33%", 0.33 * 3 * 86400), ("2d", 2 * 86400),
+                                                 ("12h", 12 * 3600)])
+def test_renew_window_sets_next_run(setup, window, before_until):
+    """The next fetch is planned MDStaplingRenewWindow before the response expires (the
+    fixture's responses are valid for 3 days)."""
+    from email.utils import parsedate_to_datetime
+    x = setup()
+    x.start(global_lines=f"MDStapling on\nMDStaplingRenewWindow {window}\n")
+    x.wait_staple("a.example.org")
+    end = time.time() + 10
+    while time.time() < end and not x.md_ocsp()["renewal"].get("last-run"):
+        time.sleep(0.2)
+    o = x.md_ocsp()
+    until = parsedate_to_datetime(o["valid"]["until"]).timestamp()
+    next_run = parsedate_to_datetime(o["renewal"]["next-run"]).timestamp()
+    assert abs((until - next_run) - before_until) <= 2, o
