@@ -493,7 +493,8 @@ apr_status_t md_ocsp_table_create(md_ocsp_table_t **ptable, int n, apr_pool_t *p
     if (rv != APR_SUCCESS) return rv;
     t->n = n;
     t->slots = apr_shm_baseaddr_get(shm);
-    memset(t->slots, 0, size);
+    /* anonymous shared memory comes zeroed from the kernel: not touching it here keeps the
+     * resident size to the pages that responses actually use */
     *ptable = t;
     return APR_SUCCESS;
 }
