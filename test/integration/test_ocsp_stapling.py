@@ -431,3 +431,17 @@ def test_renew_window_sets_next_run(setup, window, before_until):
     until = parsedate_to_datetime(o["valid"]["until"]).timestamp()
     next_run = parsedate_to_datetime(o["renewal"]["next-run"]).timestamp()
     assert abs((until - next_run) - before_until) <= 2, o
+
+
+def test_responses_stored_by_us_are_served_by_debian_mod_md(setup):
+    """The other way round: Debian's mod_md staples what ours stored, responder down."""
+    x = setup()
+    x.start()
+    x.wait_staple("a.example.org")
+    x.wait_staple("b.example.org")
+    x.h.stop()
+    x.resp.set_mode("down")
+    x.h.md_module = DEBIAN_MOD_MD
+    x.start()
+    assert x.wait_staple("a.example.org", timeout=5) == "good"
+    assert x.wait_staple("b.example.org", timeout=5) == "good"
