@@ -445,3 +445,19 @@ def test_responses_stored_by_us_are_served_by_debian_mod_md(setup):
     x.start()
     assert x.wait_staple("a.example.org", timeout=5) == "good"
     assert x.wait_staple("b.example.org", timeout=5) == "good"
+
+
+def test_md_stapling_takes_over_from_ssl_use_stapling(setup):
+    """MDStapling on with SSLUseStapling on (and the cache mod_ssl then insists on): mod_md
+    provides the staples, mod_ssl never asks the responder itself."""
+    x = setup()
+    cache = f"SSLStaplingCache shmcb:{x.h.dir}/run/ssl_stapling(128000)\nMDStapling on\n"
+    x.start(global_lines=cache, a_extra="  SSLUseStapling on\n", b_extra="  SSLUseStapling on\n")
+    assert x.wait_staple("a.example.org") == "good"
+    assert x.wait_staple("b.example.org") == "good"
+    for _ in range(3):
+        x.staple("a.example.org")
+        x.staple("b.example.org")
+    assert x.resp.hits == {x.a.serial: 1, x.b.serial: 1}, x.resp.hits
+    assert os.path.exists(x.store_file(x.a, "a.example.org"))
+    assert os.path.exists(x.store_file(x.b, "other"))
