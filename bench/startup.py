@@ -14,59 +14,14 @@ with 1000 MDs takes minutes; --ref-mds runs it with fewer MDs and scales linearl
 """
 import argparse
 import os
-import subprocess
-import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
-
-
-def make_conf(h, n, module):
-    lines = []
-    if module is not None:
-        lines = ["MDCertificateAuthority https://127.0.0.1:1/dir", "MDCertificateAgreement accepted",
-                 "MDRenewMode manual"]
-    cert = os.path.join(h.dir, "plain.pem")
-    if module is None and not os.path.exists(cert):
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", cert, "-out", cert,
-                        "-days", "2", "-subj", "/CN=bench"], check=True, capture_output=True)
-    for i in range(n):
-        name = f"md{i}.bench.example.org"
-        if module is not None:
-            lines.append(f"MDomain {name}")
-        extra = f"  SSLCertificateFile {cert}\n" if module is None else ""
-        lines.append(h.ssl_vhost(name, aliases=[f"www.{name}"], extra=extra))
-    h.write_conf("\n".join(lines))
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def timed_start(h):
-    t0 = time.monotonic()
-    h.start(timeout=3600)
-    while "resuming normal operations" not in h.log():
-        time.sleep(0.02)
-    dt = time.monotonic() - t0
-    time.sleep(0.5)
-    mem = rss_kb(h.pid())
-    h.stop()
-    return dt, mem
+from benchlib import H, server, timed_start, use_builddir, write_conf, HERE
 
 
 def run(label, module, n):
-    from httpd import Httpd
-    h = Httpd(name=f"bench-{label}", md_module=module)
-    h.BASE_MODULES = ["mpm_event", "authz_core", "ssl", "socache_shmcb", "mime"]
+    h = server(label, module)
     try:
-        make_conf(h, n, module)
+        write_conf(h, n, module)
         first = timed_start(h)
         warm = timed_start(h)
         return {"first": first[0], "warm": warm[0], "rss": warm[1], "n": n}
@@ -81,9 +36,7 @@ def main():
                     help="MDs for Debian's mod_md (its first start is slow); scaled to --mds")
     ap.add_argument("--builddir", default=os.environ.get("top_builddir", os.path.join(HERE, "..", "_build")))
     args = ap.parse_args()
-    os.environ["top_builddir"] = os.path.abspath(args.builddir)
-    import httpd as H
-    H.MOD_MD = os.path.join(os.path.abspath(args.builddir), "mod_md", ".libs", "mod_md.so")
+    use_builddir(args.builddir)
 
     n, nr = args.mds, min(args.mds, args.ref_mds)
     rows = []

@@ -95,6 +95,8 @@ typedef struct md_t {
     apr_array_header_t *rt_key_files;
     int rt_fallback;                  /* ...or fallback certs (no usable cert yet) */
     const char *rt_error;             /* a store problem, shown on the status page */
+    struct md_cert_info_t **rt_certs; /* facts of the served certificates, per key spec */
+    int rt_https_port;                /* a port of one of its https hosts (redirects) */
 } md_t;
 
 md_t *md_create_empty(apr_pool_t *p);

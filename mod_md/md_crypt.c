@@ -281,3 +281,57 @@ int md_cert_matches_key(X509 *cert, EVP_PKEY *pkey)
     EVP_PKEY *pub = X509_get0_pubkey(cert);
     return pub && EVP_PKEY_eq(pub, pkey) == 1;
 }
+
+const char *md_cert_key_type(X509 *cert, apr_pool_t *p)
+{
+    EVP_PKEY *pkey = X509_get0_pubkey(cert);
+    char group[64];
+    size_t len = 0;
+
+    if (!pkey) return "unknown";
+    if (EVP_PKEY_is_a(pkey, "RSA")) return "rsa";
+    if (EVP_PKEY_is_a(pkey, "EC")
+        && EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &len)) {
+        return strcmp(group, "prime256v1") ? apr_pstrdup(p, group) : "secp256r1";
+    }
+    return md_util_str_tolower(p, EVP_PKEY_get0_type_name(pkey));
+}
+
+const char *md_cert_issuer_uri(X509 *cert, apr_pool_t *p)
+{
+    AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+    const char *uri = NULL;
+    int i;
+
+    for (i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia) && !uri; ++i) {
+        ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+        if (OBJ_obj2nid(ad->method) == NID_ad_ca_issuers && ad->location->type == GEN_URI) {
+            const ASN1_IA5STRING *s = ad->location->d.uniformResourceIdentifier;
+            uri = apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(s), (apr_size_t)ASN1_STRING_length(s));
+        }
+    }
+    AUTHORITY_INFO_ACCESS_free(aia);
+    return uri;
+}
+
+const char *md_cert_ari_id(X509 *cert, apr_pool_t *p)
+{
+    const ASN1_OCTET_STRING *keyid = X509_get0_authority_key_id(cert);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    unsigned char *serial;
+    int n;
+    const char *id = NULL;
+
+    if (keyid && bn) {
+        /* the DER content octets of the INTEGER: big-endian, a leading 0 when the top bit is set */
+        serial = apr_pcalloc(p, (apr_size_t)BN_num_bytes(bn) + 1);
+        n = BN_bn2bin(bn, serial + 1);
+        if (n == 0 || (serial[1] & 0x80)) ++n;
+        else ++serial;
+        id = apr_pstrcat(p, md_util_base64url_encode(p, ASN1_STRING_get0_data(keyid),
+                                                     (apr_size_t)ASN1_STRING_length(keyid)),
+                         ".", md_util_base64url_encode(p, serial, (apr_size_t)n), NULL);
+    }
+    BN_free(bn);
+    return id;
+}

@@ -41,6 +41,12 @@ apr_time_t md_cert_not_after(const X509 *cert);
 const char *md_cert_serial_hex(const X509 *cert, apr_pool_t *p);
 const char *md_cert_sha256_hex(const X509 *cert, apr_pool_t *p);
 const char *md_cert_issuer_name(const X509 *cert, apr_pool_t *p);
+/* The key type of the certificate as mod_md names it: "rsa" or the curve ("secp256r1"). */
+const char *md_cert_key_type(X509 *cert, apr_pool_t *p);
+/* CA Issuers URL of the AIA extension, or NULL. */
+const char *md_cert_issuer_uri(X509 *cert, apr_pool_t *p);
+/* ARI certificate id (RFC 9773): base64url(AKI key id) "." base64url(serial), or NULL. */
+const char *md_cert_ari_id(X509 *cert, apr_pool_t *p);
 /* Does the certificate's SAN list cover every domain? */
 int md_cert_covers_domains(X509 *cert, const apr_array_header_t *domains);
 /* Does the certificate belong to this private key? */

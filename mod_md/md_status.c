@@ -1,4 +1,7 @@
 /* md_status.c: see md_status.h. */
+#include <stdlib.h>
+#include <string.h>
+
 #include <apr_strings.h>
 
 #include "md_crypt.h"
@@ -13,35 +16,62 @@ void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton)
     cert_cb_baton = baton;
 }
 
+/* ---- certificate facts ---- */
+
+md_cert_info_t *md_status_cert_info(X509 *x, const char *spec_name, apr_pool_t *p)
+{
+    md_cert_info_t *ci = apr_pcalloc(p, sizeof(*ci));
+    ci->spec_name = spec_name ? spec_name : md_cert_key_type(x, p);
+    ci->valid_from = md_cert_not_before(x);
+    ci->valid_until = md_cert_not_after(x);
+    ci->serial = md_cert_serial_hex(x, p);
+    ci->sha256 = md_cert_sha256_hex(x, p);
+    ci->issuer = md_cert_issuer_name(x, p);
+    ci->issuer_uri = md_cert_issuer_uri(x, p);
+    ci->ari_cert_id = md_cert_ari_id(x, p);
+    return ci;
+}
+
 int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *store,
                          md_store_group_t group, apr_pool_t *p)
 {
+    int static_files = group == MD_SG_DOMAINS && md->cert_files && md->cert_files->nelts;
     int i, found = 0, n = md_pkey_spec_count(md);
 
     for (i = 0; i < n; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
-        const char *path = md_store_path(store, group, md->name, md_store_fname(p, "pubcert", spec), p);
-        /* an MD with static certificate files shows those (in its domains) */
-        if (group == MD_SG_DOMAINS && md->cert_files && i < md->cert_files->nelts)
-            path = APR_ARRAY_IDX(md->cert_files, i, const char *);
         apr_array_header_t *chain;
-        md_cert_info_t *ci;
-        X509 *x;
+        const char *path;
 
         infos[i] = NULL;
+        if (static_files) {
+            if (i >= md->cert_files->nelts) continue;
+            path = APR_ARRAY_IDX(md->cert_files, i, const char *);
+        }
+        else {
+            path = md_store_path(store, group, md->name, md_store_fname(p, "pubcert", spec), p);
+        }
         if (md_chain_load(&chain, path, p) != APR_SUCCESS) continue;
-        x = APR_ARRAY_IDX(chain, 0, X509 *);
-        ci = apr_pcalloc(p, sizeof(*ci));
-        ci->spec_name = md_pkey_spec_name(p, spec);
-        ci->valid_from = md_cert_not_before(x);
-        ci->valid_until = md_cert_not_after(x);
-        ci->serial = md_cert_serial_hex(x, p);
-        ci->sha256 = md_cert_sha256_hex(x, p);
-        ci->issuer = md_cert_issuer_name(x, p);
-        infos[i] = ci;
+        infos[i] = md_status_cert_info(APR_ARRAY_IDX(chain, 0, X509 *),
+                                       static_files ? NULL : md_pkey_spec_name(p, spec), p);
         ++found;
     }
     return found;
+}
+
+/* The served certificates: computed at start-up by the glue, else read now. */
+static md_cert_info_t **served_certs(const md_t *md, md_store_t *store, int *pfound, apr_pool_t *p)
+{
+    int i, n = md_pkey_spec_count(md);
+    md_cert_info_t **infos;
+
+    if (md->rt_certs) {
+        for (*pfound = 0, i = 0; i < n; ++i) if (md->rt_certs[i]) ++*pfound;
+        return md->rt_certs;
+    }
+    infos = apr_pcalloc(p, sizeof(*infos) * (apr_size_t)n);
+    *pfound = md_status_load_certs(infos, md, store, MD_SG_DOMAINS, p);
+    return infos;
 }
 
 apr_time_t md_status_renew_at(const md_t *md, md_cert_info_t *const *infos)
@@ -60,10 +90,68 @@ apr_time_t md_status_renew_at(const md_t *md, md_cert_info_t *const *infos)
     return at;
 }
 
+static apr_time_t certs_valid_until(const md_t *md, md_cert_info_t *const *infos)
+{
+    apr_time_t until = 0;
+    int i, n = md_pkey_spec_count(md);
+    for (i = 0; i < n; ++i) {
+        if (infos[i] && (!until || infos[i]->valid_until < until)) until = infos[i]->valid_until;
+    }
+    return until;
+}
+
+/* ---- the renewal job (staging/<md>/job.json, written by the driver) ---- */
+
+typedef struct job_view_t {
+    json_t *job;          /* NULL when there is none */
+    const char *error;    /* job.json exists but is unusable */
+    int errors;           /* consecutive errors */
+    int finished;         /* a new certificate is staged */
+    const char *detail;   /* last problem or activity */
+} job_view_t;
+
+static void load_job(job_view_t *jv, const md_t *md, md_store_t *store, apr_pool_t *p)
+{
+    json_t *last;
+    apr_status_t rv;
+
+    memset(jv, 0, sizeof(*jv));
+    rv = md_store_load_json(store, MD_SG_STAGING, md->name, MD_FN_JOB, &jv->job, p, &jv->error);
+    if (rv != APR_SUCCESS) {
+        jv->job = NULL;
+        if (APR_STATUS_IS_ENOENT(rv)) jv->error = NULL;
+        return;
+    }
+    if (!json_is_object(jv->job)) {
+        jv->error = apr_psprintf(p, "%s is not a JSON object",
+                                 md_store_path(store, MD_SG_STAGING, md->name, MD_FN_JOB, p));
+        jv->job = NULL;
+        return;
+    }
+    jv->errors = (int)json_integer_value(json_object_get(jv->job, "errors"));
+    jv->finished = json_is_true(json_object_get(jv->job, "finished"));
+    last = json_object_get(jv->job, "last");
+    jv->detail = json_string_value(json_object_get(last, "detail"));
+    if (!jv->detail) jv->detail = json_string_value(json_object_get(last, "activity"));
+}
+
+/* ---- md-status JSON ---- */
+
 static json_t *valid_json(apr_time_t from, apr_time_t until, apr_pool_t *p)
 {
     return json_pack("{s:s,s:s}", "from", md_util_time_format(p, from),
                      "until", md_util_time_format(p, until));
+}
+
+static json_t *cert_json(const md_cert_info_t *ci, apr_pool_t *p)
+{
+    json_t *j = json_pack("{s:s,s:o,s:s,s:s}", "issuer-name", ci->issuer,
+                          "valid", valid_json(ci->valid_from, ci->valid_until, p),
+                          "serial", ci->serial, "sha256-fingerprint", ci->sha256);
+    if (ci->issuer_uri) json_object_set_new(j, "issuer-uri", json_string(ci->issuer_uri));
+    if (ci->ari_cert_id) json_object_set_new(j, "ari-cert-id", json_string(ci->ari_cert_id));
+    if (cert_cb) cert_cb(j, ci->sha256, cert_cb_baton, p);
+    return j;
 }
 
 static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool_t *p)
@@ -74,13 +162,8 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool
 
     for (i = 0; i < n; ++i) {
         const md_cert_info_t *ci = infos[i];
-        json_t *cj;
         if (!ci) continue;
-        cj = json_pack("{s:s,s:o,s:s,s:s}", "issuer-name", ci->issuer,
-                       "valid", valid_json(ci->valid_from, ci->valid_until, p),
-                       "serial", ci->serial, "sha256-fingerprint", ci->sha256);
-        if (cert_cb) cert_cb(cj, ci->sha256, cert_cb_baton, p);
-        json_object_set_new(j, ci->spec_name, cj);
+        json_object_set_new(j, ci->spec_name, cert_json(ci, p));
         if (!from || ci->valid_from > from) from = ci->valid_from;
         if (!until || ci->valid_until < until) until = ci->valid_until;
     }
@@ -88,53 +171,308 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool
     return j;
 }
 
+static int needs_renewal(const md_t *md, apr_time_t renew_at)
+{
+    if (md->renew_mode == MD_RENEW_MANUAL) return 0;
+    if (md->cert_files && md->cert_files->nelts && md->renew_mode != MD_RENEW_ALWAYS) return 0;
+    if (!md->watched && md->renew_mode != MD_RENEW_ALWAYS) return 0;
+    return renew_at <= apr_time_now();
+}
+
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p)
 {
-    int n = md_pkey_spec_count(md);
-    md_cert_info_t **infos = apr_pcalloc(p, sizeof(*infos) * (apr_size_t)n);
-    json_t *j = md_to_json(md, p), *job, *eab;
-    const char *err = NULL;
-    int found;
+    int n = md_pkey_spec_count(md), found;
+    md_cert_info_t **infos = served_certs(md, store, &found, p);
+    json_t *j = md_to_json(md, p), *eab;
     apr_time_t renew_at;
-    apr_status_t rv;
+    job_view_t jv;
 
     if ((eab = json_object_get(j, "eab")) != NULL)
         json_object_set_new(eab, "hmac", json_string("***"));
-    found = md_status_load_certs(infos, md, store, MD_SG_DOMAINS, p);
     json_object_set_new(j, "cert", certs_json(md, infos, p));
     renew_at = found == n ? md_status_renew_at(md, infos) : apr_time_now();
     json_object_set_new(j, "renew-at", json_string(md_util_time_format(p, renew_at)));
     json_object_set_new(j, "watched", json_boolean(md->watched));
-    if (md->watched && renew_at <= apr_time_now() && md->renew_mode != MD_RENEW_MANUAL
-        && !(md->cert_files && md->cert_files->nelts && md->renew_mode != MD_RENEW_ALWAYS))
-        json_object_set_new(j, "renew", json_true());
-    rv = md_store_load_json(store, MD_SG_STAGING, md->name, MD_FN_JOB, &job, p, &err);
-    if (rv == APR_SUCCESS) {
-        json_t *renewal = json_deep_copy(job);
+    if (needs_renewal(md, renew_at)) json_object_set_new(j, "renew", json_true());
+    load_job(&jv, md, store, p);
+    if (jv.job) {
+        json_t *renewal = json_deep_copy(jv.job);
         md_cert_info_t **staged = apr_pcalloc(p, sizeof(*staged) * (apr_size_t)n);
         if (!with_log) json_object_del(renewal, "log");
         md_status_load_certs(staged, md, store, MD_SG_STAGING, p);
         json_object_set_new(renewal, "cert", certs_json(md, staged, p));
         json_object_set_new(j, "renewal", renewal);
     }
-    else if (!APR_STATUS_IS_ENOENT(rv)) {
-        json_object_set_new(j, "error", json_string(err));
-    }
-    if (md->rt_error && !json_object_get(j, "error"))
-        json_object_set_new(j, "error", json_string(md->rt_error));
+    if (jv.error) json_object_set_new(j, "error", json_string(jv.error));
+    else if (md->rt_error) json_object_set_new(j, "error", json_string(md->rt_error));
     return j;
 }
 
-json_t *md_status_all_json(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p)
+#define STATUS_DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+
+int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
+                        json_dump_callback_t write, void *baton, apr_pool_t *p)
 {
-    json_t *list = json_array();
-    int i;
+    const char *head = apr_psprintf(p, "{\n  \"version\": \"%s\",\n  \"managed-domains\": [", MD_VERSION);
+    apr_pool_t *ptemp;
+    int i, rc;
+
+    if ((rc = write(head, strlen(head), baton)) != 0) return rc;
+    apr_pool_create(&ptemp, p);
+    for (i = 0; i < mds->nelts && rc == 0; ++i) {
+        json_t *j = md_status_md_json(APR_ARRAY_IDX(mds, i, const md_t *), store, 0, ptemp);
+        rc = write(i ? ",\n" : "\n", i ? 2 : 1, baton);
+        if (rc == 0) rc = json_dump_callback(j, write, baton, STATUS_DUMP_FLAGS);
+        json_decref(j);
+        apr_pool_clear(ptemp);
+    }
+    apr_pool_destroy(ptemp);
+    return rc ? rc : write("\n  ]\n}\n", 7, baton);
+}
+
+json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p)
+{
+    int n = md_pkey_spec_count(md), found, i;
+    md_cert_info_t **infos = served_certs(md, store, &found, p), **staged;
+    json_t *j = json_object();
+    job_view_t jv;
+
+    for (i = 0; i < n; ++i) {
+        const md_cert_info_t *ci = infos[i];
+        if (!ci) continue;
+        if (!json_object_get(j, "serial")) {
+            /* the seed's flat form for the first certificate, plus "valid" as md-status has it */
+            json_object_set_new(j, "valid-until", json_string(md_util_time_format(p, ci->valid_until)));
+            json_object_set_new(j, "valid-from", json_string(md_util_time_format(p, ci->valid_from)));
+            json_object_set_new(j, "valid", valid_json(ci->valid_from, ci->valid_until, p));
+            json_object_set_new(j, "serial", json_string(ci->serial));
+            json_object_set_new(j, "sha256-fingerprint", json_string(ci->sha256));
+        }
+        json_object_set_new(j, ci->spec_name, cert_json(ci, p));
+    }
+    load_job(&jv, md, store, p);
+    staged = apr_pcalloc(p, sizeof(*staged) * (apr_size_t)n);
+    if (md_status_load_certs(staged, md, store, MD_SG_STAGING, p) > 0) {
+        json_t *r = certs_json(md, staged, p);
+        for (i = 0; i < n; ++i) {
+            if (!staged[i]) continue;
+            json_object_set_new(r, "serial", json_string(staged[i]->serial));
+            json_object_set_new(r, "sha256-fingerprint", json_string(staged[i]->sha256));
+            break;
+        }
+        json_object_set_new(j, "renewal", r);
+    }
+    return j;
+}
+
+/* ---- server-status ---- */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const md_t *const *)a)->name, (*(const md_t *const *)b)->name);
+}
+
+static const md_t **sorted(const apr_array_header_t *mds, apr_pool_t *p)
+{
+    const md_t **list = apr_pmemdup(p, mds->elts, sizeof(md_t *) * (apr_size_t)(mds->nelts + 1));
+    qsort(list, (size_t)mds->nelts, sizeof(md_t *), by_name);
+    return list;
+}
+
+static const char *html_escape(const char *s, apr_pool_t *p)
+{
+    apr_size_t n = 0;
+    const char *c;
+    char *out, *o;
+
+    if (!s) return "";
+    for (c = s; *c; ++c) n += (*c == '<' || *c == '>') ? 4 : *c == '&' ? 5 : *c == '"' ? 6 : 1;
+    o = out = apr_palloc(p, n + 1);
+    for (c = s; *c; ++c) {
+        switch (*c) {
+        case '<': memcpy(o, "&lt;", 4); o += 4; break;
+        case '>': memcpy(o, "&gt;", 4); o += 4; break;
+        case '&': memcpy(o, "&amp;", 5); o += 5; break;
+        case '"': memcpy(o, "&quot;", 6); o += 6; break;
+        default: *o++ = *c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+typedef enum { ST_OK, ST_RENEW, ST_ERRORED, ST_READY, ST_INCOMPLETE } overall_t;
+
+static overall_t overall(const md_t *md, const job_view_t *jv, apr_time_t renew_at)
+{
+    if (jv->job && jv->finished) return ST_READY;
+    if (jv->error || (jv->job && jv->errors > 0)) return ST_ERRORED;
+    if (md->state != MD_S_COMPLETE) return ST_INCOMPLETE;
+    if (jv->job || needs_renewal(md, renew_at)) return ST_RENEW;
+    return ST_OK;
+}
+
+static const char *overall_str(overall_t o)
+{
+    static const char *const s[] = { "good", "renewing", "errored", "ready", "incomplete" };
+    return s[o];
+}
+
+const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
+                           const char *check_name, const char *check_url, apr_pool_t *p)
+{
+    const md_t **list = sorted(mds, p);
+    apr_array_header_t *out = apr_array_make(p, mds->nelts * 10 + 10, sizeof(const char *));
+    apr_pool_t *ptemp;
+    int i, k;
+
+#define EMIT(s) (APR_ARRAY_PUSH(out, const char *) = (s))
+    EMIT("<hr>\n<h3>Managed Certificates</h3>\n<table class='md_status'><thead><tr>"
+         "<th>Domain</th><th>Names</th><th>Status</th><th>Valid until</th><th>Renewal</th>"
+         "<th>CA</th><th>Check</th></tr></thead><tbody>\n");
+    apr_pool_create(&ptemp, p);
+    for (i = 0; i < mds->nelts; ++i) {
+        const md_t *md = list[i];
+        int n = md_pkey_spec_count(md), found;
+        md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
+        apr_time_t renew_at = found == n ? md_status_renew_at(md, infos) : apr_time_now();
+        apr_time_t until = certs_valid_until(md, infos);
+        const char *names = "", *renewal, *checks = "";
+        job_view_t jv;
+        overall_t o;
+
+        load_job(&jv, md, store, ptemp);
+        o = overall(md, &jv, renew_at);
+        for (k = 0; k < md->domains->nelts; ++k)
+            names = apr_pstrcat(ptemp, names, k ? " " : "",
+                                html_escape(APR_ARRAY_IDX(md->domains, k, const char *), ptemp), NULL);
+        if (o == ST_READY) renewal = "new certificate staged, active after the next restart";
+        else if (o == ST_ERRORED)
+            renewal = apr_psprintf(ptemp, "error (%d): %s", jv.errors,
+                                   html_escape(jv.error ? jv.error : jv.detail, ptemp));
+        else if (jv.job) renewal = apr_pstrcat(ptemp, "in progress: ", html_escape(jv.detail, ptemp), NULL);
+        else if (renew_at && o == ST_OK)
+            renewal = apr_pstrcat(ptemp, "renews at ", md_util_time_format(ptemp, renew_at), NULL);
+        else renewal = "";
+        for (k = 0; k < n; ++k) {
+            if (!infos[k] || !check_url) continue;
+            checks = apr_psprintf(ptemp, "%s<a href=\"%s%s\">%s %s</a> ", checks,
+                                  html_escape(check_url, ptemp), infos[k]->sha256,
+                                  html_escape(check_name, ptemp), infos[k]->spec_name);
+        }
+        EMIT(apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%s%s</td><td>%s</td><td>%s</td>"
+                          "<td>%s</td><td>%s</td></tr>\n", html_escape(md->name, ptemp), names,
+                          overall_str(o), md->rt_error ? " (store error)" : "",
+                          until ? md_util_time_format(ptemp, until) : "-", renewal,
+                          html_escape(md->ca_effective, ptemp), checks));
+        apr_pool_clear(ptemp);
+    }
+    apr_pool_destroy(ptemp);
+    EMIT("</tbody></table>\n");
+#undef EMIT
+    return apr_array_pstrcat(p, out, '\0');
+}
+
+const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p)
+{
+    int counts[5] = { 0 }, i;
+    apr_pool_t *ptemp;
+
+    apr_pool_create(&ptemp, p);
+    for (i = 0; i < mds->nelts; ++i) {
+        const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
+        int n = md_pkey_spec_count(md), found;
+        md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
+        job_view_t jv;
+        load_job(&jv, md, store, ptemp);
+        ++counts[overall(md, &jv, found == n ? md_status_renew_at(md, infos) : apr_time_now())];
+        apr_pool_clear(ptemp);
+    }
+    apr_pool_destroy(ptemp);
+    /* an MD without a certificate is being obtained: it counts as "renew" */
+    return apr_psprintf(p, "ManagedCertificatesTotal: %d\nManagedCertificatesOK: %d\n"
+                        "ManagedCertificatesRenew: %d\nManagedCertificatesErrored: %d\n"
+                        "ManagedCertificatesReady: %d\n", mds->nelts, counts[ST_OK],
+                        counts[ST_RENEW] + counts[ST_INCOMPLETE], counts[ST_ERRORED], counts[ST_READY]);
+}
+
+/* ---- Prometheus metrics ---- */
+
+static const char *label(const char *s, apr_pool_t *p)
+{
+    apr_size_t n = 0;
+    const char *c;
+    char *out, *o;
+    for (c = s; *c; ++c) n += (*c == '\\' || *c == '"' || *c == '\n') ? 2 : 1;
+    o = out = apr_palloc(p, n + 1);
+    for (c = s; *c; ++c) {
+        if (*c == '\n') { *o++ = '\\'; *o++ = 'n'; continue; }
+        if (*c == '\\' || *c == '"') *o++ = '\\';
+        *o++ = *c;
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p)
+{
+    apr_array_header_t *not_after = apr_array_make(p, mds->nelts, sizeof(const char *));
+    apr_array_header_t *not_before = apr_array_make(p, mds->nelts, sizeof(const char *));
+    apr_array_header_t *renew_at = apr_array_make(p, mds->nelts, sizeof(const char *));
+    apr_array_header_t *state = apr_array_make(p, mds->nelts, sizeof(const char *));
+    apr_array_header_t *errors = apr_array_make(p, mds->nelts, sizeof(const char *));
+    apr_array_header_t *staged = apr_array_make(p, mds->nelts, sizeof(const char *));
+    int i, k;
 
     for (i = 0; i < mds->nelts; ++i) {
-        apr_pool_t *ptemp;
-        apr_pool_create(&ptemp, p);
-        json_array_append_new(list, md_status_md_json(APR_ARRAY_IDX(mds, i, const md_t *), store, 0, ptemp));
-        apr_pool_destroy(ptemp);
+        const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
+        const char *name = label(md->name, p);
+        int n = md_pkey_spec_count(md), found;
+        md_cert_info_t **infos = served_certs(md, store, &found, p);
+        apr_time_t at = found == n ? md_status_renew_at(md, infos) : apr_time_now();
+        job_view_t jv;
+
+        for (k = 0; k < n; ++k) {
+            if (!infos[k]) continue;
+            APR_ARRAY_PUSH(not_after, const char *) = apr_psprintf(p,
+                "mod_md_certificate_not_after_timestamp_seconds{md=\"%s\",key_type=\"%s\"} %"
+                APR_TIME_T_FMT "\n", name, label(infos[k]->spec_name, p), apr_time_sec(infos[k]->valid_until));
+            APR_ARRAY_PUSH(not_before, const char *) = apr_psprintf(p,
+                "mod_md_certificate_not_before_timestamp_seconds{md=\"%s\",key_type=\"%s\"} %"
+                APR_TIME_T_FMT "\n", name, label(infos[k]->spec_name, p), apr_time_sec(infos[k]->valid_from));
+        }
+        APR_ARRAY_PUSH(renew_at, const char *) = apr_psprintf(p,
+            "mod_md_certificate_renew_at_timestamp_seconds{md=\"%s\"} %" APR_TIME_T_FMT "\n",
+            name, apr_time_sec(at));
+        APR_ARRAY_PUSH(state, const char *) = apr_psprintf(p,
+            "mod_md_domain_state{md=\"%s\",state=\"%s\"} %d\n", name, md_state_str(md->state), md->state);
+        load_job(&jv, md, store, p);
+        APR_ARRAY_PUSH(errors, const char *) = apr_psprintf(p,
+            "mod_md_renewal_consecutive_errors{md=\"%s\"} %d\n", name, jv.error ? 1 : jv.errors);
+        APR_ARRAY_PUSH(staged, const char *) = apr_psprintf(p,
+            "mod_md_renewal_staged{md=\"%s\"} %d\n", name, jv.job && jv.finished);
     }
-    return json_pack("{s:s,s:o}", "version", MD_VERSION, "managed-domains", list);
+    return apr_pstrcat(p,
+        "# HELP mod_md_managed_domains Number of managed domains configured.\n"
+        "# TYPE mod_md_managed_domains gauge\n",
+        apr_psprintf(p, "mod_md_managed_domains %d\n", mds->nelts),
+        "# HELP mod_md_domain_state State of the managed domain (0 unknown, 1 incomplete, "
+        "2 complete, 4 error, 5 missing information).\n# TYPE mod_md_domain_state gauge\n",
+        apr_array_pstrcat(p, state, '\0'),
+        "# HELP mod_md_certificate_not_after_timestamp_seconds End of validity of the served "
+        "certificate.\n# TYPE mod_md_certificate_not_after_timestamp_seconds gauge\n",
+        apr_array_pstrcat(p, not_after, '\0'),
+        "# HELP mod_md_certificate_not_before_timestamp_seconds Start of validity of the served "
+        "certificate.\n# TYPE mod_md_certificate_not_before_timestamp_seconds gauge\n",
+        apr_array_pstrcat(p, not_before, '\0'),
+        "# HELP mod_md_certificate_renew_at_timestamp_seconds When renewal of the managed domain "
+        "starts (now, when a certificate is missing).\n"
+        "# TYPE mod_md_certificate_renew_at_timestamp_seconds gauge\n",
+        apr_array_pstrcat(p, renew_at, '\0'),
+        "# HELP mod_md_renewal_consecutive_errors Consecutive errors of the renewal job.\n"
+        "# TYPE mod_md_renewal_consecutive_errors gauge\n",
+        apr_array_pstrcat(p, errors, '\0'),
+        "# HELP mod_md_renewal_staged 1 when a renewed certificate waits for the next restart.\n"
+        "# TYPE mod_md_renewal_staged gauge\n",
+        apr_array_pstrcat(p, staged, '\0'), NULL);
 }

@@ -1,8 +1,10 @@
-/* md_status.h: what the status pages say about managed domains, as JSON.
+/* md_status.h: what the status pages say about managed domains.
  *
- * Owns: the md-status document (SPEC.md section 2, "Status output"): per MD its md.json
- * keys, the certificates per key type, renew-at, the renewal job, errors. Secrets (the
- * EAB hmac) never leave here unmasked.
+ * Owns: the md-status JSON document (SPEC.md section 2, "Status output"): per MD its
+ * md.json keys, the certificates per key type, renew-at, the renewal job, errors; the
+ * server-status section (HTML table and the ?auto lines); the Prometheus metrics text.
+ * Secrets (the EAB hmac) never leave here unmasked. Work per request is one stat/read of
+ * the MD's job.json at most: certificate facts are computed once at start-up.
  * Never: writes to the store or knows about httpd requests.
  */
 #ifndef MD_STATUS_H
@@ -11,7 +13,7 @@
 #include "md.h"
 #include "md_store.h"
 
-/* Facts about one certificate file as shown on status pages. */
+/* Facts about one certificate as shown on status pages. */
 typedef struct md_cert_info_t {
     const char *spec_name;      /* "rsa", "secp256r1", ... */
     apr_time_t valid_from;
@@ -19,6 +21,8 @@ typedef struct md_cert_info_t {
     const char *serial;
     const char *sha256;
     const char *issuer;
+    const char *issuer_uri;     /* CA Issuers URL from the AIA extension, or NULL */
+    const char *ari_cert_id;    /* RFC 9773: base64url(AKI keyid) "." base64url(serial) */
 } md_cert_info_t;
 
 /* Optional facts about one certificate added by another part of mod_md (the stapling glue
@@ -28,18 +32,32 @@ typedef void md_status_cert_cb(json_t *cert_json, const char *sha256, void *bato
                                apr_pool_t *p);
 void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton);
 
-/* Read domains/<md>/pubcert*.pem (or the MD's MDCertificateFile) per key spec; entries without a cert are NULL.
- * Returns the number of certificates found. */
+/* Read the certificates of an MD per key spec (static files, or pubcert*.pem of the group);
+ * entries without a usable cert are NULL. infos must have md_pkey_spec_count() slots.
+ * Returns the number found. */
 int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *store,
                          md_store_group_t group, apr_pool_t *p);
+md_cert_info_t *md_status_cert_info(X509 *cert, const char *spec_name, apr_pool_t *p);
 
 /* When renewal should start: the earliest, over all certificates, of
- * not_after - renew_window (0 when there is no certificate: renew now). */
+ * not_after - renew_window (0 when a certificate is missing: renew now). */
 apr_time_t md_status_renew_at(const md_t *md, md_cert_info_t *const *infos);
 
 /* The md-status JSON of one MD. with_log adds the job log. New reference. */
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p);
-/* {"version":..., "managed-domains":[...]} for all MDs (md_t*). New reference. */
-json_t *md_status_all_json(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
+/* {"version":..., "managed-domains":[...]} for all MDs (md_t*), written piecewise through
+ * write (jansson's dump callback type), one MD at a time, so that memory stays small with
+ * thousands of MDs. Returns 0 or -1. */
+int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
+                        json_dump_callback_t write, void *baton, apr_pool_t *p);
+/* The JSON of /.httpd/certificate-status for one MD. New reference. */
+json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p);
+
+/* server-status: HTML table (MDs in alphabetical order) and the ?auto lines. */
+const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
+                           const char *check_name, const char *check_url, apr_pool_t *p);
+const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
+/* Prometheus text exposition format (version 0.0.4). */
+const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
 
 #endif

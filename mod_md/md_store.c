@@ -269,17 +269,24 @@ apr_status_t md_store_ensure_fallback(md_store_t *store, const md_t *md, const m
      * RSA key takes a tenth of a second, which is what makes start-up fast with many MDs. */
     static const md_pkey_spec_t fallback_spec = { MD_PKEY_EC, 0, "secp256r1" };
     apr_array_header_t *chain;
+    apr_finfo_t kinfo, cinfo;
     EVP_PKEY *pkey;
     X509 *cert;
     apr_status_t rv;
 
     *pcert_path = md_store_path(store, MD_SG_DOMAINS, md->name, cfn, p);
     *pkey_path = md_store_path(store, MD_SG_DOMAINS, md->name, kfn, p);
+    /* Reuse a fallback that still covers the names for a day. The key is not decoded (that
+     * costs more than everything else at start-up with thousands of MDs): the key is always
+     * written before its certificate, so a pair cut short by a crash shows as a key file
+     * newer than the certificate. */
     if (md_chain_load(&chain, *pcert_path, p) == APR_SUCCESS
-        && md_store_load_pkey(store, MD_SG_DOMAINS, md->name, kfn, &pkey, p) == APR_SUCCESS) {
+        && apr_stat(&kinfo, *pkey_path, APR_FINFO_MTIME, p) == APR_SUCCESS
+        && apr_stat(&cinfo, *pcert_path, APR_FINFO_MTIME, p) == APR_SUCCESS
+        && kinfo.mtime <= cinfo.mtime) {
         X509 *x = APR_ARRAY_IDX(chain, 0, X509 *);
         if (md_cert_not_after(x) > apr_time_now() + apr_time_from_sec(86400)
-            && md_cert_matches_key(x, pkey) && md_cert_covers_domains(x, md->domains))
+            && md_cert_covers_domains(x, md->domains))
             return APR_SUCCESS;
     }
     if ((rv = md_pkey_gen(&pkey, &fallback_spec, p)) != APR_SUCCESS) {

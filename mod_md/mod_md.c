@@ -66,6 +66,22 @@ static int listening_on(int port)
     return 0;
 }
 
+/* The port a host is reached on with https: a port of its addresses that httpd listens
+ * on with the https protocol (Listen ... https, or 443), or 0. */
+static int https_port_of(server_rec *s)
+{
+    server_addr_rec *a;
+    ap_listen_rec *lr;
+    for (a = s->addrs; a; a = a->next) {
+        for (lr = ap_listeners; lr; lr = lr->next) {
+            if (lr->bind_addr && lr->bind_addr->port == a->host_port && lr->protocol
+                && !strcasecmp(lr->protocol, "https"))
+                return a->host_port;
+        }
+    }
+    return 0;
+}
+
 static const char *vhost_id(server_rec *s, apr_pool_t *p)
 {
     return apr_psprintf(p, "%s:%d%s", s->server_hostname ? s->server_hostname : "(no ServerName)",
@@ -123,6 +139,8 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     server_rec *s;
     int i;
 
+    apr_time_t started = apr_time_now();
+
     (void)plog;
     if (!mc->mds->nelts) return OK;
 
@@ -154,8 +172,9 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     for (i = 0; i < vhosts->nelts; ++i) {
         md_vhost_t *vh = APR_ARRAY_IDX(vhosts, i, md_vhost_t *);
         md_config_get(vh->baton)->assigned = vh->md;
+        if (vh->md && !vh->md->rt_https_port) vh->md->rt_https_port = https_port_of(vh->baton);
         if (vh->md)
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, APLOGNO(10901)
+            ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, base, APLOGNO(10901)
                          "virtual host %s belongs to MDomain %s", vh->id, vh->md->name);
     }
     for (i = 0; i < warnings->nelts; ++i)
@@ -182,6 +201,9 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                          "MDomain %s is not used by any virtual host; it is only renewed with "
                          "MDRenewMode always", md->name);
     }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, APLOGNO(10916)
+                 "mod_md: %d managed domains matched to %d hosts in %" APR_TIME_T_FMT " ms",
+                 mc->mds->nelts, vhosts->nelts, apr_time_as_msec(apr_time_now() - started));
     return OK;
 
 fail:
@@ -220,8 +242,11 @@ static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *
     return 1;
 }
 
-static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool_t *pconf,
-                            apr_pool_t *ptemp)
+/* Bring one MD's store entry in line with the configuration and decide which files mod_ssl
+ * gets. A dry run (the first of the two configuration passes at start-up, whose result httpd
+ * throws away) only decides the files: md.json is read and written in the real pass. */
+static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_run,
+                            apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_store_t *store = mc->store;
     md_t *stored = NULL;
@@ -230,7 +255,7 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
     int i, n = md_pkey_spec_count(md);
     apr_status_t rv;
 
-    rv = md_store_load_md(store, MD_SG_DOMAINS, md->name, &stored, ptemp, &err);
+    rv = dry_run ? APR_ENOENT : md_store_load_md(store, MD_SG_DOMAINS, md->name, &stored, ptemp, &err);
     if (rv == APR_SUCCESS) {
         md->ca_account = stored->ca_account ? apr_pstrdup(pconf, stored->ca_account) : NULL;
     }
@@ -275,7 +300,7 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
         md->state_descr = NULL;
     }
 
-    if (!stored || !md_equal_json(md, stored, ptemp)) {
+    if (!dry_run && (!stored || !md_equal_json(md, stored, ptemp))) {
         rv = md_store_save_md(store, MD_SG_DOMAINS, md, ptemp);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10906)
@@ -284,6 +309,11 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool
             return rv;
         }
     }
+
+    /* status pages show these facts without touching the disk per request */
+    md->rt_certs = apr_pcalloc(pconf, sizeof(*md->rt_certs) * (apr_size_t)n);
+    if (md->state == MD_S_COMPLETE && !dry_run)
+        md_status_load_certs(md->rt_certs, md, store, MD_SG_DOMAINS, pconf);
 
     md->rt_fallback = 0;
     if (md->state != MD_S_COMPLETE) {
@@ -311,7 +341,8 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     const char *base, *err = NULL;
     json_t *httpd_json;
     apr_status_t rv;
-    int i;
+    apr_time_t started = apr_time_now();
+    int i, dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
 
     (void)plog;
     if (!mc->mds->nelts) return OK;
@@ -334,21 +365,28 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                      "mod_md: cannot create the directories of the store at %s", base);
         return !OK;
     }
-    httpd_json = json_pack("{s:{s:b,s:b}}", "proto", "http", mc->can_http, "https", mc->can_https);
-    rv = md_store_save_json(mc->store, MD_SG_NONE, NULL, MD_FN_HTTPD, httpd_json, ptemp);
-    json_decref(httpd_json);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10911)
-                     "mod_md: cannot write %s in the store at %s", MD_FN_HTTPD, base);
-        return !OK;
+    if (!dry_run) {
+        httpd_json = json_pack("{s:{s:b,s:b}}", "proto", "http", mc->can_http, "https", mc->can_https);
+        rv = md_store_save_json(mc->store, MD_SG_NONE, NULL, MD_FN_HTTPD, httpd_json, ptemp);
+        json_decref(httpd_json);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10911)
+                         "mod_md: cannot write %s in the store at %s", MD_FN_HTTPD, base);
+            return !OK;
+        }
     }
+    md_drive_post_config_activate(mc, s, pconf, ptemp);
     for (i = 0; i < mc->mds->nelts; ++i) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);
-        rv = sync_md(mc, APR_ARRAY_IDX(mc->mds, i, md_t *), s, pconf, p);
+        rv = sync_md(mc, APR_ARRAY_IDX(mc->mds, i, md_t *), s, dry_run, pconf, p);
         apr_pool_destroy(p);
         if (rv != APR_SUCCESS) return !OK;
     }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10915)
+                 "mod_md: store %s in line with %d managed domains in %" APR_TIME_T_FMT " ms%s",
+                 base, mc->mds->nelts, apr_time_as_msec(apr_time_now() - started),
+                 dry_run ? " (first pass: files only)" : "");
     return OK;
 }
 
@@ -405,7 +443,8 @@ static void md_register_hooks(apr_pool_t *p)
     ap_hook_post_config(md_post_config, NULL, succ_ssl, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_cert_files(md_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_fallback_cert_files(md_add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    md_status_register_hooks(p);
+    md_http_register_hooks(p);
     md_drive_register_hooks(p);
     md_ocsp_register_hooks(p);
 }

@@ -4,11 +4,18 @@
 
 #include <httpd.h>
 
-/* md-status handler (mod_md_status.c) */
-int md_status_handler(request_rec *r);
+/* MDRequireHttps, certificate-status (mod_md_http.c) */
+void md_http_register_hooks(apr_pool_t *p);
+
+/* server-status section, md-metrics handler (mod_md_status.c) */
+void md_status_register_hooks(apr_pool_t *p);
 
 /* renewal driver and challenge answers (mod_md_drive.c) */
 void md_drive_register_hooks(apr_pool_t *p);
+/* post_config, parent: activate staged certificates, before the store is synced */
+struct md_mod_conf_t;
+apr_status_t md_drive_post_config_activate(struct md_mod_conf_t *mc, server_rec *s,
+                                           apr_pool_t *pconf, apr_pool_t *ptemp);
 
 /* OCSP stapling (mod_md_ocsp.c) */
 void md_ocsp_register_hooks(apr_pool_t *p);

@@ -41,6 +41,7 @@ md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
     mc->check_interval = apr_time_from_sec(12 * 3600);
     mc->retry_delay = apr_time_from_sec(5);
     mc->retry_failover = 13;
+    mc->renew_jobs = 8;
     mc->lock_wait_timeout = apr_time_from_sec(5);
     mc->server_status_enabled = 1;
     mc->certificate_status_enabled = 1;
@@ -503,6 +504,21 @@ static const char *set_retry_failover(cmd_parms *cmd, void *dc, const char *valu
     return NULL;
 }
 
+static const char *set_renew_jobs(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    char *end;
+    long n;
+    (void)dc;
+    if (err) return err;
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (!*value || *end || errno || n < 1 || n > 256)
+        return bad_value(cmd, value, "use a number of renewals between 1 and 256");
+    cmd_sc(cmd)->mc->renew_jobs = (int)n;
+    return NULL;
+}
+
 static const char *set_require_https(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err = check_context(cmd, 1);
@@ -581,26 +597,18 @@ static const char *add_file(cmd_parms *cmd, const char *value, apr_array_header_
     return NULL;
 }
 
-static const char *set_cert_file(cmd_parms *cmd, void *dc, const char *value)
+/* MDCertificateFile / MDCertificateKeyFile: cmd->info says which list the file goes to. */
+static const char *set_static_file(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err = check_context(cmd, 1);
+    int is_key = cmd->info != NULL;
+    md_t *md = target_md(cmd);
     (void)dc;
     if (err) return err;
     if (!in_section(cmd))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static "
-                           "certificate is for one managed domain", NULL);
-    return add_file(cmd, value, &target_md(cmd)->cert_files);
-}
-
-static const char *set_key_file(cmd_parms *cmd, void *dc, const char *value)
-{
-    const char *err = check_context(cmd, 1);
-    (void)dc;
-    if (err) return err;
-    if (!in_section(cmd))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static "
-                           "key is for one managed domain", NULL);
-    return add_file(cmd, value, &target_md(cmd)->pkey_files);
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static ",
+                           is_key ? "key" : "certificate", " is for one managed domain", NULL);
+    return add_file(cmd, value, is_key ? &md->pkey_files : &md->cert_files);
 }
 
 static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *value)
@@ -757,6 +765,7 @@ const command_rec md_cmds[] = {
     M_TAKE1("MDWarnWindow", set_warn_window, "duration or N% of the lifetime"),
     M_TAKE1("MDRetryDelay", set_retry_delay, "delay after an error, doubled per error"),
     M_TAKE1("MDRetryFailover", set_retry_failover, "errors before the next CA is tried"),
+    M_TAKE1("MDRenewJobs", set_renew_jobs, "how many MDs are renewed at the same time"),
     M_TAKE1("MDCheckInterval", set_check_interval, "how often the driver looks"),
     M_TAKE1("MDInitialDelay", set_initial_delay, "delay before the first check"),
     M_TAKE1("MDActivationDelay", set_activation_delay, "minimum age of a staged certificate"),
@@ -764,8 +773,8 @@ const command_rec md_cmds[] = {
     M_TAKE1("MDMustStaple", set_must_staple, "on|off"),
     AP_INIT_RAW_ARGS("MDNotifyCmd", set_notify_cmd, NULL, RSRC_CONF, "program run after renewal"),
     AP_INIT_RAW_ARGS("MDMessageCmd", set_message_cmd, NULL, RSRC_CONF, "program run on events"),
-    M_TAKE1("MDCertificateFile", set_cert_file, "static certificate file of the MD"),
-    M_TAKE1("MDCertificateKeyFile", set_key_file, "static key file of the MD"),
+    AP_INIT_TAKE1("MDCertificateFile", set_static_file, NULL, RSRC_CONF, "static certificate file of the MD"),
+    AP_INIT_TAKE1("MDCertificateKeyFile", set_static_file, "key", RSRC_CONF, "static key file of the MD"),
     M_TAKE1("MDStoreDir", set_store_dir, "store directory"),
     M_TAKE1("MDStoreLocks", set_store_locks, "on|off|duration"),
     M_TAKE1("MDBaseServer", set_base_server, "on|off: may the main server be managed"),

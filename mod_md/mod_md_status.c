@@ -1,56 +1,118 @@
-/* mod_md_status.c: the md-status handler (SetHandler md-status).
+/* mod_md_status.c: mod_md's status pages.
  *
- * GET /md-status lists every MD; GET /md-status/NAME shows one with its job log. Names in
- * the URL are looked up in the configuration only; they never reach a file path.
+ *  - SetHandler md-status: GET /md-status lists every MD as JSON, GET /md-status/NAME shows
+ *    one with its job log. Names in the URL are looked up in the configuration only; they
+ *    never reach a file path.
+ *  - a section in mod_status' server-status (MDServerStatus), HTML and ?auto lines.
+ *  - SetHandler md-metrics: Prometheus text format.
+ * The documents themselves are built by the core (md_status.c).
  */
 #include <string.h>
 
 #include <apr_strings.h>
 
 #include <httpd.h>
+#include <apr_optional_hooks.h>
 #include <http_config.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <mod_status.h>
 
 #include "md.h"
 #include "md_status.h"
 #include "mod_md.h"
 #include "mod_md_config.h"
 
-APLOG_USE_MODULE(md);
+static int send_text(request_rec *r, const char *type, const char *s)
+{
+    ap_set_content_type(r, type);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    ap_set_content_length(r, (apr_off_t)strlen(s));
+    if (!r->header_only) ap_rputs(s, r);
+    return OK;
+}
 
 static int send_json(request_rec *r, json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc;
     json_decref(j);
     if (!s) return HTTP_INTERNAL_SERVER_ERROR;
-    ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
-    ap_set_content_length(r, (apr_off_t)strlen(s));
-    if (!r->header_only) ap_rputs(s, r);
+    rc = send_text(r, "application/json", s);
     free(s);
-    return OK;
+    return rc;
 }
 
-int md_status_handler(request_rec *r)
+/* Common checks of our handlers: only GET (and so HEAD). */
+static int check_method(request_rec *r)
+{
+    r->allowed = (AP_METHOD_BIT << M_GET);
+    return r->method_number == M_GET ? OK : HTTP_METHOD_NOT_ALLOWED;
+}
+
+static int write_cb(const char *buf, size_t len, void *baton)
+{
+    return ap_rwrite(buf, (int)len, baton) < 0 ? -1 : 0;
+}
+
+static int md_status_handler(request_rec *r)
 {
     md_mod_conf_t *mc;
     const char *name;
-    int i;
+    int i, rc;
 
     if (!r->handler || strcmp(r->handler, "md-status")) return DECLINED;
-    r->allowed = (AP_METHOD_BIT << M_GET);
-    if (r->method_number != M_GET) return HTTP_METHOD_NOT_ALLOWED;
+    if ((rc = check_method(r)) != OK) return rc;
     mc = md_config_get(r->server)->mc;
-    if (!mc->store) return send_json(r, json_pack("{s:s,s:[]}", "version", MD_VERSION, "managed-domains"));
-
+    if (!mc->store)
+        return send_json(r, json_pack("{s:s,s:[]}", "version", MD_VERSION, "managed-domains"));
     name = r->path_info;
-    if (!name || !*name || !strcmp(name, "/"))
-        return send_json(r, md_status_all_json(mc->mds, mc->store, r->pool));
+    if (!name || !*name || !strcmp(name, "/")) {
+        /* streamed: with thousands of MDs the document is megabytes */
+        ap_set_content_type(r, "application/json");
+        apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+        if (!r->header_only) md_status_all_write(mc->mds, mc->store, write_cb, r, r->pool);
+        return OK;
+    }
     ++name;
     for (i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         if (!strcmp(md->name, name)) return send_json(r, md_status_md_json(md, mc->store, 1, r->pool));
     }
     return HTTP_NOT_FOUND;
+}
+
+static int md_metrics_handler(request_rec *r)
+{
+    md_mod_conf_t *mc;
+    apr_array_header_t *none;
+    int rc;
+
+    if (!r->handler || strcmp(r->handler, "md-metrics")) return DECLINED;
+    if ((rc = check_method(r)) != OK) return rc;
+    mc = md_config_get(r->server)->mc;
+    none = apr_array_make(r->pool, 1, sizeof(md_t *));
+    return send_text(r, "text/plain; version=0.0.4; charset=utf-8",
+                     md_status_metrics(mc->store ? mc->mds : none, mc->store, r->pool));
+}
+
+static int md_server_status(request_rec *r, int flags)
+{
+    md_mod_conf_t *mc = md_config_get(r->server)->mc;
+
+    if (!mc->server_status_enabled || !mc->store || !mc->mds->nelts) return OK;
+    if (flags & AP_STATUS_SHORT)
+        ap_rputs(md_status_auto(mc->mds, mc->store, r->pool), r);
+    else
+        ap_rputs(md_status_html(mc->mds, mc->store, mc->cert_check_name, mc->cert_check_url,
+                                r->pool), r);
+    return OK;
+}
+
+void md_status_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(md_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, md_server_status, NULL, NULL, APR_HOOK_MIDDLE);
 }

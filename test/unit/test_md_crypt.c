@@ -81,6 +81,21 @@ START_TEST(self_signed_facts)
 }
 END_TEST
 
+START_TEST(ari_id_and_key_type)
+{
+    md_pkey_spec_t ec = { MD_PKEY_EC, 0, "secp384r1" };
+    EVP_PKEY *k;
+    X509 *x;
+    ck_assert_int_eq(md_pkey_gen(&k, &ec, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_cert_self_sign(&x, "a.example.org", names("a.example.org", NULL), k,
+                                       apr_time_from_sec(86400), pool), APR_SUCCESS);
+    ck_assert_str_eq(md_cert_key_type(x, pool), "secp384r1");
+    ck_assert_ptr_null(md_cert_issuer_uri(x, pool));
+    /* self-signed without AKI: no ARI id */
+    ck_assert_ptr_null(md_cert_ari_id(x, pool));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("md_crypt");
@@ -90,6 +105,7 @@ static Suite *suite(void)
     tcase_add_test(tc, keygen_types);
     tcase_add_test(tc, encrypted_pkcs8_roundtrip);
     tcase_add_test(tc, self_signed_facts);
+    tcase_add_test(tc, ari_id_and_key_type);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -107,6 +107,87 @@ START_TEST(eab_hmac_masked)
 }
 END_TEST
 
+START_TEST(server_status_and_metrics)
+{
+    apr_array_header_t *mds = apr_array_make(pool, 2, sizeof(md_t *));
+    apr_array_header_t *n = apr_array_make(pool, 1, sizeof(const char *));
+    md_t *other;
+    const char *html, *auto_lines, *metrics;
+    X509 *x;
+
+    APR_ARRAY_PUSH(n, const char *) = "0first.example.org";
+    other = md_create(pool, n);
+    md_merge(other, md_create_defaults(pool));
+    other->state = MD_S_INCOMPLETE;
+    x = install_cert(MD_SG_DOMAINS, 90);
+    md->state = MD_S_COMPLETE;
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    APR_ARRAY_PUSH(mds, md_t *) = other;
+    html = md_status_html(mds, store, "crt.sh", "https://crt.sh?q=", pool);
+    ck_assert_ptr_nonnull(strstr(html, md_cert_sha256_hex(x, pool)));
+    /* alphabetical: 0first before a. */
+    ck_assert(strstr(html, "0first.example.org") < strstr(html, "<td>a.example.org"));
+    auto_lines = md_status_auto(mds, store, pool);
+    ck_assert_ptr_nonnull(strstr(auto_lines, "ManagedCertificatesTotal: 2\n"));
+    ck_assert_ptr_nonnull(strstr(auto_lines, "ManagedCertificatesOK: 1\n"));
+    ck_assert_ptr_nonnull(strstr(auto_lines, "ManagedCertificatesRenew: 1\n"));
+    metrics = md_status_metrics(mds, store, pool);
+    ck_assert_ptr_nonnull(strstr(metrics, "mod_md_managed_domains 2\n"));
+    ck_assert_ptr_nonnull(strstr(metrics, apr_psprintf(pool,
+        "mod_md_certificate_not_after_timestamp_seconds{md=\"a.example.org\",key_type=\"rsa\"} %"
+        APR_TIME_T_FMT "\n", apr_time_sec(md_cert_not_after(x)))));
+    ck_assert_ptr_nonnull(strstr(metrics, "mod_md_domain_state{md=\"0first.example.org\",state=\"incomplete\"} 1"));
+}
+END_TEST
+
+START_TEST(html_is_escaped)
+{
+    apr_array_header_t *mds = apr_array_make(pool, 1, sizeof(md_t *));
+    json_t *job = json_pack("{s:s,s:i,s:{s:s}}", "name", md->name, "errors", 3,
+                            "last", "detail", "<script>alert(1)</script>");
+    const char *html;
+    ck_assert_int_eq(md_store_save_json(store, MD_SG_STAGING, md->name, MD_FN_JOB, job, pool), APR_SUCCESS);
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    html = md_status_html(mds, store, "crt.sh", "https://crt.sh?q=", pool);
+    ck_assert_ptr_null(strstr(html, "<script>"));
+    ck_assert_ptr_nonnull(strstr(html, "&lt;script&gt;"));
+    ck_assert_ptr_nonnull(strstr(md_status_auto(mds, store, pool), "ManagedCertificatesErrored: 1"));
+    json_decref(job);
+}
+END_TEST
+
+static int collect(const char *buf, size_t len, void *baton)
+{
+    apr_array_header_t *out = baton;
+    APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(out->pool, buf, len);
+    return 0;
+}
+
+START_TEST(streamed_list_is_one_json_document)
+{
+    apr_array_header_t *mds = apr_array_make(pool, 2, sizeof(md_t *));
+    apr_array_header_t *out = apr_array_make(pool, 10, sizeof(const char *));
+    json_t *doc, *list;
+    json_error_t err;
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    ck_assert_int_eq(md_status_all_write(mds, store, collect, out, pool), 0);
+    doc = json_loads(apr_array_pstrcat(pool, out, '\0'), 0, &err);
+    ck_assert_msg(doc != NULL, "%s", err.text);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "version")), MD_VERSION);
+    list = json_object_get(doc, "managed-domains");
+    ck_assert_int_eq(json_array_size(list), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 1), "name")), "a.example.org");
+    json_decref(doc);
+    apr_array_clear(mds);
+    apr_array_clear(out);
+    ck_assert_int_eq(md_status_all_write(mds, store, collect, out, pool), 0);
+    doc = json_loads(apr_array_pstrcat(pool, out, '\0'), 0, &err);
+    ck_assert_int_eq(json_array_size(json_object_get(doc, "managed-domains")), 0);
+    json_decref(doc);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("md_status");
@@ -116,6 +197,9 @@ static Suite *suite(void)
     tcase_add_test(tc, cert_facts_and_renew_at);
     tcase_add_test(tc, renewal_and_errors);
     tcase_add_test(tc, eab_hmac_masked);
+    tcase_add_test(tc, server_status_and_metrics);
+    tcase_add_test(tc, html_is_escaped);
+    tcase_add_test(tc, streamed_list_is_one_json_document);
     suite_add_tcase(s, tc);
     return s;
 }
