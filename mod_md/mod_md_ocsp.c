@@ -27,8 +27,6 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_optional.h>
-#include <apr_thread_proc.h>
-#include <curl/curl.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -41,6 +39,8 @@
 #include <unixd.h>
 
 #include "md.h"
+#include "md_drive.h"
+#include "md_http.h"
 #include "md_ocsp.h"
 #include "md_status.h"
 #include "md_store.h"
@@ -195,7 +195,7 @@ static int ocsp_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
                      "MDStapling: cannot create the watchdog " MD_STAPLE_WATCHDOG);
         return !OK;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    md_http_global_init();
     md_status_set_cert_cb(add_ocsp_status, NULL);
     return OK;
 }
@@ -337,31 +337,17 @@ static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t 
 /* MDMessageCmd as "cmd args... EVENT NAME", without a shell; waits for it. */
 static void run_event(const char *event, const char *name, apr_pool_t *p)
 {
-    const char *line = reg->mc->message_cmd, **argv, **args;
-    apr_procattr_t *attr;
-    apr_proc_t proc;
-    apr_exit_why_e why;
-    int argc, code = 0;
-    apr_status_t rv;
+    const char *extra[3], *err = NULL;
+    int code = 0;
 
-    if (!line || !(argv = md_util_cmdline_split(p, line, &argc)) || argc < 1) return;
-    args = apr_pcalloc(p, sizeof(*args) * (apr_size_t)(argc + 3));
-    memcpy(args, argv, sizeof(*args) * (apr_size_t)argc);
-    args[argc] = event;
-    args[argc + 1] = name;
-    if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
-        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
-        || (rv = apr_proc_create(&proc, args[0], args, NULL, attr, p)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, reg->s, APLOGNO(10943)
-                     "MDMessageCmd %s could not be started for event %s of %s",
-                     args[0], event, name);
-        return;
-    }
-    apr_proc_wait(&proc, &code, &why, APR_WAIT);
-    if (why != APR_PROC_EXIT || code)
+    if (!reg->mc->message_cmd) return;
+    extra[0] = event;
+    extra[1] = name;
+    extra[2] = NULL;
+    if (md_drive_run_cmd(reg->mc->message_cmd, extra, &code, p, &err) != APR_SUCCESS || code)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10944)
-                     "MDMessageCmd %s %s %s exited with %d", args[0], event, name, code);
+                     "MDMessageCmd %s %s %s: %s", reg->mc->message_cmd, event, name,
+                     err ? err : apr_psprintf(p, "exited with %d", code));
 }
 
 static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *p)
@@ -375,8 +361,17 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
 
     rv = md_ocsp_req_der(&req, &req_len, e->cert, p);
     if (rv != APR_SUCCESS) err = "cannot build the OCSP request";
-    else rv = md_ocsp_fetch(&der, &der_len, e->cert->responder, e->proxy, req, req_len,
-                            MD_OCSP_FETCH_TIMEOUT, p, &err);
+    else {
+        md_http_opts_t opts;
+        memset(&opts, 0, sizeof(opts));
+        opts.proxy_url = e->proxy;
+        /* responders are plain http as a rule; an https one is checked against the system
+         * roots (MDCACertificateFile is about the ACME CA's server, not the OCSP service) */
+        opts.proxy_ca_file = reg->mc->proxy_ca_certs_file;
+        opts.connect_timeout_ms = 5000;
+        opts.timeout_ms = (long)apr_time_as_msec(MD_OCSP_FETCH_TIMEOUT);
+        rv = md_ocsp_fetch(&der, &der_len, e->cert->responder, &opts, req, req_len, p, &err);
+    }
     now = apr_time_now();
     if (rv == APR_SUCCESS)
         rv = md_ocsp_resp_verify(&resp, e->cert, der, der_len, now, p, &err);
