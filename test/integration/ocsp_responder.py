@@ -6,6 +6,7 @@ and signed with the intermediate's key (or a delegated responder certificate). I
 decides what it answers:
   good, revoked, unknown  a proper response with that status
   garbage                 bytes that are no OCSP response
+  huge                    a megabyte of bytes
   other-cert              a proper response about a different certificate
   expired                 a proper response whose nextUpdate has passed
   bad-signature           a response naming the issuer but signed with another key
@@ -238,6 +239,8 @@ class OcspResponder:
             return 500, "text/plain", b"responder broken\n"
         if mode == "garbage":
             return 200, "application/ocsp-response", b"<html>this is not OCSP</html>\n" * 3
+        if mode == "huge":
+            return 200, "application/ocsp-response", b"\x30" * (1024 * 1024)
         if mode == "unauthorized" or not isinstance(req.hash_algorithm, hashes.SHA1) \
                 or req.issuer_key_hash != ours:
             return 200, "application/ocsp-response", ocsp.OCSPResponseBuilder.build_unsuccessful(

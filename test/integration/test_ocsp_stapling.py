@@ -229,6 +229,7 @@ BAD_MODES = {
     "bad-signature": "not signed by the issuer",
     "unauthorized": "answered 'unauthorized'",
     "http-500": "answered HTTP status 500",
+    "huge": "larger than 16384 bytes",
 }
 
 
