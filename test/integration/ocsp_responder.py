@@ -85,6 +85,9 @@ class TestCA:
         self.chain_file = os.path.join(dir, "chain.pem")
         with open(self.chain_file, "w") as f:
             f.write(_pem(self.ca))
+        self.ca_key_file = os.path.join(dir, "chain.key.pem")
+        with open(self.ca_key_file, "w") as f:
+            f.write(_key_pem(self.ca_key))
         # a responder certificate delegated by the intermediate (OCSP signing EKU)
         self.responder_key = ec.generate_private_key(ec.SECP256R1())
         self.responder = self._sign(_name(f"{name} OCSP Responder"), self.responder_key.public_key(),
@@ -130,6 +133,14 @@ class TestCA:
         leaf = Leaf(name, cert, key, cf, kf)
         self.leaves[cert.serial_number] = leaf
         return leaf
+
+
+def openssl_index_line(cert, revoked=False):
+    """A line of an `openssl ca` index file (as `openssl ocsp -index` reads) for cert."""
+    exp = cert.not_valid_after.strftime("%y%m%d%H%M%SZ")
+    rev = _now().strftime("%y%m%d%H%M%SZ") if revoked else ""
+    subject = "/" + "/".join(a.rfc4514_string() for a in cert.subject)
+    return f"{'R' if revoked else 'V'}\t{exp}\t{rev}\t{cert.serial_number:X}\tunknown\t{subject}\n"
 
 
 class OcspResponder:

@@ -462,3 +462,35 @@ def test_md_stapling_takes_over_from_ssl_use_stapling(setup):
     assert x.resp.hits == {x.a.serial: 1, x.b.serial: 1}, x.resp.hits
     assert os.path.exists(x.store_file(x.a, "a.example.org"))
     assert os.path.exists(x.store_file(x.b, "other"))
+
+
+@pytest.mark.parametrize("validity", [["-nmin", "60"], []])
+def test_openssl_ocsp_as_responder(setup, validity):
+    """Another responder implementation: `openssl ocsp` serving an index file (with and
+    without nextUpdate in its responses)."""
+    from ocsp_responder import free_port, openssl_index_line
+    x = setup()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    good = x.ca.issue("good.example.org", ocsp_url=url)
+    bad = x.ca.issue("revoked.example.org", ocsp_url=url)
+    index = x.h.path("ca", "index.txt")
+    with open(index, "w") as f:
+        f.write(openssl_index_line(good.cert) + openssl_index_line(bad.cert, revoked=True))
+    proc = subprocess.Popen(["openssl", "ocsp", "-index", index, "-port", str(port), "-rsigner",
+                             x.ca.chain_file, "-rkey", x.ca.ca_key_file, "-CA", x.ca.chain_file,
+                             "-ignore_err"] + validity,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        h = x.h
+        vh = ""
+        for leaf in (good, bad):
+            vh += h.ssl_vhost(leaf.name, extra=f"  SSLCertificateFile {leaf.cert_file}\n"
+                              f"  SSLCertificateKeyFile {leaf.key_file}\n")
+        h.write_conf("MDStapling on\n" + vh)
+        h.start()
+        assert x.wait_staple("good.example.org") == "good"
+        assert x.wait_staple("revoked.example.org", want="revoked") == "revoked"
+    finally:
+        proc.terminate()
+        proc.wait(5)
