@@ -385,6 +385,26 @@ apr_status_t md_ocsp_store_prune(md_store_t *store, apr_interval_time_t keep,
 
 /* ---- fetching (over md_http: proxy, trust roots and size limit as for the CA) ---- */
 
+static const char *get_url(const char *url, const unsigned char *req, apr_size_t len, apr_pool_t *p)
+{
+    unsigned char *b64;
+    char *enc, *d;
+    const unsigned char *q;
+    int n;
+
+    if (len > 4096) return NULL;
+    b64 = apr_palloc(p, 4 * ((len + 2) / 3) + 1);
+    n = EVP_EncodeBlock(b64, req, (int)len);
+    if (n <= 0) return NULL;
+    d = enc = apr_palloc(p, (apr_size_t)n * 3 + 1);
+    for (q = b64; *q; ++q) {
+        if (*q == '+' || *q == '/' || *q == '=') d += apr_snprintf(d, 4, "%%%02X", *q);
+        else *d++ = (char)*q;
+    }
+    *d = '\0';
+    return apr_pstrcat(p, url, url[0] && url[strlen(url) - 1] == '/' ? "" : "/", enc, NULL);
+}
+
 apr_status_t md_ocsp_fetch(unsigned char **pder, apr_size_t *plen, const char *url,
                            const md_http_opts_t *opts, const unsigned char *req,
                            apr_size_t req_len, apr_pool_t *p, const char **perr)
@@ -403,6 +423,12 @@ apr_status_t md_ocsp_fetch(unsigned char **pder, apr_size_t *plen, const char *u
     }
     rv = md_http_request(&resp, http, "POST", url, "application/ocsp-request",
                          "application/ocsp-response", (const char *)req, req_len, p, perr);
+    if (rv == APR_SUCCESS && resp->status == 405) {
+        /* a responder that only takes GET (RFC 6960 A.1): url-encoded base64 of the DER */
+        const char *get = get_url(url, req, req_len, p);
+        if (get) rv = md_http_request(&resp, http, "GET", get, NULL, "application/ocsp-response",
+                                      NULL, 0, p, perr);
+    }
     if (rv != APR_SUCCESS) return rv;
     if (resp->status != 200) {
         *perr = apr_psprintf(p, "%s answered HTTP status %d", url, resp->status);

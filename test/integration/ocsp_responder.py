@@ -13,6 +13,7 @@ decides what it answers:
   unauthorized            an OCSP error status (unauthorized)
   http-500                an HTTP error
   down                    nothing listens on the port
+  get-only                good answers to GET (RFC 6960 A.1), 405 to POST
 Modes can be set globally or per certificate serial. It answers for any serial of its
 issuer (a TestCA's intermediate, or any CA given with set_issuer(), e.g. pebble's
 intermediate with the key from pebble's management port). What it emits for good/revoked
@@ -175,7 +176,14 @@ class OcspResponder:
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
-                self._answer(self.rfile.read(n))
+                body = self.rfile.read(n)
+                if responder.mode == "get-only":
+                    self.send_response(405)
+                    self.send_header("Allow", "GET")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._answer(body)
 
             def do_GET(self):
                 import base64
@@ -244,6 +252,8 @@ class OcspResponder:
         with self._lock:
             self.hits[serial] = self.hits.get(serial, 0) + 1
         mode = self.modes.get(serial, self.mode)
+        if mode == "get-only":
+            mode = "good"
         issuer, _ = self._signer()
         ours = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
         if mode == "http-500":

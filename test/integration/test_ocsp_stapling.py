@@ -494,3 +494,11 @@ def test_openssl_ocsp_as_responder(setup, validity):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_get_only_responder(setup):
+    """A responder that refuses POST (405) is asked with GET (RFC 6960 A.1)."""
+    x = setup(responder_mode="get-only")
+    x.start()
+    assert x.wait_staple("a.example.org") == "good"
+    assert x.wait_staple("b.example.org") == "good"
