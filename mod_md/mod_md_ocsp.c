@@ -58,8 +58,8 @@ typedef struct ocsp_entry_t {
     const char *id;             /* mod_ssl's id bytes (copied) */
     apr_size_t id_len;
     md_ocsp_cert_t *cert;
-    const char *dir;            /* store directory: MD name or MD_OCSP_OTHER */
-    const char *name;           /* MD name, or the ServerName for other certs (events, logs) */
+    const char *dir;            /* store directory and MDMessageCmd name: MD name or "other" */
+    const char *name;           /* MD name, or the ServerName for other certs (logs, status) */
     const char *proxy;          /* MDHttpProxy */
     int slot;
     md_ocsp_resp_t *loaded;     /* from the store at start-up, until the table exists */
@@ -396,7 +396,7 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
                      "%s, next renewal at %s", e->name, md_ocsp_status_str(resp->status),
                      resp->status == MD_OCSP_REVOKED ? " (the certificate is REVOKED: replace it)" : "",
                      md_util_time_format(p, resp->valid_until), md_util_time_format(p, info->renew_at));
-        run_event("ocsp-renewed", e->name, p);
+        run_event("ocsp-renewed", e->dir, p);
         return;
     }
     ++e->errors;
@@ -411,7 +411,7 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
                  info->has_resp ? "the previous response is still served"
                                 : "no response is stapled until then",
                  md_util_time_format(p, e->next_try));
-    run_event("ocsp-errored", e->name, p);
+    run_event("ocsp-errored", e->dir, p);
 }
 
 static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)

@@ -145,7 +145,7 @@ def test_managed_and_other_get_good_staple(setup):
     assert x.wait_staple("a.example.org") == "good"
     assert x.wait_staple("b.example.org") == "good"
     x.wait_event("ocsp-renewed", "a.example.org")
-    x.wait_event("ocsp-renewed", "b.example.org")
+    x.wait_event("ocsp-renewed", "other")
     # persisted in the store, in upstream's layout
     fa, fb = x.store_file(x.a, "a.example.org"), x.store_file(x.b, "other")
     for f in (fa, fb):
@@ -244,7 +244,7 @@ def test_bad_response_rejected_previous_kept(setup, mode):
     x.resp.set_mode(mode)
     x.h.graceful()
     x.wait_event("ocsp-errored", "a.example.org")
-    x.wait_event("ocsp-errored", "b.example.org")
+    x.wait_event("ocsp-errored", "other")
     # the previous good staple is still served and still stored
     assert x.staple("a.example.org")[0] == "good"
     assert x.staple("b.example.org")[0] == "good"
@@ -378,7 +378,7 @@ def test_stapling_without_any_mdomain(setup):
     h.start()
     assert x.wait_staple("b.example.org") == "good"
     assert os.path.exists(x.store_file(x.b, "other"))
-    x.wait_event("ocsp-renewed", "b.example.org")
+    x.wait_event("ocsp-renewed", "other")
 
 
 def test_handshakes_never_touch_the_store(setup, tmp_path):
