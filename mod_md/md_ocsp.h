@@ -129,6 +129,8 @@ typedef struct md_ocsp_slot_info_t {
     apr_time_t renew_at;        /* next planned fetch */
     apr_time_t last_update;     /* last time a response was fetched (0: loaded from the store) */
     int errors;                 /* consecutive failed fetches */
+    int last_status;            /* apr_status_t of the last attempt (0: success) */
+    apr_time_t last_run;        /* time of the last attempt */
     char last_error[256];
 } md_ocsp_slot_info_t;
 

@@ -131,11 +131,22 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, 
                             "from", md_util_time_format(p, info.valid_from),
                             "until", md_util_time_format(p, info.valid_until)));
     }
-    renewal = json_pack("{s:i}", "errors", info.errors);
+    /* shaped like a job (job.json), as upstream shows it */
+    renewal = json_pack("{s:s,s:b,s:i}", "name", e->dir, "finished", info.has_resp, "errors", info.errors);
+    if (info.last_run)
+        json_object_set_new(renewal, "last-run", json_string(md_util_time_format(p, info.last_run)));
     if (info.renew_at)
         json_object_set_new(renewal, "next-run", json_string(md_util_time_format(p, info.renew_at)));
     if (info.last_update)
-        json_object_set_new(renewal, "last-run", json_string(md_util_time_format(p, info.last_update)));
+        json_object_set_new(renewal, "last-renewed", json_string(md_util_time_format(p, info.last_update)));
+    if (info.last_run)
+        json_object_set_new(renewal, "last", json_pack("{s:i,s:s,s:s}", "status", info.last_status,
+            "detail", info.last_error[0] ? info.last_error
+                      : apr_psprintf(p, "certificate status is %s, status valid %s - %s",
+                                     md_ocsp_status_str(info.status),
+                                     md_util_time_format(p, info.valid_from),
+                                     md_util_time_format(p, info.valid_until)),
+            "activity", apr_psprintf(p, "status of certid %s, reading response", e->cert->sha1_hex)));
     if (info.last_error[0])
         json_object_set_new(renewal, "last-error", json_string(info.last_error));
     json_object_set_new(o, "renewal", renewal);
@@ -384,6 +395,8 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
         e->errors = 0;
         info->errors = 0;
         info->last_error[0] = '\0';
+        info->last_status = 0;
+        info->last_run = now;
         info->last_update = now;
         info->renew_at = md_ocsp_renew_at(resp, reg->mc->ocsp_renew_window);
         /* a window as long as the validity would refetch constantly: at most once a minute */
@@ -402,6 +415,8 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
     ++e->errors;
     e->next_try = now + md_ocsp_backoff(reg->mc->retry_delay, e->errors, MD_OCSP_BACKOFF_CAP);
     info->errors = e->errors;
+    info->last_status = rv != APR_SUCCESS ? (int)rv : (int)APR_EGENERAL;
+    info->last_run = now;
     apr_cpystrn(info->last_error, err ? err : "unknown error", sizeof(info->last_error));
     info->renew_at = e->next_try;
     md_ocsp_table_put(reg->table, e->slot, NULL, info);

@@ -159,6 +159,9 @@ def test_managed_and_other_get_good_staple(setup):
     assert o["status"] == "good", o
     assert o["valid"]["until"].endswith("GMT")
     assert o["responder"] == x.resp.url
+    r = o["renewal"]
+    assert r["name"] == "a.example.org" and r["finished"] is True and r["errors"] == 0, r
+    assert r["last"]["status"] == 0 and "certificate status is good" in r["last"]["detail"], r
     # MDMessageCmd ran as "cmd args... EVENT NAME"
     assert ["an-arg", "ocsp-renewed", "a.example.org"] in x.events()
     # server-status: the staples table and the counters
