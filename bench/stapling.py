@@ -18,6 +18,7 @@ totals, and the median of the per-round ratios, which is robust against a distur
 import argparse
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,7 @@ def main():
         for h in servers.values():
             h.cleanup()
         resp.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
