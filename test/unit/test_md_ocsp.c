@@ -527,8 +527,7 @@ START_TEST(status_shows_static_cert_with_ocsp)
     apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
     apr_array_header_t *chain = apr_array_make(pool, 2, sizeof(X509 *));
     md_t *md;
-    json_t *j, *rsa, *val;
-    const char *key;
+    json_t *j, *rsa;
 
     APR_ARRAY_PUSH(names, const char *) = "leaf.example.org";
     md = md_create(pool, names);
@@ -543,12 +542,8 @@ START_TEST(status_shows_static_cert_with_ocsp)
     md_status_set_cert_cb(status_cb, (void *)pki.c->sha256_hex);
     j = md_status_md_json(md, store, 0, pool);
     md_status_set_cert_cb(NULL, NULL);
-    /* the key name is the spec ("rsa") or the certificate's key type ("secp256r1") */
-    rsa = NULL;
-    json_object_foreach(json_object_get(j, "cert"), key, val) {
-        if (json_object_get(val, "sha256-fingerprint")) rsa = val;
-    }
-    (void)key;
+    /* a static certificate is listed under the type of its key */
+    rsa = json_object_get(json_object_get(j, "cert"), md_cert_key_type(pki.leaf, pool));
     ck_assert_ptr_nonnull(rsa);
     ck_assert_str_eq(json_string_value(json_object_get(rsa, "sha256-fingerprint")), pki.c->sha256_hex);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(rsa, "ocsp"), "status")), "good");
