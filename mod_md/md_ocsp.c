@@ -14,7 +14,6 @@
 #include <apr_hash.h>
 #include <apr_file_info.h>
 #include <apr_file_io.h>
-#include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -384,87 +383,60 @@ apr_status_t md_ocsp_store_prune(md_store_t *store, apr_interval_time_t keep,
     return APR_SUCCESS;
 }
 
-/* ---- fetching (libcurl; to move onto md_http when the driver's HTTP client lands) ---- */
+/* ---- fetching (over md_http: proxy, trust roots and size limit as for the CA) ---- */
 
-typedef struct {
-    unsigned char *buf;
-    apr_size_t len;
-    int too_large;
-} fetch_body_t;
-
-static size_t fetch_write(char *data, size_t size, size_t nmemb, void *baton)
+static const char *get_url(const char *url, const unsigned char *req, apr_size_t len, apr_pool_t *p)
 {
-    fetch_body_t *b = baton;
-    size_t n = size * nmemb;
-    if (b->len + n > MD_OCSP_DER_MAX) {
-        b->too_large = 1;
-        return 0;                               /* aborts the transfer */
+    unsigned char *b64;
+    char *enc, *d;
+    const unsigned char *q;
+    int n;
+
+    if (len > 4096) return NULL;
+    b64 = apr_palloc(p, 4 * ((len + 2) / 3) + 1);
+    n = EVP_EncodeBlock(b64, req, (int)len);
+    if (n <= 0) return NULL;
+    d = enc = apr_palloc(p, (apr_size_t)n * 3 + 1);
+    for (q = b64; *q; ++q) {
+        if (*q == '+' || *q == '/' || *q == '=') d += apr_snprintf(d, 4, "%%%02X", *q);
+        else *d++ = (char)*q;
     }
-    memcpy(b->buf + b->len, data, n);
-    b->len += n;
-    return n;
+    *d = '\0';
+    return apr_pstrcat(p, url, url[0] && url[strlen(url) - 1] == '/' ? "" : "/", enc, NULL);
 }
 
 apr_status_t md_ocsp_fetch(unsigned char **pder, apr_size_t *plen, const char *url,
-                           const char *proxy, const unsigned char *req, apr_size_t req_len,
-                           apr_interval_time_t timeout, apr_pool_t *p, const char **perr)
+                           const md_http_opts_t *opts, const unsigned char *req,
+                           apr_size_t req_len, apr_pool_t *p, const char **perr)
 {
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    fetch_body_t body;
-    long code = 0;
-    long ms = (long)apr_time_as_msec(timeout);
-    CURLcode cc;
-    apr_status_t rv = APR_EGENERAL;
+    md_http_opts_t o = *opts;
+    md_http_t *http;
+    md_http_response_t *resp;
+    apr_status_t rv;
 
     *pder = NULL;
     *plen = 0;
-    if (!h) {
-        *perr = "libcurl could not create a handle";
-        return APR_ENOMEM;
+    o.max_body = MD_OCSP_DER_MAX;
+    if ((rv = md_http_create(&http, &o, p)) != APR_SUCCESS) {
+        *perr = "cannot create an HTTP client";
+        return rv;
     }
-    body.buf = apr_palloc(p, MD_OCSP_DER_MAX);
-    body.len = 0;
-    body.too_large = 0;
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/ocsp-request");
-    hdrs = curl_slist_append(hdrs, "Accept: application/ocsp-response");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)req);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)req_len);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 10000L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms > 0 && ms < 5000 ? ms : 5000L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_md/" MD_VERSION " (OCSP stapling)");
-    if (proxy) curl_easy_setopt(h, CURLOPT_PROXY, proxy);
-    else curl_easy_setopt(h, CURLOPT_PROXY, "");    /* no proxy from the environment */
-
-    cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        *perr = body.too_large ? apr_psprintf(p, "%s: the answer exceeds %d bytes", url, MD_OCSP_DER_MAX)
-                               : apr_psprintf(p, "%s: %s", url, curl_easy_strerror(cc));
-        rv = body.too_large ? APR_EINVAL : APR_EGENERAL;
-        goto out;
+    rv = md_http_request(&resp, http, "POST", url, "application/ocsp-request",
+                         "application/ocsp-response", (const char *)req, req_len, p, perr);
+    if (rv == APR_SUCCESS && resp->status == 405) {
+        /* a responder that only takes GET (RFC 6960 A.1): url-encoded base64 of the DER */
+        const char *get = get_url(url, req, req_len, p);
+        if (get) rv = md_http_request(&resp, http, "GET", get, NULL, "application/ocsp-response",
+                                      NULL, 0, p, perr);
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    if (code != 200) {
-        *perr = apr_psprintf(p, "%s answered HTTP status %ld", url, code);
-        goto out;
+    if (rv != APR_SUCCESS) return rv;
+    if (resp->status != 200) {
+        *perr = apr_psprintf(p, "%s answered HTTP status %d", url, resp->status);
+        return APR_EGENERAL;
     }
-    *pder = body.buf;
-    *plen = body.len;
-    rv = APR_SUCCESS;
-out:
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    return rv;
+    *pder = (unsigned char *)resp->body;
+    *plen = resp->body_len;
+    return APR_SUCCESS;
 }
 
 /* ---- the shared table ---- */
@@ -493,7 +465,8 @@ apr_status_t md_ocsp_table_create(md_ocsp_table_t **ptable, int n, apr_pool_t *p
     if (rv != APR_SUCCESS) return rv;
     t->n = n;
     t->slots = apr_shm_baseaddr_get(shm);
-    memset(t->slots, 0, size);
+    /* anonymous shared memory comes zeroed from the kernel: not touching it here keeps the
+     * resident size to the pages that responses actually use */
     *ptable = t;
     return APR_SUCCESS;
 }

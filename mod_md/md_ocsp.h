@@ -5,7 +5,7 @@
  * by a delegated responder that the issuer certified for OCSP signing, matching cert id,
  * sane thisUpdate/nextUpdate), the refresh time under MDStaplingRenewWindow, the backoff
  * after errors, the store format ocsp/<md-or-"other">/ocsp-<sha1 hex>.json and its pruning
- * (MDStaplingKeepResponse), the fetch over HTTP, and the shared-memory table through which
+ * (MDStaplingKeepResponse), the fetch (over md_http), and the shared-memory table through which
  * one process publishes responses that all others read without locks.
  * Never: includes httpd headers, logs, or trusts a response it has not verified itself
  * (responses read back from the store are verified again).
@@ -21,6 +21,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
+#include "md_http.h"
 #include "md_util.h"
 #include "md_store.h"
 
@@ -106,12 +107,12 @@ apr_status_t md_ocsp_store_prune(md_store_t *store, apr_interval_time_t keep,
                                  apr_hash_t *keep_paths, apr_time_t now, int *premoved,
                                  apr_pool_t *p);
 
-/* POST the request to url (application/ocsp-request), optionally through proxy. The body of
- * a 200 answer of at most MD_OCSP_DER_MAX bytes is returned. Uses libcurl directly; callers
- * must have run curl_global_init(). */
+/* POST the request to url (application/ocsp-request) with md_http and the given options
+ * (proxy, trust roots, timeouts; the size limit is MD_OCSP_DER_MAX). The body of a 200
+ * answer is returned; anything else is an error explained in *perr. */
 apr_status_t md_ocsp_fetch(unsigned char **pder, apr_size_t *plen, const char *url,
-                           const char *proxy, const unsigned char *req, apr_size_t req_len,
-                           apr_interval_time_t timeout, apr_pool_t *p, const char **perr);
+                           const md_http_opts_t *opts, const unsigned char *req,
+                           apr_size_t req_len, apr_pool_t *p, const char **perr);
 
 /* ---- the shared table ----
  * One slot per stapled certificate in shared memory, written by one process (the watchdog)
@@ -128,6 +129,8 @@ typedef struct md_ocsp_slot_info_t {
     apr_time_t renew_at;        /* next planned fetch */
     apr_time_t last_update;     /* last time a response was fetched (0: loaded from the store) */
     int errors;                 /* consecutive failed fetches */
+    int last_status;            /* apr_status_t of the last attempt (0: success) */
+    apr_time_t last_run;        /* time of the last attempt */
     char last_error[256];
 } md_ocsp_slot_info_t;
 

@@ -27,8 +27,6 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_optional.h>
-#include <apr_thread_proc.h>
-#include <curl/curl.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -41,6 +39,8 @@
 #include <unixd.h>
 
 #include "md.h"
+#include "md_drive.h"
+#include "md_http.h"
 #include "md_ocsp.h"
 #include "md_status.h"
 #include "md_store.h"
@@ -58,8 +58,8 @@ typedef struct ocsp_entry_t {
     const char *id;             /* mod_ssl's id bytes (copied) */
     apr_size_t id_len;
     md_ocsp_cert_t *cert;
-    const char *dir;            /* store directory: MD name or MD_OCSP_OTHER */
-    const char *name;           /* MD name, or the ServerName for other certs (events, logs) */
+    const char *dir;            /* store directory and MDMessageCmd name: MD name or "other" */
+    const char *name;           /* MD name, or the ServerName for other certs (logs, status) */
     const char *proxy;          /* MDHttpProxy */
     int slot;
     md_ocsp_resp_t *loaded;     /* from the store at start-up, until the table exists */
@@ -131,11 +131,22 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, 
                             "from", md_util_time_format(p, info.valid_from),
                             "until", md_util_time_format(p, info.valid_until)));
     }
-    renewal = json_pack("{s:i}", "errors", info.errors);
+    /* shaped like a job (job.json), as upstream shows it */
+    renewal = json_pack("{s:s,s:b,s:i}", "name", e->dir, "finished", info.has_resp, "errors", info.errors);
+    if (info.last_run)
+        json_object_set_new(renewal, "last-run", json_string(md_util_time_format(p, info.last_run)));
     if (info.renew_at)
         json_object_set_new(renewal, "next-run", json_string(md_util_time_format(p, info.renew_at)));
     if (info.last_update)
-        json_object_set_new(renewal, "last-run", json_string(md_util_time_format(p, info.last_update)));
+        json_object_set_new(renewal, "last-renewed", json_string(md_util_time_format(p, info.last_update)));
+    if (info.last_run)
+        json_object_set_new(renewal, "last", json_pack("{s:i,s:s,s:s}", "status", info.last_status,
+            "detail", info.last_error[0] ? info.last_error
+                      : apr_psprintf(p, "certificate status is %s, status valid %s - %s",
+                                     md_ocsp_status_str(info.status),
+                                     md_util_time_format(p, info.valid_from),
+                                     md_util_time_format(p, info.valid_until)),
+            "activity", apr_psprintf(p, "status of certid %s, reading response", e->cert->sha1_hex)));
     if (info.last_error[0])
         json_object_set_new(renewal, "last-error", json_string(info.last_error));
     json_object_set_new(o, "renewal", renewal);
@@ -195,7 +206,7 @@ static int ocsp_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
                      "MDStapling: cannot create the watchdog " MD_STAPLE_WATCHDOG);
         return !OK;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    md_http_global_init();
     md_status_set_cert_cb(add_ocsp_status, NULL);
     return OK;
 }
@@ -337,31 +348,17 @@ static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t 
 /* MDMessageCmd as "cmd args... EVENT NAME", without a shell; waits for it. */
 static void run_event(const char *event, const char *name, apr_pool_t *p)
 {
-    const char *line = reg->mc->message_cmd, **argv, **args;
-    apr_procattr_t *attr;
-    apr_proc_t proc;
-    apr_exit_why_e why;
-    int argc, code = 0;
-    apr_status_t rv;
+    const char *extra[3], *err = NULL;
+    int code = 0;
 
-    if (!line || !(argv = md_util_cmdline_split(p, line, &argc)) || argc < 1) return;
-    args = apr_pcalloc(p, sizeof(*args) * (apr_size_t)(argc + 3));
-    memcpy(args, argv, sizeof(*args) * (apr_size_t)argc);
-    args[argc] = event;
-    args[argc + 1] = name;
-    if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
-        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
-        || (rv = apr_proc_create(&proc, args[0], args, NULL, attr, p)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, reg->s, APLOGNO(10943)
-                     "MDMessageCmd %s could not be started for event %s of %s",
-                     args[0], event, name);
-        return;
-    }
-    apr_proc_wait(&proc, &code, &why, APR_WAIT);
-    if (why != APR_PROC_EXIT || code)
+    if (!reg->mc->message_cmd) return;
+    extra[0] = event;
+    extra[1] = name;
+    extra[2] = NULL;
+    if (md_drive_run_cmd(reg->mc->message_cmd, extra, &code, p, &err) != APR_SUCCESS || code)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10944)
-                     "MDMessageCmd %s %s %s exited with %d", args[0], event, name, code);
+                     "MDMessageCmd %s %s %s: %s", reg->mc->message_cmd, event, name,
+                     err ? err : apr_psprintf(p, "exited with %d", code));
 }
 
 static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *p)
@@ -375,8 +372,17 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
 
     rv = md_ocsp_req_der(&req, &req_len, e->cert, p);
     if (rv != APR_SUCCESS) err = "cannot build the OCSP request";
-    else rv = md_ocsp_fetch(&der, &der_len, e->cert->responder, e->proxy, req, req_len,
-                            MD_OCSP_FETCH_TIMEOUT, p, &err);
+    else {
+        md_http_opts_t opts;
+        memset(&opts, 0, sizeof(opts));
+        opts.proxy_url = e->proxy;
+        /* responders are plain http as a rule; an https one is checked against the system
+         * roots (MDCACertificateFile is about the ACME CA's server, not the OCSP service) */
+        opts.proxy_ca_file = reg->mc->proxy_ca_certs_file;
+        opts.connect_timeout_ms = 5000;
+        opts.timeout_ms = (long)apr_time_as_msec(MD_OCSP_FETCH_TIMEOUT);
+        rv = md_ocsp_fetch(&der, &der_len, e->cert->responder, &opts, req, req_len, p, &err);
+    }
     now = apr_time_now();
     if (rv == APR_SUCCESS)
         rv = md_ocsp_resp_verify(&resp, e->cert, der, der_len, now, p, &err);
@@ -389,6 +395,8 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
         e->errors = 0;
         info->errors = 0;
         info->last_error[0] = '\0';
+        info->last_status = 0;
+        info->last_run = now;
         info->last_update = now;
         info->renew_at = md_ocsp_renew_at(resp, reg->mc->ocsp_renew_window);
         /* a window as long as the validity would refetch constantly: at most once a minute */
@@ -401,12 +409,14 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
                      "%s, next renewal at %s", e->name, md_ocsp_status_str(resp->status),
                      resp->status == MD_OCSP_REVOKED ? " (the certificate is REVOKED: replace it)" : "",
                      md_util_time_format(p, resp->valid_until), md_util_time_format(p, info->renew_at));
-        run_event("ocsp-renewed", e->name, p);
+        run_event("ocsp-renewed", e->dir, p);
         return;
     }
     ++e->errors;
     e->next_try = now + md_ocsp_backoff(reg->mc->retry_delay, e->errors, MD_OCSP_BACKOFF_CAP);
     info->errors = e->errors;
+    info->last_status = rv != APR_SUCCESS ? (int)rv : (int)APR_EGENERAL;
+    info->last_run = now;
     apr_cpystrn(info->last_error, err ? err : "unknown error", sizeof(info->last_error));
     info->renew_at = e->next_try;
     md_ocsp_table_put(reg->table, e->slot, NULL, info);
@@ -416,7 +426,7 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
                  info->has_resp ? "the previous response is still served"
                                 : "no response is stapled until then",
                  md_util_time_format(p, e->next_try));
-    run_event("ocsp-errored", e->name, p);
+    run_event("ocsp-errored", e->dir, p);
 }
 
 static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)

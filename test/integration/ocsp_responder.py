@@ -6,12 +6,14 @@ and signed with the intermediate's key (or a delegated responder certificate). I
 decides what it answers:
   good, revoked, unknown  a proper response with that status
   garbage                 bytes that are no OCSP response
+  huge                    a megabyte of bytes
   other-cert              a proper response about a different certificate
   expired                 a proper response whose nextUpdate has passed
   bad-signature           a response naming the issuer but signed with another key
   unauthorized            an OCSP error status (unauthorized)
   http-500                an HTTP error
   down                    nothing listens on the port
+  get-only                good answers to GET (RFC 6960 A.1), 405 to POST
 Modes can be set globally or per certificate serial. It answers for any serial of its
 issuer (a TestCA's intermediate, or any CA given with set_issuer(), e.g. pebble's
 intermediate with the key from pebble's management port). What it emits for good/revoked
@@ -84,6 +86,9 @@ class TestCA:
         self.chain_file = os.path.join(dir, "chain.pem")
         with open(self.chain_file, "w") as f:
             f.write(_pem(self.ca))
+        self.ca_key_file = os.path.join(dir, "chain.key.pem")
+        with open(self.ca_key_file, "w") as f:
+            f.write(_key_pem(self.ca_key))
         # a responder certificate delegated by the intermediate (OCSP signing EKU)
         self.responder_key = ec.generate_private_key(ec.SECP256R1())
         self.responder = self._sign(_name(f"{name} OCSP Responder"), self.responder_key.public_key(),
@@ -131,6 +136,14 @@ class TestCA:
         return leaf
 
 
+def openssl_index_line(cert, revoked=False):
+    """A line of an `openssl ca` index file (as `openssl ocsp -index` reads) for cert."""
+    exp = cert.not_valid_after.strftime("%y%m%d%H%M%SZ")
+    rev = _now().strftime("%y%m%d%H%M%SZ") if revoked else ""
+    subject = "/" + "/".join(a.rfc4514_string() for a in cert.subject)
+    return f"{'R' if revoked else 'V'}\t{exp}\t{rev}\t{cert.serial_number:X}\tunknown\t{subject}\n"
+
+
 class OcspResponder:
     """A small OCSP responder for the certificates of a TestCA."""
 
@@ -163,7 +176,14 @@ class OcspResponder:
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
-                self._answer(self.rfile.read(n))
+                body = self.rfile.read(n)
+                if responder.mode == "get-only":
+                    self.send_response(405)
+                    self.send_header("Allow", "GET")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._answer(body)
 
             def do_GET(self):
                 import base64
@@ -232,12 +252,16 @@ class OcspResponder:
         with self._lock:
             self.hits[serial] = self.hits.get(serial, 0) + 1
         mode = self.modes.get(serial, self.mode)
+        if mode == "get-only":
+            mode = "good"
         issuer, _ = self._signer()
         ours = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
         if mode == "http-500":
             return 500, "text/plain", b"responder broken\n"
         if mode == "garbage":
             return 200, "application/ocsp-response", b"<html>this is not OCSP</html>\n" * 3
+        if mode == "huge":
+            return 200, "application/ocsp-response", b"\x30" * (1024 * 1024)
         if mode == "unauthorized" or not isinstance(req.hash_algorithm, hashes.SHA1) \
                 or req.issuer_key_hash != ours:
             return 200, "application/ocsp-response", ocsp.OCSPResponseBuilder.build_unsuccessful(

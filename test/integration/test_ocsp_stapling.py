@@ -145,7 +145,7 @@ def test_managed_and_other_get_good_staple(setup):
     assert x.wait_staple("a.example.org") == "good"
     assert x.wait_staple("b.example.org") == "good"
     x.wait_event("ocsp-renewed", "a.example.org")
-    x.wait_event("ocsp-renewed", "b.example.org")
+    x.wait_event("ocsp-renewed", "other")
     # persisted in the store, in upstream's layout
     fa, fb = x.store_file(x.a, "a.example.org"), x.store_file(x.b, "other")
     for f in (fa, fb):
@@ -159,6 +159,9 @@ def test_managed_and_other_get_good_staple(setup):
     assert o["status"] == "good", o
     assert o["valid"]["until"].endswith("GMT")
     assert o["responder"] == x.resp.url
+    r = o["renewal"]
+    assert r["name"] == "a.example.org" and r["finished"] is True and r["errors"] == 0, r
+    assert r["last"]["status"] == 0 and "certificate status is good" in r["last"]["detail"], r
     # MDMessageCmd ran as "cmd args... EVENT NAME"
     assert ["an-arg", "ocsp-renewed", "a.example.org"] in x.events()
     # server-status: the staples table and the counters
@@ -229,6 +232,7 @@ BAD_MODES = {
     "bad-signature": "not signed by the issuer",
     "unauthorized": "answered 'unauthorized'",
     "http-500": "answered HTTP status 500",
+    "huge": "larger than 16384 bytes",
 }
 
 
@@ -243,7 +247,7 @@ def test_bad_response_rejected_previous_kept(setup, mode):
     x.resp.set_mode(mode)
     x.h.graceful()
     x.wait_event("ocsp-errored", "a.example.org")
-    x.wait_event("ocsp-errored", "b.example.org")
+    x.wait_event("ocsp-errored", "other")
     # the previous good staple is still served and still stored
     assert x.staple("a.example.org")[0] == "good"
     assert x.staple("b.example.org")[0] == "good"
@@ -377,7 +381,7 @@ def test_stapling_without_any_mdomain(setup):
     h.start()
     assert x.wait_staple("b.example.org") == "good"
     assert os.path.exists(x.store_file(x.b, "other"))
-    x.wait_event("ocsp-renewed", "b.example.org")
+    x.wait_event("ocsp-renewed", "other")
 
 
 def test_handshakes_never_touch_the_store(setup, tmp_path):
@@ -413,3 +417,91 @@ def test_handshakes_never_touch_the_store(setup, tmp_path):
     trace = out.read_text()
     assert "read(" in trace, "strace saw nothing: the check would be void"
     assert x.h.store_dir not in trace, [l for l in trace.splitlines() if x.h.store_dir in l][:5]
+
+
+@pytest.mark.parametrize("window,before_until", [("33%", 0.33 * 3 * 86400), ("2d", 2 * 86400),
+                                                 ("12h", 12 * 3600)])
+def test_renew_window_sets_next_run(setup, window, before_until):
+    """The next fetch is planned MDStaplingRenewWindow before the response expires (the
+    fixture's responses are valid for 3 days)."""
+    from email.utils import parsedate_to_datetime
+    x = setup()
+    x.start(global_lines=f"MDStapling on\nMDStaplingRenewWindow {window}\n")
+    x.wait_staple("a.example.org")
+    end = time.time() + 10
+    while time.time() < end and not x.md_ocsp()["renewal"].get("last-run"):
+        time.sleep(0.2)
+    o = x.md_ocsp()
+    until = parsedate_to_datetime(o["valid"]["until"]).timestamp()
+    next_run = parsedate_to_datetime(o["renewal"]["next-run"]).timestamp()
+    assert abs((until - next_run) - before_until) <= 2, o
+
+
+def test_responses_stored_by_us_are_served_by_debian_mod_md(setup):
+    """The other way round: Debian's mod_md staples what ours stored, responder down."""
+    x = setup()
+    x.start()
+    x.wait_staple("a.example.org")
+    x.wait_staple("b.example.org")
+    x.h.stop()
+    x.resp.set_mode("down")
+    x.h.md_module = DEBIAN_MOD_MD
+    x.start()
+    assert x.wait_staple("a.example.org", timeout=5) == "good"
+    assert x.wait_staple("b.example.org", timeout=5) == "good"
+
+
+def test_md_stapling_takes_over_from_ssl_use_stapling(setup):
+    """MDStapling on with SSLUseStapling on (and the cache mod_ssl then insists on): mod_md
+    provides the staples, mod_ssl never asks the responder itself."""
+    x = setup()
+    cache = f"SSLStaplingCache shmcb:{x.h.dir}/run/ssl_stapling(128000)\nMDStapling on\n"
+    x.start(global_lines=cache, a_extra="  SSLUseStapling on\n", b_extra="  SSLUseStapling on\n")
+    assert x.wait_staple("a.example.org") == "good"
+    assert x.wait_staple("b.example.org") == "good"
+    for _ in range(3):
+        x.staple("a.example.org")
+        x.staple("b.example.org")
+    assert x.resp.hits == {x.a.serial: 1, x.b.serial: 1}, x.resp.hits
+    assert os.path.exists(x.store_file(x.a, "a.example.org"))
+    assert os.path.exists(x.store_file(x.b, "other"))
+
+
+@pytest.mark.parametrize("validity", [["-nmin", "60"], []])
+def test_openssl_ocsp_as_responder(setup, validity):
+    """Another responder implementation: `openssl ocsp` serving an index file (with and
+    without nextUpdate in its responses)."""
+    from ocsp_responder import free_port, openssl_index_line
+    x = setup()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    good = x.ca.issue("good.example.org", ocsp_url=url)
+    bad = x.ca.issue("revoked.example.org", ocsp_url=url)
+    index = x.h.path("ca", "index.txt")
+    with open(index, "w") as f:
+        f.write(openssl_index_line(good.cert) + openssl_index_line(bad.cert, revoked=True))
+    proc = subprocess.Popen(["openssl", "ocsp", "-index", index, "-port", str(port), "-rsigner",
+                             x.ca.chain_file, "-rkey", x.ca.ca_key_file, "-CA", x.ca.chain_file,
+                             "-ignore_err"] + validity,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        h = x.h
+        vh = ""
+        for leaf in (good, bad):
+            vh += h.ssl_vhost(leaf.name, extra=f"  SSLCertificateFile {leaf.cert_file}\n"
+                              f"  SSLCertificateKeyFile {leaf.key_file}\n")
+        h.write_conf("MDStapling on\n" + vh)
+        h.start()
+        assert x.wait_staple("good.example.org") == "good"
+        assert x.wait_staple("revoked.example.org", want="revoked") == "revoked"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_get_only_responder(setup):
+    """A responder that refuses POST (405) is asked with GET (RFC 6960 A.1)."""
+    x = setup(responder_mode="get-only")
+    x.start()
+    assert x.wait_staple("a.example.org") == "good"
+    assert x.wait_staple("b.example.org") == "good"

@@ -1,6 +1,8 @@
 /* Unit tests of md_ocsp: cert ids, requests, verification of responses built here with
  * OpenSSL's OCSP API (good, revoked, delegated responder, wrong cert, bad signature,
  * expired, garbage, truncated), renew window math, the store format, pruning, the table. */
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -500,13 +502,83 @@ START_TEST(fetch_errors_are_explained)
     unsigned char *der;
     apr_size_t len;
     const char *err = NULL;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    ck_assert_int_ne(md_ocsp_fetch(&der, &len, "http://127.0.0.1:9/", NULL, (const unsigned char *)"x", 1,
-                                   apr_time_from_sec(2), pool, &err), APR_SUCCESS);
+    md_http_opts_t opts;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.connect_timeout_ms = opts.timeout_ms = 2000;
+    md_http_global_init();
+    ck_assert_int_ne(md_ocsp_fetch(&der, &len, "http://127.0.0.1:9/", &opts, (const unsigned char *)"x", 1,
+                                   pool, &err), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(err, "127.0.0.1:9"));
-    ck_assert_int_ne(md_ocsp_fetch(&der, &len, "file:///etc/passwd", NULL, (const unsigned char *)"x", 1,
-                                   apr_time_from_sec(2), pool, &err), APR_SUCCESS);
+    ck_assert_int_ne(md_ocsp_fetch(&der, &len, "file:///etc/passwd", &opts, (const unsigned char *)"x", 1,
+                                   pool, &err), APR_SUCCESS);
     curl_global_cleanup();
+}
+END_TEST
+
+/* Readers racing a writer that alternates two responses of different lengths never see a
+ * mix of both. */
+typedef struct {
+    md_ocsp_table_t *t;
+    md_ocsp_resp_t *a, *b;
+    volatile int stop;
+    long reads, misses, torn;
+} race_t;
+
+static void *race_reader(void *arg)
+{
+    race_t *r = arg;
+    unsigned char *buf = malloc(MD_OCSP_DER_MAX);
+    while (!r->stop) {
+        apr_size_t n = md_ocsp_table_get_der(r->t, 0, buf, apr_time_now());
+        ++r->reads;
+        if (!n) ++r->misses;            /* gave up while the writer never paused */
+        else if (!((n == r->a->der_len && !memcmp(buf, r->a->der, n))
+              || (n == r->b->der_len && !memcmp(buf, r->b->der, n)))) ++r->torn;
+    }
+    free(buf);
+    return NULL;
+}
+
+START_TEST(table_readers_never_see_torn_writes)
+{
+    race_t r;
+    pthread_t th[2];
+    md_ocsp_slot_info_t info;
+    apr_size_t la, lb;
+    STACK_OF(X509) *many = sk_X509_new_null();
+    unsigned char *da, *db;
+    const char *err = NULL;
+    apr_time_t end;
+    long writes;
+    int i;
+
+    /* a large response (a dozen certificates ride along) and a small one: a reader copying
+     * while the writer switches between them would end up with a mix */
+    for (i = 0; i < 12; ++i) sk_X509_push(many, (i & 1) ? pki.root : pki.other_leaf);
+    da = make_resp(&la, pki.leaf, V_OCSP_CERTSTATUS_GOOD, pki.ca, pki.ca_key, many, -60, 86400, 0);
+    db = make_resp(&lb, pki.leaf, V_OCSP_CERTSTATUS_REVOKED, pki.ca, pki.ca_key, NULL, -60, 86400,
+                   OCSP_NOCERTS);
+    sk_X509_free(many);
+
+    memset(&r, 0, sizeof(r));
+    memset(&info, 0, sizeof(info));
+    ck_assert_int_ne(la, lb);
+    ck_assert_int_eq(md_ocsp_resp_verify(&r.a, pki.c, da, la, apr_time_now(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_ocsp_resp_verify(&r.b, pki.c, db, lb, apr_time_now(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_ocsp_table_create(&r.t, 1, pool), APR_SUCCESS);
+    md_ocsp_table_put(r.t, 0, r.a, &info);
+    for (i = 0; i < 2; ++i) ck_assert_int_eq(pthread_create(&th[i], NULL, race_reader, &r), 0);
+    end = apr_time_now() + apr_time_from_msec(800);
+    for (writes = 0; apr_time_now() < end; ++writes) {
+        md_ocsp_table_put(r.t, 0, (writes & 1) ? r.a : r.b, &info);
+        sched_yield();                              /* readers get through too */
+    }
+    r.stop = 1;
+    for (i = 0; i < 2; ++i) pthread_join(th[i], NULL);
+    ck_assert_int_gt(writes, 100);
+    ck_assert_int_gt(r.reads - r.misses, 100);
+    ck_assert_int_eq(r.torn, 0);
 }
 END_TEST
 
@@ -566,6 +638,7 @@ static Suite *ocsp_suite(void)
     tcase_add_test(tc, renew_window_math);
     tcase_add_test(tc, store_roundtrip_and_prune);
     tcase_add_test(tc, table_publishes_valid_responses);
+    tcase_add_test(tc, table_readers_never_see_torn_writes);
     tcase_add_test(tc, fetch_errors_are_explained);
     tcase_add_test(tc, status_shows_static_cert_with_ocsp);
     suite_add_tcase(s, tc);
