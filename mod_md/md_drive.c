@@ -396,7 +396,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
         job->finished = 0;
         goto fail;
     }
-    drive_log(env, 6, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
+    drive_log(env, 5, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
                                    "activates it", md->name));
     if (md_drive_message(env, job, "renewed", p) == APR_SUCCESS) job->notified_renewed = 1;
     if (env->notify_cmd) {

@@ -40,7 +40,8 @@ typedef struct md_drive_env_t {
     int retry_failover;               /* MDRetryFailover */
     md_drive_accounts_t *accounts;
     const volatile int *abort_flag;
-    /* where the driver reports (the glue logs): level as syslog (3 err, 4 warn, 6 info, 7 debug) */
+    /* where the driver reports (the glue logs): level as syslog (3 err, 4 warn, 5 notice,
+     * 6 info, 7 debug) */
     void (*log)(void *baton, int level, const char *msg);
     void *log_baton;
 } md_drive_env_t;

@@ -196,7 +196,8 @@ static void collect_certs(drive_t *d, apr_pool_t *pconf, apr_pool_t *ptemp)
 static void env_log(void *baton, int level, const char *msg)
 {
     drive_t *d = baton;
-    int ap_level = level <= 3 ? APLOG_ERR : level == 4 ? APLOG_WARNING : level <= 6 ? APLOG_INFO : APLOG_DEBUG;
+    int ap_level = level <= 3 ? APLOG_ERR : level == 4 ? APLOG_WARNING : level == 5 ? APLOG_NOTICE
+                   : level == 6 ? APLOG_INFO : APLOG_DEBUG;
     ap_log_error(APLOG_MARK, ap_level, 0, d->s, APLOGNO(10952) "%s", msg);
 }
 
