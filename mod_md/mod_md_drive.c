@@ -276,8 +276,9 @@ static void start_child_side(drive_t *d)
         slot->certs = apr_hash_get(d->certs, md->name, APR_HASH_KEY_STRING);
         slot->errors = job->errors;
         slot->staged = job->finished;
+        /* a restart is the admin's "try again now" (maybe the configuration was fixed):
+         * the retry delay of earlier errors is not waited for, their count is kept */
         slot->next_run = now + mc->initial_delay;
-        if (job->next_run > slot->next_run) slot->next_run = job->next_run;
         apr_pool_destroy(p);
         APR_ARRAY_PUSH(d->slots, slot_t *) = slot;
     }

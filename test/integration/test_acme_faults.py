@@ -502,3 +502,22 @@ def test_retry_after_is_honoured(httpd):
         from pebble import stop_httpd
         stop_httpd(h)
         ca.shutdown()
+
+
+def test_restart_after_fixing_config_retries_at_once(httpd, pebble_for):
+    """Errors back off, but a graceful restart with a corrected configuration tries again
+    right away instead of waiting out the retry delay."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "fixed.mdtest.org"
+    base = md_conf(pb, h).replace("MDRetryDelay 1s", "MDRetryDelay 1h")
+    h.write_conf(base.replace("MDCertificateAgreement accepted\n", "") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
+    assert "MDCertificateAgreement" in job["last"]["detail"]
+    h.write_conf(base + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name))
+    h.graceful()
+    wait_staged(h, name, timeout=20)
+    h.graceful()
+    assert served_ok(h, pb, name)
