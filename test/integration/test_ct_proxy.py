@@ -1,0 +1,235 @@
+"""mod_ssl_ct, proxy side: backends from `openssl s_server` with SCTs in the TLS extension,
+the certificate and a stapled OCSP response; CTProxyAwareness oblivious/aware/require."""
+import glob
+import os
+import struct
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from httpd import MOD_SSL_CT  # noqa: E402
+from ct_fixtures import (Pki, SServer, cert_der, ct_write_conf, make_sct, new_key, now_ms,  # noqa: E402
+                         ocsp_response_with_scts, pub_pem, serverinfo_pem, write)
+
+LOGFMT = ('LogFormat "%U %>s status=%{SSL_CT_PROXY_STATUS}e '
+          'sources=%{SSL_CT_PROXY_SCT_SOURCES}e" ct\n')
+
+
+@pytest.fixture
+def env(httpd, tmp_path):
+    """A PKI, two log keys (trusted, distrusted), and a list of started backends."""
+    d = str(tmp_path)
+    os.chmod(d, 0o755)
+
+    class Env:
+        pki = Pki(os.path.join(d, "pki"))
+        trusted = new_key()
+        distrusted = new_key()
+        unknown = new_key()
+        dir = d
+        backends = []
+
+        def backend(self, name, **kw):
+            cert, key, files = self.pki.leaf(name, embed_log_keys=kw.pop("embed", ()))
+            make = kw.pop("make", None)
+            if make:
+                kw.update(make(cert))
+            b = SServer(files, self.pki.int_file, d, **kw)
+            b.cert = cert
+            self.backends.append(b)
+            return b
+
+    e = Env()
+    yield e
+    for b in e.backends:
+        b.stop()
+
+
+def proxy_httpd(httpd, e, routes, global_conf="", audit=False):
+    """routes: {(vhost name, awareness): [(path, backend), ...]} on the http port."""
+    h = httpd(md_module=None, extra_modules=["proxy", "proxy_http"])
+    if audit:
+        os.makedirs(h.path("audit"))
+        global_conf += f"CTAuditStorage {h.path('audit')}\n"
+    tk = write(h.path("trusted.pem"), pub_pem(e.trusted))
+    dk = write(h.path("distrusted.pem"), pub_pem(e.distrusted))
+    body = (f"LoadModule ssl_ct_module {MOD_SSL_CT}\n"
+            f"CTStaticLogConfig - {tk} - - - -\n"
+            f"CTStaticLogConfig - {dk} 1 - - -\n"
+            f"{global_conf}\n{LOGFMT}"
+            f"CustomLog {h.path('logs', 'access.log')} ct\n")
+    for (name, awareness), paths in routes.items():
+        extra = (f"  SSLProxyEngine on\n  SSLProxyCACertificateFile {e.pki.root_file}\n"
+                 "  SSLProxyCheckPeerName off\n")
+        if awareness:
+            extra += f"  CTProxyAwareness {awareness}\n"
+        for path, b in paths:
+            extra += f"  ProxyPass {path} https://127.0.0.1:{b.port}/\n"
+        body += h.http_vhost(name, extra=extra)
+    ct_write_conf(h, body)
+    h.start()
+    return h
+
+
+def access_lines(h, path, n=1):
+    """The access log lines for path, once there are n of them (the log is written after
+    the response went out, so it may lag behind the client)."""
+    end = time.time() + 5
+    lines = []
+    while time.time() < end:
+        try:
+            lines = [l for l in open(h.path("logs", "access.log")) if l.startswith(path)]
+        except OSError:
+            lines = []
+        if len(lines) >= n:
+            break
+        time.sleep(0.1)
+    return lines
+
+
+def sct_src(e, leaf_cert, key=None, **kw):
+    return make_sct(key or e.trusted, leaf_cert, ts=now_ms() - 60000, **kw)
+
+
+def test_require_accepts_valid_sct_from_each_source(httpd, env):
+    e = env
+    tls = e.backend("tls.test", make=lambda c: {"serverinfo": serverinfo_pem([sct_src(e, c)])})
+    tls12 = e.backend("tls12.test", tls="-tls1_2",
+                      make=lambda c: {"serverinfo": serverinfo_pem([sct_src(e, c)])})
+    emb = e.backend("emb.test", embed=[e.trusted])
+    ocsp = e.backend("ocsp.test", make=lambda c: {"status_file": ocsp_response_with_scts(
+        c, e.pki.inter, e.pki.int_key, [sct_src(e, c)])})
+    h = proxy_httpd(httpd, e, {("req.test", "require"): [("/tls/", tls), ("/tls12/", tls12),
+                                                         ("/emb/", emb), ("/ocsp/", ocsp)]})
+    for path, src in (("/tls/", "tlsext"), ("/tls12/", "tlsext"), ("/emb/", "certext"),
+                      ("/ocsp/", "ocsp")):
+        status, head, body = h.curl(path, host="req.test")
+        assert status == 200, f"{path}: {status}\n{h.log()}"
+        # a second request (cached verdict, maybe a reused connection) too
+        status, head, body = h.curl(path, host="req.test")
+        assert status == 200, path
+        lines = access_lines(h, path, 2)
+        assert len(lines) == 2, lines
+        for line in lines:
+            assert f"status=peer-aware sources={src}\n" in line, line
+
+
+@pytest.mark.parametrize("case", ["none", "unknown", "distrusted", "badsig", "future",
+                                  "malformed", "embedded-unknown"])
+def test_require_refuses_aware_passes(httpd, env, case):
+    e = env
+
+    def make(c):
+        if case == "none":
+            return {}
+        if case == "unknown":
+            return {"serverinfo": serverinfo_pem([sct_src(e, c, key=e.unknown)])}
+        if case == "distrusted":
+            return {"serverinfo": serverinfo_pem([sct_src(e, c, key=e.distrusted)])}
+        if case == "badsig":
+            other = e.pki.leaf("other.test")[0]      # a valid SCT, but of another cert
+            return {"serverinfo": serverinfo_pem([sct_src(e, other)])}
+        if case == "future":
+            return {"serverinfo": serverinfo_pem([make_sct(e.trusted, c,
+                                                           ts=now_ms() + 3600000)])}
+        if case == "malformed":
+            good = sct_src(e, c)
+            return {"serverinfo": serverinfo_pem([good[:-7], b"\x00" * 10])}
+        return {}
+
+    b = e.backend("b.test", make=make, embed=[e.unknown] if case == "embedded-unknown" else ())
+    h = proxy_httpd(httpd, e, {("req.test", "require"): [("/b/", b)],
+                               ("aware.test", None): [("/b/", b)],
+                               ("obl.test", "oblivious"): [("/b/", b)]})
+    status, head, body = h.curl("/b/", host="req.test")
+    assert 500 <= status < 600, f"{case}: require gave {status}"
+    assert "CTProxyAwareness require refuses" in h.log() or case == "malformed" and \
+        "refuses" in h.log(), h.log()
+    # aware (the default): the same backend is used, the outcome is visible
+    status, head, body = h.curl("/b/", host="aware.test")
+    assert status == 200, f"{case}: aware gave {status}"
+    status, head, body = h.curl("/b/", host="obl.test")
+    assert status == 200
+    line = access_lines(h, "/b/", 3)
+    assert len(line) == 3
+
+
+def test_aware_reports_unaware_backend_and_oblivious_sets_nothing(httpd, env):
+    e = env
+    b = e.backend("plain.test")
+    s = e.backend("sct.test", make=lambda c: {"serverinfo": serverinfo_pem([sct_src(e, c)])})
+    h = proxy_httpd(httpd, e, {("aware.test", "aware"): [("/plain/", b)],
+                               ("obl.test", "oblivious"): [("/sct/", s)]})
+    assert h.curl("/plain/", host="aware.test")[0] == 200
+    assert "status=peer-unaware sources=-" in access_lines(h, "/plain/")[0]
+    assert h.curl("/sct/", host="obl.test")[0] == 200
+    assert "status=- sources=-" in access_lines(h, "/sct/")[0]
+
+
+def test_thousand_scts_and_audit(httpd, env):
+    e = env
+    def many(c):
+        good = sct_src(e, c)
+        junk = [make_sct(e.unknown, c, ts=now_ms() - 60000 - i) for i in range(20)]
+        # 1000 SCTs in the TLS extension (as many as fit in 64 KiB), the good one last
+        scts = (junk * 60)[:999]
+        while len(b"".join(scts)) + 2 * len(scts) + len(good) + 2 > 65535 - 2:
+            scts.pop()
+        return {"serverinfo": serverinfo_pem(scts + [good])}
+
+    b = e.backend("many.test", make=many)
+    h = proxy_httpd(httpd, e, {("req.test", "require"): [("/b/", b)]}, audit=True)
+    audit = h.path("audit")
+    status, head, body = h.curl("/b/", host="req.test")
+    assert status == 200, h.log()
+    assert h.curl("/b/", host="req.test")[0] == 200
+    assert "Segmentation" not in h.log()
+    assert glob.glob(os.path.join(audit, "audit_*.tmp"))
+    h.stop()
+    outs = glob.glob(os.path.join(audit, "audit_*.out"))
+    assert outs and not glob.glob(os.path.join(audit, "audit_*.tmp"))
+    data = b"".join(open(p, "rb").read() for p in outs)
+    # u16 1 | u16 2 | u16 keylen | key | u16 3 | u24 len | leaf DER ...
+    assert data[:4] == b"\x00\x01\x00\x02"
+    klen = struct.unpack(">H", data[4:6])[0]
+    pos = 6 + klen
+    assert data[pos:pos + 2] == b"\x00\x03"
+    clen = int.from_bytes(data[pos + 2:pos + 5], "big")
+    assert data[pos + 5:pos + 5 + clen] == cert_der(b.cert)
+    # written once per certificate and child, not per request
+    assert data.count(b"\x00\x01\x00\x02") == 1
+
+
+def test_audit_end_to_end_with_ctauditscts(httpd, env):
+    """What the proxy stores for audit is what ctauditscts proves included in the log."""
+    import subprocess
+    from httpd import TOP_BUILDDIR
+    from ct_fixtures import CtLog
+    e = env
+    log = CtLog()
+    try:
+        b = e.backend("logged.test", make=lambda c: {"serverinfo": serverinfo_pem(
+            [log.submit(c)])})
+        h = httpd(md_module=None, extra_modules=["proxy", "proxy_http"])
+        os.makedirs(h.path("audit"))
+        keyfile = log.write_key(h.path("log.pem"))
+        ct_write_conf(h, f"LoadModule ssl_ct_module {MOD_SSL_CT}\n"
+                      f"CTStaticLogConfig - {keyfile} - - - {log.url}\n"
+                      f"CTAuditStorage {h.path('audit')}\n"
+                      + h.http_vhost("req.test", extra=(
+                          f"  SSLProxyEngine on\n  SSLProxyCACertificateFile {e.pki.root_file}\n"
+                          "  SSLProxyCheckPeerName off\n  CTProxyAwareness require\n"
+                          f"  ProxyPass /b/ https://127.0.0.1:{b.port}/\n")))
+        h.start()
+        status, head, body = h.curl("/b/", host="req.test")
+        assert status == 200, h.log()
+        h.stop()
+        p = subprocess.run([os.path.join(TOP_BUILDDIR, "support", "ctauditscts"), "-l",
+                            f"{keyfile}={log.url}", h.path("audit")], capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "CN=logged.test" in p.stdout and ": included (leaf 0 of 1)" in p.stdout, p.stdout
+    finally:
+        log.stop()

@@ -1,0 +1,146 @@
+/* test_ct_audit.c: audit record codec (ct_audit.c), including truncation at every byte. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "ct_audit.h"
+
+static apr_pool_t *pool;
+
+static void setup(void) { apr_pool_create(&pool, NULL); }
+static void teardown(void) { apr_pool_destroy(pool); }
+
+static ct_audit_entry_t *entry(const char *key, int ncerts, int nscts)
+{
+    ct_audit_entry_t *e = apr_pcalloc(pool, sizeof(*e));
+    int i;
+
+    e->key = key;
+    e->certs = apr_array_make(pool, 2, sizeof(ct_blob_t));
+    e->scts = apr_array_make(pool, 2, sizeof(ct_blob_t));
+    for (i = 0; i < ncerts; ++i) {
+        ct_blob_t *b = apr_array_push(e->certs);
+        b->len = 300 + (apr_size_t)i;
+        b->data = memset(apr_palloc(pool, b->len), 'A' + i, b->len);
+    }
+    for (i = 0; i < nscts; ++i) {
+        ct_blob_t *b = apr_array_push(e->scts);
+        b->len = 50 + (apr_size_t)i;
+        b->data = memset(apr_palloc(pool, b->len), 'a' + i, b->len);
+    }
+    return e;
+}
+
+START_TEST(roundtrip_and_wire_format)
+{
+    ct_blob_t b1, b2;
+    unsigned char *all;
+    apr_array_header_t *out;
+    apr_size_t good;
+    const ct_audit_entry_t *d;
+
+    ck_assert_int_eq(ct_audit_encode(&b1, entry("k1", 2, 3), pool), APR_SUCCESS);
+    ck_assert_int_eq(ct_audit_encode(&b2, entry("key-two", 1, 0), pool), APR_SUCCESS);
+    /* u16 1 | u16 2 | u16 2 "k1" | u16 3 u24 300 ... */
+    ck_assert_int_eq(b1.data[0], 0); ck_assert_int_eq(b1.data[1], 1);
+    ck_assert_int_eq(b1.data[2], 0); ck_assert_int_eq(b1.data[3], 2);
+    ck_assert_int_eq(b1.data[4], 0); ck_assert_int_eq(b1.data[5], 2);
+    ck_assert(!memcmp(b1.data + 6, "k1", 2));
+    ck_assert_int_eq(b1.data[9], 3);
+    ck_assert_int_eq(b1.data[10], 0); ck_assert_int_eq(b1.data[11], 1);
+    ck_assert_int_eq(b1.data[12], 44);
+    all = apr_palloc(pool, b1.len + b2.len);
+    memcpy(all, b1.data, b1.len);
+    memcpy(all + b1.len, b2.data, b2.len);
+    ck_assert_int_eq(ct_audit_decode(&out, &good, all, b1.len + b2.len, pool), APR_SUCCESS);
+    ck_assert_int_eq(out->nelts, 2);
+    d = &APR_ARRAY_IDX(out, 0, ct_audit_entry_t);
+    ck_assert_str_eq(d->key, "k1");
+    ck_assert_int_eq(d->certs->nelts, 2);
+    ck_assert_int_eq(d->scts->nelts, 3);
+    ck_assert_uint_eq(APR_ARRAY_IDX(d->certs, 1, ct_blob_t).len, 301);
+    ck_assert_int_eq(APR_ARRAY_IDX(d->scts, 2, ct_blob_t).data[0], 'c');
+    d = &APR_ARRAY_IDX(out, 1, ct_audit_entry_t);
+    ck_assert_str_eq(d->key, "key-two");
+    ck_assert_int_eq(d->scts->nelts, 0);
+}
+END_TEST
+
+START_TEST(truncated_everywhere)
+{
+    ct_blob_t b1, b2;
+    unsigned char *all;
+    apr_size_t n, total, good;
+    apr_array_header_t *out;
+
+    ck_assert_int_eq(ct_audit_encode(&b1, entry("first", 1, 2), pool), APR_SUCCESS);
+    ck_assert_int_eq(ct_audit_encode(&b2, entry("second", 2, 1), pool), APR_SUCCESS);
+    total = b1.len + b2.len;
+    for (n = 0; n < total; ++n) {
+        apr_status_t rv;
+        all = malloc(n ? n : 1);
+        memcpy(all, b1.data, n < b1.len ? n : b1.len);
+        if (n > b1.len) memcpy(all + b1.len, b2.data, n - b1.len);
+        rv = ct_audit_decode(&out, &good, all, n, pool);
+        if (n == 0) {
+            ck_assert_int_eq(rv, APR_SUCCESS);
+            ck_assert_int_eq(out->nelts, 0);
+        }
+        else if (n <= b1.len) {
+            /* a cut at a record boundary keeps what came before; inside a record it drops
+             * the entry; a cut right after an SCT record cannot be told from the end */
+            ck_assert(rv == APR_INCOMPLETE || rv == APR_SUCCESS);
+            ck_assert_int_le(out->nelts, 1);
+            ck_assert_uint_le(good, n);
+        }
+        else {
+            /* the first entry is never lost once it is complete */
+            ck_assert_int_ge(out->nelts, 1);
+            ck_assert_str_eq(APR_ARRAY_IDX(out, 0, ct_audit_entry_t).key, "first");
+            ck_assert_int_eq(APR_ARRAY_IDX(out, 0, ct_audit_entry_t).scts->nelts, 2);
+            ck_assert_uint_ge(good, b1.len);
+            ck_assert_uint_le(good, n);
+        }
+        free(all);
+    }
+}
+END_TEST
+
+START_TEST(garbage)
+{
+    const unsigned char junk[] = { 0, 9, 0, 0, 1, 2, 3 };
+    const unsigned char nokey[] = { 0, 1, 0, 3, 0, 0, 1, 0 };
+    apr_array_header_t *out;
+    apr_size_t good;
+
+    ck_assert_int_eq(ct_audit_decode(&out, &good, junk, sizeof(junk), pool), APR_EINVAL);
+    ck_assert_int_eq(out->nelts, 0);
+    ck_assert_int_eq(ct_audit_decode(&out, &good, nokey, sizeof(nokey), pool), APR_EINVAL);
+    ck_assert_int_eq(out->nelts, 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s;
+    TCase *tc;
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    s = suite_create("ct_audit");
+    tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, roundtrip_and_wire_format);
+    tcase_add_test(tc, truncated_everywhere);
+    tcase_add_test(tc, garbage);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,112 @@
+/* test_ct_submit.c: add-chain answers and the CTLogClient command line (ct_submit.c). */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <openssl/evp.h>
+
+#include "ct_submit.h"
+#include "ct_helpers.h"
+
+static apr_pool_t *pool;
+static void setup(void) { apr_pool_create(&pool, NULL); }
+static void teardown(void) { apr_pool_destroy(pool); }
+
+static const char *b64(const unsigned char *d, apr_size_t len)
+{
+    unsigned char *out = apr_palloc(pool, 4 * (len / 3 + 1) + 1);
+    EVP_EncodeBlock(out, d, (int)len);
+    return (const char *)out;
+}
+
+START_TEST(json_answer_to_sct)
+{
+    EVP_PKEY *k = th_ec_key();
+    X509 *c = th_cert(k, k, NULL, "x", 0);
+    const unsigned char ext[] = { 9, 8, 7 };
+    ct_blob_t s = th_sct(pool, k, c, NULL, 1700000000123ULL, ext, 3), out;
+    const unsigned char *sig = s.data + 1 + 32 + 8 + 2 + 3;
+    const char *json, *err = NULL;
+
+    json = apr_psprintf(pool, "{\"sct_version\":0,\"id\":\"%s\",\"timestamp\":1700000000123,"
+                        "\"extensions\":\"%s\",\"signature\":\"%s\"}", b64(s.data + 1, 32),
+                        b64(ext, 3), b64(sig, s.len - (apr_size_t)(sig - s.data)));
+    ck_assert_int_eq(ct_submit_json_to_sct(&out, json, strlen(json), pool, &err), APR_SUCCESS);
+    ck_assert_uint_eq(out.len, s.len);
+    ck_assert(!memcmp(out.data, s.data, s.len));
+
+    ck_assert_int_ne(ct_submit_json_to_sct(&out, "{", 1, pool, &err), APR_SUCCESS);
+    ck_assert_int_ne(ct_submit_json_to_sct(&out, "[1]", 3, pool, &err), APR_SUCCESS);
+    json = apr_psprintf(pool, "{\"sct_version\":0,\"id\":\"%s\",\"timestamp\":1,"
+                        "\"extensions\":\"\",\"signature\":\"%s\"}", b64(s.data + 1, 20),
+                        b64(sig, s.len - (apr_size_t)(sig - s.data)));
+    ck_assert_int_ne(ct_submit_json_to_sct(&out, json, strlen(json), pool, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(err, "id"));
+    json = apr_psprintf(pool, "{\"sct_version\":0,\"id\":\"%s\",\"timestamp\":1,"
+                        "\"extensions\":\"\",\"signature\":\"AAAA!!!\"}", b64(s.data + 1, 32));
+    ck_assert_int_ne(ct_submit_json_to_sct(&out, json, strlen(json), pool, &err), APR_SUCCESS);
+    /* a signature whose inner length lies */
+    json = apr_psprintf(pool, "{\"sct_version\":0,\"id\":\"%s\",\"timestamp\":1,"
+                        "\"extensions\":\"\",\"signature\":\"%s\"}", b64(s.data + 1, 32),
+                        b64((const unsigned char *)"\x04\x03\x00\x09" "abc", 7));
+    ck_assert_int_ne(ct_submit_json_to_sct(&out, json, strlen(json), pool, &err), APR_SUCCESS);
+    json = "{\"sct_version\":1}";
+    ck_assert_int_ne(ct_submit_json_to_sct(&out, json, strlen(json), pool, &err), APR_SUCCESS);
+    X509_free(c);
+    EVP_PKEY_free(k);
+}
+END_TEST
+
+START_TEST(client_argv)
+{
+    const char *const *argv = ct_submit_client_argv(pool, "/usr/bin/ct", "http://log/",
+                                                    "/s/servercerts.pem", "/s/AUTO_log_80_-.sct",
+                                                    "/k.pem");
+    ck_assert_str_eq(argv[0], "/usr/bin/ct");
+    ck_assert_str_eq(argv[1], "--ct_server=http://log/");
+    ck_assert_str_eq(argv[2], "--logtostderr=true");
+    ck_assert_str_eq(argv[3], "--ct_server_submission=/s/servercerts.pem");
+    ck_assert_str_eq(argv[4], "--ct_server_response_out=/s/AUTO_log_80_-.sct");
+    ck_assert_str_eq(argv[5], "--ct_server_public_key=/k.pem");
+    ck_assert_str_eq(argv[6], "upload");
+    ck_assert_ptr_null(argv[7]);
+}
+END_TEST
+
+START_TEST(run_client)
+{
+    const char *err = NULL;
+    const char *ok[] = { "/bin/true", NULL }, *bad[] = { "/bin/false", NULL };
+    const char *hang[] = { "/bin/sleep", "30", NULL };
+    apr_time_t start = apr_time_now();
+
+    ck_assert_int_eq(ct_submit_run(ok, 5, pool, &err), APR_SUCCESS);
+    ck_assert_int_ne(ct_submit_run(bad, 5, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(ct_submit_run(hang, 1, pool, &err), APR_TIMEUP);
+    ck_assert_int_lt(apr_time_sec(apr_time_now() - start), 10);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s;
+    TCase *tc;
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    s = suite_create("ct_submit");
+    tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, json_answer_to_sct);
+    tcase_add_test(tc, client_argv);
+    tcase_add_test(tc, run_client);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
