@@ -521,3 +521,15 @@ def test_restart_after_fixing_config_retries_at_once(httpd, pebble_for):
     wait_staged(h, name, timeout=20)
     h.graceful()
     assert served_ok(h, pb, name)
+
+
+def test_wildcard_without_dns01_is_explained(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    name = "nowild.mdtest.org"
+    h.write_conf(md_conf(pb, h) + f"MDomain {name} *.{name}\n"
+                 + h.ssl_vhost(name, aliases=[f"*.{name}"]) + h.http_vhost(name))
+    h.start()
+    job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
+    detail = job["last"]["detail"]
+    assert f"*.{name}" in detail and "dns-01" in detail and "MDChallengeDns01" in detail, detail
