@@ -447,7 +447,13 @@ class ConnectProxy(threading.Thread):
         u.close()
 
     def close(self):
+        import socket
+        try:        # wakes the accept() of run(): a closed fd number may be reused at once
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.join(5)
 
 
 def test_http_proxy_carries_acme_traffic(httpd, pebble_for):
