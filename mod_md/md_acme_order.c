@@ -503,6 +503,8 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
         json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns",
                                              "value", APR_ARRAY_IDX(md->domains, i, const char *)));
     payload = json_pack("{s:o}", "identifiers", ids);
+    if (env->replaces && acme->renewal_info)
+        json_object_set_new(payload, "replaces", json_string(env->replaces));
     if (md->profile) {
         if (md_util_array_index(acme->profiles, md->profile) >= 0) {
             json_object_set_new(payload, "profile", json_string(md->profile));
