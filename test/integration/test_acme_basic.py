@@ -246,3 +246,16 @@ def test_restart_without_mds_after_mds(httpd, pebble_for):
     assert status == 404
     status, _, body = h.curl("/", host=name)
     assert status == 200 and "hello" in body
+
+
+def test_renew_mode_manual_is_left_alone(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    manual, auto = "manual.mdtest.org", "auto.mdtest.org"
+    h.write_conf(md_conf(pb, h) + f"<MDomain {manual}>\n  MDRenewMode manual\n</MDomain>\n"
+                 + f"MDomain {auto}\n" + h.ssl_vhost(manual) + h.ssl_vhost(auto) + h.http_vhost(auto))
+    h.start()
+    wait_staged(h, auto)
+    time.sleep(0.5)
+    assert read_job(h, manual) is None
+    assert f"MDomain {manual}: no renewal now: MDRenewMode manual" in h.log()
