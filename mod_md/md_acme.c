@@ -240,6 +240,8 @@ apr_status_t md_acme_setup(md_acme_t *acme)
         if (tos) acme->tos = apr_pstrdup(p, tos);
         acme->eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
     }
+    if (json_string_value(json_object_get(dir, "renewalInfo")))
+        acme->renewal_info = apr_pstrdup(p, json_string_value(json_object_get(dir, "renewalInfo")));
     acme->profiles = apr_array_make(p, 3, sizeof(const char *));
     if (json_is_object(meta) && json_is_object(json_object_get(meta, "profiles"))) {
         const char *name;
@@ -448,4 +450,63 @@ apr_status_t md_acme_acct_use(md_acme_t *acme, md_acme_acct_t *acct, md_store_t 
     }
     if (rv != APR_SUCCESS) acme->acct = NULL;
     return rv;
+}
+
+/* ---- renewal information (RFC 9773) ---- */
+
+apr_time_t md_acme_parse_rfc3339(const char *s)
+{
+    apr_time_exp_t tm;
+    apr_time_t t;
+    int y, mo, d, h, mi, sec, n = 0, oh, om;
+    const char *r;
+
+    if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || !n)
+        return 0;
+    r = s + n;
+    if (*r == '.') for (++r; *r >= '0' && *r <= '9'; ++r) ;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60
+        || apr_time_exp_gmt_get(&t, &tm) != APR_SUCCESS)
+        return 0;
+    if (*r == 'Z' || *r == 'z') return r[1] ? 0 : t;
+    if ((*r == '+' || *r == '-') && sscanf(r + 1, "%2d:%2d", &oh, &om) == 2 && strlen(r) == 6) {
+        apr_interval_time_t off = apr_time_from_sec(oh * 3600 + om * 60);
+        return *r == '+' ? t - off : t + off;
+    }
+    return 0;
+}
+
+apr_status_t md_acme_ari_window(md_acme_t *acme, const char *cert_id, apr_time_t *pstart,
+                                apr_time_t *pend, apr_pool_t *p)
+{
+    const char *url, *err = NULL;
+    md_http_response_t *resp;
+    json_t *j, *w;
+    apr_status_t rv;
+
+    if (!acme->renewal_info) return APR_ENOTIMPL;
+    url = apr_pstrcat(p, acme->renewal_info,
+                      acme->renewal_info[strlen(acme->renewal_info) - 1] == '/' ? "" : "/", cert_id, NULL);
+    md_result_activity(acme->result, apr_psprintf(p, "asking the CA when to renew (%s)", url));
+    rv = md_http_request(&resp, acme->http, "GET", url, NULL, "application/json", NULL, 0, p, &err);
+    if (rv != APR_SUCCESS) return transport_error(acme, rv, err, p);
+    if (resp->status != 200) return problem_result(acme, "the renewal information request", url, resp, p);
+    j = body_json(resp, p);
+    w = j ? json_object_get(j, "suggestedWindow") : NULL;
+    *pstart = md_acme_parse_rfc3339(json_string_value(json_object_get(w, "start")));
+    *pend = md_acme_parse_rfc3339(json_string_value(json_object_get(w, "end")));
+    if (!*pstart || !*pend || *pend < *pstart) {
+        md_result_set(acme->result, APR_EINVAL,
+                      apr_psprintf(p, "the CA's renewal information from %s has no valid "
+                                   "suggestedWindow", url));
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }

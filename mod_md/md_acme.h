@@ -61,6 +61,7 @@ typedef struct md_acme_t {
     const char *tos;              /* meta.termsOfService */
     int eab_required;             /* meta.externalAccountRequired */
     apr_array_header_t *profiles; /* names in meta.profiles (const char*), empty if none */
+    const char *renewal_info;     /* ARI base URL (RFC 9773), NULL if the CA has none */
     const char *nonce;            /* the next Replay-Nonce to use */
     md_acme_acct_t *acct;         /* the account signing requests (key set) */
     int max_nonce_retries;
@@ -83,6 +84,13 @@ apr_status_t md_acme_acct_register(md_acme_t *acme, const md_t *md, apr_pool_t *
 /* Use acct (decrypting its key with the store key) after checking with the CA that it is
  * still valid. APR_ENOENT when the CA no longer knows it or it is not valid. */
 apr_status_t md_acme_acct_use(md_acme_t *acme, md_acme_acct_t *acct, md_store_t *store, apr_pool_t *p);
+
+/* ARI (RFC 9773): the CA's suggested renewal window for the certificate cert_id.
+ * APR_ENOTIMPL when the CA offers no renewal information. */
+apr_status_t md_acme_ari_window(md_acme_t *acme, const char *cert_id, apr_time_t *pstart,
+                                apr_time_t *pend, apr_pool_t *p);
+/* An RFC 3339 time ("2025-01-02T03:04:05Z", fractions and offsets allowed), 0 if invalid. */
+apr_time_t md_acme_parse_rfc3339(const char *s);
 
 /* Checked access to CA JSON: a string member, or NULL after setting the result. */
 const char *md_acme_json_str(md_acme_t *acme, json_t *j, const char *key, const char *what);

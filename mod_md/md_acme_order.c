@@ -503,6 +503,8 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
         json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns",
                                              "value", APR_ARRAY_IDX(md->domains, i, const char *)));
     payload = json_pack("{s:o}", "identifiers", ids);
+    if (env->replaces && acme->renewal_info)
+        json_object_set_new(payload, "replaces", json_string(env->replaces));
     if (md->profile) {
         if (md_util_array_index(acme->profiles, md->profile) >= 0) {
             json_object_set_new(payload, "profile", json_string(md->profile));
@@ -524,6 +526,14 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
         return APR_EINVAL;
     }
     if (!(status = md_acme_json_str(acme, order, "status", "order"))) return APR_EINVAL;
+    {
+        /* staging/<md>/order.json: which order this renewal works on, for the curious */
+        json_t *oj = json_pack("{s:s,s:s,s:O}", "url", order_url, "status", status,
+                               "authorizations", json_is_array(json_object_get(order, "authorizations"))
+                               ? json_object_get(order, "authorizations") : json_null());
+        md_store_save_json(env->store, MD_SG_STAGING, md->name, "order.json", oj, p);
+        json_decref(oj);
+    }
     if (!strcmp(status, "pending") && (rv = authorize(acme, order, md, env, p)) != APR_SUCCESS)
         return rv;
 

@@ -29,6 +29,7 @@ typedef struct md_acme_env_t {
     void *baton;
     const volatile int *abort_flag;
     apr_interval_time_t poll_timeout; /* for validations and issuance, 0: 5 minutes */
+    const char *replaces;             /* ARI id of the replaced certificate, or NULL */
 } md_acme_env_t;
 
 /* Order, validate, finalize with pkey and download: *pchain is leaf first (X509*). */

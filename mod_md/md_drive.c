@@ -300,7 +300,43 @@ static void clear_staging(md_store_t *store, const char *name, apr_pool_t *p)
     apr_dir_close(d);
 }
 
-apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p)
+apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
+                                int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p)
+{
+    md_result_t *result = md_result_make(p);
+    md_http_opts_t http = env->http;
+    md_acme_t *acme;
+    apr_time_t start, end, at;
+    apr_status_t rv;
+
+    *pdue = 0;
+    *pnext = 0;
+    *pmsg = NULL;
+    if (!certs || !certs->complete || !certs->ari_id) return APR_SUCCESS;
+    if (md->proxy_url) http.proxy_url = md->proxy_url;
+    if (md->ca_certs) http.ca_file = md->ca_certs;
+    if ((rv = md_acme_create(&acme, md_drive_ca_url(md, 0, 0), &http, result, p)) != APR_SUCCESS
+        || (rv = md_acme_setup(acme)) != APR_SUCCESS)
+        goto leave;
+    rv = md_acme_ari_window(acme, certs->ari_id, &start, &end, p);
+    if (APR_STATUS_IS_ENOTIMPL(rv)) return APR_SUCCESS;
+    if (rv != APR_SUCCESS) goto leave;
+    /* a random moment inside the window spreads the renewals of many servers */
+    at = start + (apr_interval_time_t)((double)(end - start) * (double)(apr_time_now() % 997) / 997.0);
+    if (at <= apr_time_now()) {
+        *pdue = 1;
+        *pmsg = apr_psprintf(p, "the CA suggests renewal between %s and %s (MDRenewViaARI)",
+                             md_util_time_format(p, start), md_util_time_format(p, end));
+    }
+    *pnext = at;
+    return APR_SUCCESS;
+leave:
+    *pmsg = md_result_describe(result, p);
+    return rv;
+}
+
+apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
+                            const char *replaces, apr_pool_t *p)
 {
     md_result_t *result = md_result_make(p);
     md_acme_t *acme;
@@ -351,6 +387,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
     aenv.run_dns01 = md->dns01_cmd ? run_dns01 : NULL;
     aenv.baton = &run;
     aenv.abort_flag = env->abort_flag;
+    aenv.replaces = replaces;
     for (i = 0; i < n; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
         apr_array_header_t *chain;
@@ -396,7 +433,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, 
         job->finished = 0;
         goto fail;
     }
-    drive_log(env, 6, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
+    drive_log(env, 5, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
                                    "activates it", md->name));
     if (md_drive_message(env, job, "renewed", p) == APR_SUCCESS) job->notified_renewed = 1;
     if (env->notify_cmd) {

@@ -40,7 +40,8 @@ typedef struct md_drive_env_t {
     int retry_failover;               /* MDRetryFailover */
     md_drive_accounts_t *accounts;
     const volatile int *abort_flag;
-    /* where the driver reports (the glue logs): level as syslog (3 err, 4 warn, 6 info, 7 debug) */
+    /* where the driver reports (the glue logs): level as syslog (3 err, 4 warn, 5 notice,
+     * 6 info, 7 debug) */
     void (*log)(void *baton, int level, const char *msg);
     void *log_baton;
 } md_drive_env_t;
@@ -50,6 +51,7 @@ typedef struct md_drive_certs_t {
     int complete;                     /* a usable certificate for every key spec */
     apr_time_t not_before;            /* latest notBefore of them */
     apr_time_t not_after;             /* earliest notAfter of them */
+    const char *ari_id;               /* RFC 9773 certificate id (of the first), or NULL */
 } md_drive_certs_t;
 
 /* Should md be renewed at 'now'? *preason says why (or why not). */
@@ -79,8 +81,17 @@ apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *ev
 apr_status_t md_drive_lock_md(md_store_t *store, const char *name, apr_pool_t *p);
 
 /* One renewal run for md: obtain a certificate per key spec and stage the set.
- * The job is updated (result, log, errors, next-run) and saved. */
-apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p);
+ * The job is updated (result, log, errors, next-run) and saved. replaces: ARI id of the
+ * certificate this one replaces (sent when the CA supports ARI), or NULL. */
+apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
+                            const char *replaces, apr_pool_t *p);
+
+/* MDRenewViaARI: ask md's CA (RFC 9773) whether the current certificate should be renewed
+ * now. *pdue is set when it should; otherwise *pnext is the time the CA suggests (0: the
+ * CA has no renewal information). Failures here are no renewal errors: *pmsg says what
+ * happened and the caller simply asks again later. */
+apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
+                                int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p);
 
 /* Load every account of accounts/ (parent) or of staging/ * / (child) into the list. */
 void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,

@@ -41,7 +41,7 @@ md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
     mc->check_interval = apr_time_from_sec(12 * 3600);
     mc->retry_delay = apr_time_from_sec(5);
     mc->retry_failover = 13;
-    mc->renew_jobs = 8;
+    mc->renew_jobs = 16;
     mc->lock_wait_timeout = apr_time_from_sec(5);
     mc->server_status_enabled = 1;
     mc->certificate_status_enabled = 1;

@@ -48,6 +48,7 @@ typedef struct slot_t {
     apr_time_t next_run;
     int errors;
     int staged;                       /* a complete set waits for the restart */
+    int ari_check;                    /* the thread asks the CA (ARI) before renewing */
     int running;
     apr_uint32_t done;                /* set by the renewal thread when it ends */
     apr_thread_t *thread;
@@ -184,6 +185,7 @@ static void collect_certs(drive_t *d, apr_pool_t *pconf, apr_pool_t *ptemp)
                 break;
             }
             x = APR_ARRAY_IDX(chain, 0, X509 *);
+            if (!k) c->ari_id = md_cert_ari_id(x, pconf);
             if (md_cert_not_before(x) > c->not_before) c->not_before = md_cert_not_before(x);
             if (!c->not_after || md_cert_not_after(x) < c->not_after) c->not_after = md_cert_not_after(x);
         }
@@ -196,7 +198,8 @@ static void collect_certs(drive_t *d, apr_pool_t *pconf, apr_pool_t *ptemp)
 static void env_log(void *baton, int level, const char *msg)
 {
     drive_t *d = baton;
-    int ap_level = level <= 3 ? APLOG_ERR : level == 4 ? APLOG_WARNING : level <= 6 ? APLOG_INFO : APLOG_DEBUG;
+    int ap_level = level <= 3 ? APLOG_ERR : level == 4 ? APLOG_WARNING : level == 5 ? APLOG_NOTICE
+                   : level == 6 ? APLOG_INFO : APLOG_DEBUG;
     ap_log_error(APLOG_MARK, ap_level, 0, d->s, APLOGNO(10952) "%s", msg);
 }
 
@@ -217,14 +220,34 @@ static void *APR_THREAD_FUNC renew_thread(apr_thread_t *thread, void *data)
     }
     else {
         /* loaded under the lock: another process may have finished it meanwhile */
+        int due = 1;
         job = md_job_load(drive->mc->store, slot->md->name, p);
-        if (!job->finished) md_drive_renew(&drive->env, md_clone(p, slot->md), job, p);
+        if (!job->finished && slot->ari_check) {
+            apr_time_t next, later = apr_time_now() + drive->mc->check_interval;
+            const char *msg;
+            rv = md_drive_ari_check(&drive->env, slot->md, slot->certs, &due, &next, &msg, p);
+            if (msg)
+                ap_log_error(APLOG_MARK, due ? APLOG_INFO : APLOG_DEBUG, rv, drive->s, APLOGNO(10964)
+                             "MDomain %s: %s", slot->md->name, msg);
+            if (!due) {
+                slot->r_errors = slot->errors;
+                slot->r_next = next && next < later ? next : later;
+                slot->r_staged = 0;
+                goto done;
+            }
+        }
+        if (!job->finished)
+            md_drive_renew(&drive->env, md_clone(p, slot->md), job,
+                           slot->certs ? slot->certs->ari_id : NULL, p);
         slot->r_errors = job->errors;
         slot->r_next = job->next_run;
         slot->r_staged = job->finished;
     }
+done:
     apr_atomic_set32(&slot->done, 1);
-    apr_thread_exit(thread, APR_SUCCESS);
+    /* a plain return, not apr_thread_exit(): pthread_exit's forced unwinding is not needed
+     * (the thread's pool goes with slot->pool) and trips AddressSanitizer at thread exit */
+    (void)thread;
     return NULL;
 }
 
@@ -275,8 +298,9 @@ static void start_child_side(drive_t *d)
         slot->certs = apr_hash_get(d->certs, md->name, APR_HASH_KEY_STRING);
         slot->errors = job->errors;
         slot->staged = job->finished;
+        /* a restart is the admin's "try again now" (maybe the configuration was fixed):
+         * the retry delay of earlier errors is not waited for, their count is kept */
         slot->next_run = now + mc->initial_delay;
-        if (job->next_run > slot->next_run) slot->next_run = job->next_run;
         apr_pool_destroy(p);
         APR_ARRAY_PUSH(d->slots, slot_t *) = slot;
     }
@@ -337,15 +361,23 @@ static void tick(drive_t *d)
         slot->next_run = now + d->mc->check_interval;
         if (slot->staged) continue;   /* waits for the restart that activates it */
         apr_pool_create_unmanaged(&p);
+        slot->ari_check = 0;
         if (!md_drive_should_renew(slot->md, slot->certs, now, &why, p)) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, d->s, APLOGNO(10954)
                          "MDomain %s: no renewal now: %s", slot->md->name, why);
             check_expiring(d, slot, now);
-            apr_pool_destroy(p);
-            continue;
+            if (slot->md->ari_renewals <= 0 || slot->md->renew_mode == MD_RENEW_MANUAL
+                || !slot->certs || !slot->certs->ari_id
+                || (slot->md->cert_files && slot->md->cert_files->nelts)) {
+                apr_pool_destroy(p);
+                continue;
+            }
+            slot->ari_check = 1;      /* but the CA may know better (RFC 9773) */
         }
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, APLOGNO(10955)
-                     "MDomain %s: renewing, %s", slot->md->name, why);
+        else {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, d->s, APLOGNO(10955)
+                         "MDomain %s: renewing, %s", slot->md->name, why);
+        }
         slot->pool = p;
         apr_atomic_set32(&slot->done, 0);
         rv = apr_thread_create(&slot->thread, NULL, renew_thread, slot, p);

@@ -246,3 +246,33 @@ def test_restart_without_mds_after_mds(httpd, pebble_for):
     assert status == 404
     status, _, body = h.curl("/", host=name)
     assert status == 200 and "hello" in body
+
+
+def test_renew_mode_manual_is_left_alone(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    manual, auto = "manual.mdtest.org", "auto.mdtest.org"
+    h.write_conf(md_conf(pb, h) + f"<MDomain {manual}>\n  MDRenewMode manual\n</MDomain>\n"
+                 + f"MDomain {auto}\n" + h.ssl_vhost(manual) + h.ssl_vhost(auto) + h.http_vhost(auto))
+    h.start()
+    wait_staged(h, auto)
+    time.sleep(0.5)
+    assert read_job(h, manual) is None
+    assert f"MDomain {manual}: no renewal now: MDRenewMode manual" in h.log()
+
+
+def test_p384_and_rsa3072(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    name = "keys.mdtest.org"
+    h.write_conf(md_conf(pb, h, "MDPrivateKeys secp384r1 RSA 3072\n") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    wait_staged(h, name)
+    h.graceful()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    for sigalgs, want in (("ECDSA+SHA384:ECDSA+SHA256", "Server public key is 384 bit"),
+                          ("RSA+SHA256:RSA-PSS+SHA256", "Server public key is 3072 bit")):
+        rc, out = verify_served(h, name, root, extra=["-sigalgs", sigalgs, "-tls1_2"])
+        assert rc == 0 and "Verify return code: 0 (ok)" in out and want in out, out
+    assert os.path.exists(os.path.join(h.store_dir, "domains", name, "pubcert.secp384r1.pem"))

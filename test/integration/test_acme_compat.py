@@ -42,3 +42,33 @@ def test_debian_store_is_taken_over(httpd, pebble_for):
     rc, out = verify_served(ours, new, root)
     assert rc == 0 and "Verify return code: 0 (ok)" in out, out
     assert os.listdir(os.path.join(store, "accounts")) == accounts
+
+
+def test_our_store_is_taken_over_by_debian(httpd, pebble_for):
+    """The other way round: Debian's mod_md serves our certificates and renews in our store."""
+    if not os.path.exists(DEBIAN_MOD_MD):
+        pytest.skip("Debian's mod_md is not installed")
+    ours = httpd()
+    pb = pebble_for(ours)
+    store = ours.store_dir
+    old, new = "giveback.mdtest.org", "giveback-new.mdtest.org"
+    ours.write_conf(md_conf(pb, ours) + f"MDomain {old}\n" + ours.ssl_vhost(old) + ours.http_vhost(old))
+    ours.start()
+    wait_staged(ours, old)
+    ours.graceful()
+    stop_httpd(ours)
+
+    deb = httpd(md_module=DEBIAN_MOD_MD)
+    deb.http_port, deb.https_port = ours.http_port, ours.https_port
+    deb.write_conf(md_conf(pb, deb) + f"MDStoreDir {store}\n" + f"MDomain {old}\nMDomain {new}\n"
+                   + deb.ssl_vhost(old) + deb.ssl_vhost(new) + deb.http_vhost(old))
+    deb.start()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    rc, out = verify_served(deb, old, root)
+    assert rc == 0 and "Verify return code: 0 (ok)" in out, out
+    end = time.time() + 30
+    while time.time() < end and not os.path.exists(os.path.join(store, "staging", new, "pubcert.pem")):
+        time.sleep(0.2)
+    assert os.path.exists(os.path.join(store, "staging", new, "pubcert.pem")), deb.log()[-3000:]
+    # Note: Debian's children read accounts/ (upstream makes it 0755 with 0644 files, keys
+    # encrypted); ours keeps accounts/ root-only, so Debian registers a second account here.

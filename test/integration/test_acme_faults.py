@@ -277,6 +277,7 @@ class TamperingProxy(http.server.ThreadingHTTPServer):
     def __init__(self, pb, mode):
         import ssl
         self.pb, self.mode = pb, mode
+        self.ari_ids, self.orders = [], []
         super().__init__(("127.0.0.1", 0), TamperingHandler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(pb.tls["cert"], pb.tls["key"])
@@ -310,16 +311,43 @@ class TamperingHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def _ari(self):
+        """RFC 9773 renewal information, served by the proxy for pebble (which has none)."""
+        import datetime
+        self.server.ari_ids.append(self.path.rsplit("/", 1)[1])
+        start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=2)
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        data = json.dumps({"suggestedWindow": {
+            "start": start.strftime(fmt),
+            "end": (start + datetime.timedelta(hours=1)).strftime(fmt)}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _forward(self):
+        import base64
         import http.client
+        if self.server.mode == "ari" and self.path.startswith("/renewal-info/"):
+            return self._ari()
         body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        if self.server.mode == "ari" and "order-plz" in self.path and body:
+            pl = json.loads(body)["payload"]
+            self.server.orders.append(json.loads(base64.urlsafe_b64decode(pl + "=" * (-len(pl) % 4))))
         conn = http.client.HTTPSConnection("127.0.0.1", self.server.pb.port,
                                            context=self.server.client_ctx, timeout=10)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
         conn.request(self.command, self.path, body=body if body else None, headers=headers)
         r = conn.getresponse()
         data = r.read()
-        if r.getheader("Content-Type", "").startswith("application/pem-certificate-chain"):
+        if self.server.mode == "ari" and self.path == "/dir":
+            d = json.loads(data)
+            d["renewalInfo"] = f"https://127.0.0.1:{self.server.server_address[1]}/renewal-info/"
+            data = json.dumps(d).encode()
+        elif self.server.mode == "ari":
+            pass
+        elif r.getheader("Content-Type", "").startswith("application/pem-certificate-chain"):
             names = ["evil.mdtest.org"] if self.server.mode == "other-names" else [self.server.name]
             data = self.server.forged_chain(names)
         self.send_response(r.status)
@@ -352,9 +380,8 @@ def test_wrong_certificate_is_not_staged(httpd, pebble_for, mode, expect):
         job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
         assert expect in job["last"]["detail"], job["last"]
         assert "downloading the certificate" in job["last"]["activity"], job["last"]
-        assert os.listdir(os.path.join(h.store_dir, "staging", name)) == ["job.json"] \
-            or sorted(os.listdir(os.path.join(h.store_dir, "staging", name))) == \
-            ["account.json", "account.pem", "job.json"]
+        staged = sorted(os.listdir(os.path.join(h.store_dir, "staging", name)))
+        assert not [f for f in staged if f.startswith(("pubcert", "privkey"))], staged
     finally:
         from pebble import stop_httpd
         stop_httpd(h)
@@ -448,7 +475,13 @@ class ConnectProxy(threading.Thread):
         u.close()
 
     def close(self):
+        import socket
+        try:        # wakes the accept() of run(): a closed fd number may be reused at once
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.join(5)
 
 
 def test_http_proxy_carries_acme_traffic(httpd, pebble_for):
@@ -502,3 +535,70 @@ def test_retry_after_is_honoured(httpd):
         from pebble import stop_httpd
         stop_httpd(h)
         ca.shutdown()
+
+
+def test_restart_after_fixing_config_retries_at_once(httpd, pebble_for):
+    """Errors back off, but a graceful restart with a corrected configuration tries again
+    right away instead of waiting out the retry delay."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "fixed.mdtest.org"
+    base = md_conf(pb, h).replace("MDRetryDelay 1s", "MDRetryDelay 1h")
+    h.write_conf(base.replace("MDCertificateAgreement accepted\n", "") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
+    assert "MDCertificateAgreement" in job["last"]["detail"]
+    h.write_conf(base + f"MDomain {name}\n" + h.ssl_vhost(name) + h.http_vhost(name))
+    h.graceful()
+    wait_staged(h, name, timeout=20)
+    h.graceful()
+    assert served_ok(h, pb, name)
+
+
+def test_wildcard_without_dns01_is_explained(httpd, pebble_for):
+    h = httpd()
+    pb = pebble_for(h)
+    name = "nowild.mdtest.org"
+    h.write_conf(md_conf(pb, h) + f"MDomain {name} *.{name}\n"
+                 + h.ssl_vhost(name, aliases=[f"*.{name}"]) + h.http_vhost(name))
+    h.start()
+    job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1)
+    detail = job["last"]["detail"]
+    assert f"*.{name}" in detail and "dns-01" in detail and "MDChallengeDns01" in detail, detail
+
+
+def test_renewal_via_ari(httpd, pebble_for):
+    """MDRenewViaARI: the certificate is far from MDRenewWindow, but the CA's renewal
+    information (RFC 9773) says now: it is renewed, the order names what it replaces."""
+    import base64
+    from cryptography import x509
+    h = httpd()
+    pb = pebble_for(h)
+    proxy = TamperingProxy(pb, "ari")
+    name = "ari.mdtest.org"
+    try:
+        h.write_conf(md_conf(pb, h).replace(pb.directory, proxy.url) + f"MDomain {name}\n"
+                     + h.ssl_vhost(name) + h.http_vhost(name))
+        h.start()
+        wait_staged(h, name)
+        assert not proxy.ari_ids                 # no certificate yet: nothing to ask
+        h.graceful()
+        with open(os.path.join(h.store_dir, "domains", name, "pubcert.pem"), "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+        serial = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 8) // 8, "big")
+
+        def b64(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        cert_id = f"{b64(aki)}.{b64(serial)}"
+        wait_staged(h, name, timeout=20)
+        assert cert_id in proxy.ari_ids, (cert_id, proxy.ari_ids)
+        assert "MDRenewViaARI" in h.log()
+        assert proxy.orders[-1].get("replaces") == cert_id, proxy.orders
+        h.graceful()
+        assert served_ok(h, pb, name)
+    finally:
+        from pebble import stop_httpd
+        stop_httpd(h)
+        proxy.shutdown()
