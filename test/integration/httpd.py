@@ -46,6 +46,16 @@ def wait_port(port, timeout=10.0, up=True):
     return False
 
 
+def process_alive(pid):
+    """Is pid running? A stopped daemon that nobody reaps (pid 1 in some sandboxes does not)
+    stays a zombie: that counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def sanitizer_env():
     """apache2 loads ASan-built modules only with libasan preloaded."""
     env = {}
@@ -189,13 +199,9 @@ class Httpd:
             return
         self._run(["-k", "stop"])
         end = time.time() + 15
-        while time.time() < end:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
+        while time.time() < end and process_alive(pid):
             time.sleep(0.05)
-        else:
+        if process_alive(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:

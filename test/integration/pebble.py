@@ -211,32 +211,6 @@ def verify_served(h, name, root_path, extra=()):
     return p.returncode, p.stdout + p.stderr
 
 
-def _alive(pid):
-    """Running and not a zombie (pid 1 here may not reap daemons quickly)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def stop_httpd(h, timeout=15):
-    """Stop h like Httpd.stop(), but do not wait for a zombie parent to be reaped."""
-    pid = h.pid()
-    if not h.started or not pid:
-        return
-    h._run(["-k", "stop"])
-    end = time.time() + timeout
-    while time.time() < end and _alive(pid):
-        time.sleep(0.05)
-    if _alive(pid):
-        try:
-            os.killpg(pid, 9)
-        except OSError:
-            pass
-    h.started = False
-
-
 def _pebble_for(request):
     """pebble_for(h, env=None, config=None): a started Pebble validating against httpd h.
     At the end, stops the httpds it was made for and then pebble; logs on failure."""
@@ -250,7 +224,7 @@ def _pebble_for(request):
     yield make
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     for h, pb in made:
-        stop_httpd(h)
+        h.stop()
         if failed:
             print(f"\n==== pebble log {pb.log_path}\n{pb.log()[-8000:]}")
         pb.cleanup(keep=failed)

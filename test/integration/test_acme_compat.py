@@ -6,7 +6,7 @@ import time
 import pytest
 
 from httpd import DEBIAN_MOD_MD
-from pebble import pebble_for, md_conf, wait_staged, verify_served, stop_httpd  # noqa: F401
+from pebble import pebble_for, md_conf, wait_staged, verify_served  # noqa: F401
 
 
 def test_debian_store_is_taken_over(httpd, pebble_for):
@@ -24,7 +24,7 @@ def test_debian_store_is_taken_over(httpd, pebble_for):
     time.sleep(1)
     deb.graceful()
     assert os.path.exists(os.path.join(store, "domains", old, "pubcert.pem")), deb.log()[-3000:]
-    stop_httpd(deb)
+    deb.stop()
     accounts = os.listdir(os.path.join(store, "accounts"))
     assert len(accounts) == 1
 
@@ -56,7 +56,7 @@ def test_our_store_is_taken_over_by_debian(httpd, pebble_for):
     ours.start()
     wait_staged(ours, old)
     ours.graceful()
-    stop_httpd(ours)
+    ours.stop()
 
     deb = httpd(md_module=DEBIAN_MOD_MD)
     deb.http_port, deb.https_port = ours.http_port, ours.https_port

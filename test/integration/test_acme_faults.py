@@ -263,8 +263,7 @@ def test_hostile_ca_is_rejected(httpd, pebble_for, mode, expect):
         staged = os.listdir(os.path.join(h.store_dir, "staging", name))
         assert staged == ["job.json"], staged
     finally:
-        from pebble import stop_httpd
-        stop_httpd(h)
+        h.stop()
         ca.shutdown()
 
 
@@ -383,8 +382,7 @@ def test_wrong_certificate_is_not_staged(httpd, pebble_for, mode, expect):
         staged = sorted(os.listdir(os.path.join(h.store_dir, "staging", name)))
         assert not [f for f in staged if f.startswith(("pubcert", "privkey"))], staged
     finally:
-        from pebble import stop_httpd
-        stop_httpd(h)
+        h.stop()
         proxy.shutdown()
 
 
@@ -532,8 +530,7 @@ def test_retry_after_is_honoured(httpd):
         time.sleep(2)
         assert read_job(h, name)["errors"] == 1      # no retry after MDRetryDelay
     finally:
-        from pebble import stop_httpd
-        stop_httpd(h)
+        h.stop()
         ca.shutdown()
 
 
@@ -599,6 +596,5 @@ def test_renewal_via_ari(httpd, pebble_for):
         h.graceful()
         assert served_ok(h, pb, name)
     finally:
-        from pebble import stop_httpd
-        stop_httpd(h)
+        h.stop()
         proxy.shutdown()
