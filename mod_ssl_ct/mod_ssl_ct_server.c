@@ -620,7 +620,8 @@ void ct_server_child_init(ct_runtime_t *rt, apr_pool_t *pchild)
     apr_threadattr_t *attr;
     apr_status_t rv;
 
-    if (apr_hash_count(rt->certs) == 0) return;
+    /* nothing to refresh: no server certificate and no DB to watch for the proxy */
+    if (apr_hash_count(rt->certs) == 0 && !rt->conf->log_db) return;
     /* the thread's own allocator: nothing it allocates competes with request threads */
     apr_pool_create_unmanaged_ex(&rt->tpool, NULL, NULL);
     apr_pool_cleanup_register(pchild, rt->tpool, destroy_tpool, apr_pool_cleanup_null);

@@ -2,6 +2,7 @@
 import glob
 import hashlib
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -227,7 +228,7 @@ open(opts["ct_server_response_out"], "wb").write(sct)
                     f"--ct_server_public_key={keyfile} upload")
 
 
-@pytest.mark.parametrize("mode", ["badjson", "badsig", "huge", "hang", "error"])
+@pytest.mark.parametrize("mode", ["badjson", "badsig", "wrongid", "huge", "hang", "error"])
 def test_hostile_log_keeps_good_scts(httpd, pki, logs_to_stop, mode):
     log = CtLog(mode=mode)
     logs_to_stop.append(log)
@@ -262,8 +263,6 @@ def test_log_db_live_distrust_and_trust(httpd, pki, logs_to_stop):
     subprocess.run([CTLOGCONFIG, db, "configure-public-key", keyfile], check=True)
     lid = hashlib.sha256(pub_der(log.key)).hexdigest().upper()
     subprocess.run([CTLOGCONFIG, db, "configure-url", lid, log.url], check=True)
-    os.chmod(db, 0o666)
-    os.chmod(h.dir, 0o777)  # sqlite may need to create a journal next to the DB
     setup_server(h, pki, files, f"CTLogConfigDB {db}\n")
     h.start()
     ctlog = ctlogfile(h.path("ctlogs.cnf"), [log.key])
@@ -275,13 +274,30 @@ def test_log_db_live_distrust_and_trust(httpd, pki, logs_to_stop):
     subprocess.run([CTLOGCONFIG, db, "trust", lid], check=True)
     present, statuses, out = wait_scts(h, ctlog, pki, 1)
     assert (present, statuses) == (1, ["valid"]), out
-    # a broken DB is reported and the configuration read before stays in force
-    os.rename(db, db + ".bak")
-    write(db, b"not a database at all" * 10, 0o666)
+    # a locked DB: reported, the configuration read before stays in force
+    con = sqlite3.connect(db, isolation_level=None, timeout=1)
+    con.execute("BEGIN EXCLUSIVE")
+    con.execute("UPDATE loginfo SET url = url")
+    os.utime(db)
     end = time.time() + 10
     while time.time() < end and "keeping the log configuration" not in h.log():
         time.sleep(0.3)
     assert "keeping the log configuration" in h.log()
+    present, statuses, out = wait_scts(h, ctlog, pki, 1)
+    assert (present, statuses) == (1, ["valid"]), out
+    con.execute("ROLLBACK")
+    con.close()
+    end = time.time() + 10
+    while time.time() < end and "readable again" not in h.log():
+        time.sleep(0.3)
+    assert "readable again" in h.log()
+    # a broken DB is reported and the configuration read before stays in force
+    os.rename(db, db + ".bak")
+    write(db, b"not a database at all" * 10, 0o644)
+    end = time.time() + 10
+    while time.time() < end and h.log().count("keeping the log configuration") < 2:
+        time.sleep(0.3)
+    assert h.log().count("keeping the log configuration") == 2, h.log()
     present, statuses, out = wait_scts(h, ctlog, pki, 1)
     assert (present, statuses) == (1, ["valid"]), out
 
@@ -302,13 +318,20 @@ def test_log_db_live_distrust_and_trust(httpd, pki, logs_to_stop):
     ("CTAuditStorage /nonexistent/audit", "/nonexistent/audit"),
     ("CTLogClient /nonexistent/ct", "/nonexistent/ct"),
     ("CTLogConfigDB {baddb}", "CTLogConfigDB"),
+    ("CTLogConfigDB {wrongdb}", "not a CT log config DB"),
+    ("CTLogConfigDB /nonexistent/logs.db", "/nonexistent/logs.db"),
     ("CTStaticSCTs /nonexistent/cert.pem /tmp", "/nonexistent/cert.pem"),
 ])
 def test_bad_directive_values_rejected(httpd, pki, line, expect):
     h = httpd(md_module=None)
     notakey = write(h.path("notakey.pem"), "hello\n")
     baddb = write(h.path("bad.db"), b"garbage" * 100)
-    line = line.format(notakey=notakey, baddb=baddb)
+    wrongdb = h.path("wrong.db")
+    con = sqlite3.connect(wrongdb)
+    con.execute("CREATE TABLE loginfo(name TEXT)")
+    con.commit()
+    con.close()
+    line = line.format(notakey=notakey, baddb=baddb, wrongdb=wrongdb)
     ct_write_conf(h, f"LoadModule ssl_ct_module {MOD_SSL_CT}\n{line}\n")
     rc, out = h.configtest()
     assert rc != 0, out
