@@ -141,11 +141,10 @@ int ct_server_init_ctx(server_rec *s, apr_pool_t *p, SSL_CTX *ctx)
 
     if (!SSL_CTX_add_custom_ext(ctx, TLSEXT_TYPE_signed_certificate_timestamp,
                                 CT_EXT_CONTEXT, ext_add, NULL, NULL, ext_parse, NULL)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10860)
-                     "mod_ssl_ct: cannot add the SCT TLS extension to the SSL context of %s "
-                     "(is another module handling CT on it?); SCTs will not be sent",
-                     s->server_hostname);
-        return OK;
+        /* already ours (a context reported twice) or OpenSSL's own CT is on */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10860)
+                     "mod_ssl_ct: the SCT TLS extension is already registered on the SSL "
+                     "context of %s", s->server_hostname);
     }
     /* every certificate (RSA, ECDSA...) configured in this context */
     for (rv = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); rv;

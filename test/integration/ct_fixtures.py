@@ -52,6 +52,11 @@ def new_key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def rsa_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def key_pem(key):
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
@@ -116,10 +121,10 @@ class Pki:
             b = b.add_extension(extra_ext, critical=False)
         return b.sign(issuer_key or key, hashes.SHA256())
 
-    def leaf(self, name, embed_log_keys=(), embed_ts=None):
+    def leaf(self, name, embed_log_keys=(), embed_ts=None, rsa=False):
         """(cert, key, files dict). With embed_log_keys, the cert carries precert SCTs."""
         self._serial += 1
-        key = new_key()
+        key = rsa_key() if rsa else new_key()
         serial = self._serial
         cert = self._cert(name, key, self.inter, self.int_key, serial=serial, names=[name])
         if embed_log_keys:
@@ -201,11 +206,12 @@ def ctlogfile(path, log_keys):
     return write(path, text)
 
 
-def s_client_ct(port, ctlog, cafile, tls="-tls1_3", servername="localhost", timeout=20):
+def s_client_ct(port, ctlog, cafile, tls="-tls1_3", servername="localhost", timeout=20,
+                extra=()):
     """The output of openssl s_client -ct -ctlogfile for a connection to port."""
     p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
                         "-servername", servername, "-ct", "-ctlogfile", ctlog,
-                        "-CAfile", cafile, tls],
+                        "-CAfile", cafile, tls] + list(extra),
                        input="", capture_output=True, text=True, timeout=timeout)
     return p.stdout + p.stderr
 

@@ -398,3 +398,41 @@ def test_graceful_restart_keeps_sending(httpd, pki):
     present, statuses, out = wait_scts(h, ctlog, pki, 1, tls="-tls1_2")
     assert (present, statuses) == (1, ["valid"]), out
     assert "AH00052" not in h.log()     # no child crashed
+
+
+def test_sni_vhosts_and_rsa_ecdsa_certs(httpd, pki):
+    """Each certificate gets its own SCTs: two name-based vhosts, one with RSA and ECDSA."""
+    h = httpd(md_module=None)
+    logs = [new_key() for _ in range(3)]
+    ec_cert, _, ec_files = pki.leaf("a.test")
+    rsa_cert, _, rsa_files = pki.leaf("a.test", rsa=True)
+    b_cert, _, b_files = pki.leaf("b.test")
+    conf = f"LoadModule ssl_ct_module {MOD_SSL_CT}\nCTSCTStorage {h.path('ctstore')}\n"
+    os.makedirs(h.path("ctstore"))
+    for i, (cert, files) in enumerate(((ec_cert, ec_files), (rsa_cert, rsa_files),
+                                       (b_cert, b_files))):
+        d = h.path(f"scts{i}")
+        os.makedirs(d)
+        write(os.path.join(d, "x.sct"), make_sct(logs[i], cert, ts=now_ms() - 60000))
+        conf += f"CTStaticSCTs {files['cert']} {d}\n"
+    conf += h.ssl_vhost("a.test", extra=(
+        f"  SSLCertificateFile {ec_files['chain']}\n  SSLCertificateKeyFile {ec_files['key']}\n"
+        f"  SSLCertificateFile {rsa_files['chain']}\n  SSLCertificateKeyFile {rsa_files['key']}\n"))
+    conf += h.ssl_vhost("b.test", extra=(
+        f"  SSLCertificateFile {b_files['chain']}\n  SSLCertificateKeyFile {b_files['key']}\n"))
+    ct_write_conf(h, conf)
+    h.start()
+
+    def log_names(out):
+        return [l.split(":", 1)[1].strip() for l in out.splitlines()
+                if l.strip().startswith("Log       :")]
+    ctlog = ctlogfile(h.path("ctlogs.cnf"), logs)
+    for tls in TLS:
+        out = s_client_ct(h.https_port, ctlog, pki.root_file, tls=tls, servername="a.test",
+                          extra=["-sigalgs", "ECDSA+SHA256"])
+        assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log0"], out
+        out = s_client_ct(h.https_port, ctlog, pki.root_file, tls=tls, servername="a.test",
+                          extra=["-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"])
+        assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log1"], out
+        out = s_client_ct(h.https_port, ctlog, pki.root_file, tls=tls, servername="b.test")
+        assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log2"], out
