@@ -28,7 +28,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from httpd import free_port, wait_port
+import pytest
+
+from httpd import Httpd, free_port, wait_port
 
 SCT_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 
@@ -499,3 +501,26 @@ def ct_write_conf(h, body, loglevel="warn ssl_ct:debug ssl:info"):
     with open(h.conf_path, "w") as f:
         f.write(base + "\n" + body + "\n")
     return h.conf_path
+
+
+CRASH_MARKS = ("AddressSanitizer", "runtime error:", "AH00052", "Segmentation fault",
+               "LeakSanitizer")
+
+
+@pytest.fixture(autouse=True)
+def no_child_crashed(monkeypatch):
+    """Fails a test whose apache2 children crashed or tripped a sanitizer, even when what
+    the test looked at seemed fine."""
+    logs = []
+    orig = Httpd.cleanup
+
+    def cleanup(self, keep=False):
+        self.stop()
+        logs.append((self.error_log, self.log()))
+        return orig(self, keep)
+
+    monkeypatch.setattr(Httpd, "cleanup", cleanup)
+    yield
+    for path, text in logs:
+        bad = [m for m in CRASH_MARKS if m in text]
+        assert not bad, f"{path}: {bad}\n{text[-5000:]}"

@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httpd import MOD_SSL_CT  # noqa: E402
-from ct_fixtures import (Pki, SServer, cert_der, ct_write_conf, make_sct, new_key, now_ms,  # noqa: E402
+from ct_fixtures import (no_child_crashed,  # noqa: F401
+                         Pki, SServer, cert_der, ct_write_conf, make_sct, new_key, now_ms,  # noqa: E402
                          ocsp_response_with_scts, pub_pem, serverinfo_pem, write)
 
 LOGFMT = ('LogFormat "%U %>s status=%{SSL_CT_PROXY_STATUS}e '

@@ -12,7 +12,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httpd import MOD_SSL_CT, TOP_BUILDDIR  # noqa: E402
-from ct_fixtures import (CtLog, Pki, cert_der, ctlogfile, make_sct, new_key, now_ms,  # noqa
+from ct_fixtures import (no_child_crashed,  # noqa: F401
+                         CtLog, Pki, cert_der, ctlogfile, make_sct, new_key, now_ms,  # noqa
                          ct_write_conf, pub_der, pub_pem, s_client_ct, sct_report, write)
 
 CTLOGCONFIG = os.path.join(TOP_BUILDDIR, "support", "ctlogconfig")
