@@ -7,6 +7,15 @@
 #include "md_crypt.h"
 #include "md_status.h"
 
+static md_status_cert_cb *cert_cb;
+static void *cert_cb_baton;
+
+void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton)
+{
+    cert_cb = cb;
+    cert_cb_baton = baton;
+}
+
 /* ---- certificate facts ---- */
 
 md_cert_info_t *md_status_cert_info(X509 *x, const char *spec_name, apr_pool_t *p)
@@ -141,6 +150,7 @@ static json_t *cert_json(const md_cert_info_t *ci, apr_pool_t *p)
                           "serial", ci->serial, "sha256-fingerprint", ci->sha256);
     if (ci->issuer_uri) json_object_set_new(j, "issuer-uri", json_string(ci->issuer_uri));
     if (ci->ari_cert_id) json_object_set_new(j, "ari-cert-id", json_string(ci->ari_cert_id));
+    if (cert_cb) cert_cb(j, ci->sha256, cert_cb_baton, p);
     return j;
 }
 

@@ -25,6 +25,13 @@ typedef struct md_cert_info_t {
     const char *ari_cert_id;    /* RFC 9773: base64url(AKI keyid) "." base64url(serial) */
 } md_cert_info_t;
 
+/* Optional facts about one certificate added by another part of mod_md (the stapling glue
+ * adds "ocsp"): called for each certificate object of the status document with the
+ * certificate's lower-case hex SHA-256 fingerprint. NULL to remove. */
+typedef void md_status_cert_cb(json_t *cert_json, const char *sha256, void *baton,
+                               apr_pool_t *p);
+void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton);
+
 /* Read the certificates of an MD per key spec (static files, or pubcert*.pem of the group);
  * entries without a usable cert are NULL. infos must have md_pkey_spec_count() slots.
  * Returns the number found. */

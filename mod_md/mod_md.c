@@ -375,6 +375,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
             return !OK;
         }
     }
+    md_drive_post_config_activate(mc, s, pconf, ptemp);
     for (i = 0; i < mc->mds->nelts; ++i) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);

@@ -41,6 +41,7 @@ md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
     mc->check_interval = apr_time_from_sec(12 * 3600);
     mc->retry_delay = apr_time_from_sec(5);
     mc->retry_failover = 13;
+    mc->renew_jobs = 8;
     mc->lock_wait_timeout = apr_time_from_sec(5);
     mc->server_status_enabled = 1;
     mc->certificate_status_enabled = 1;
@@ -503,6 +504,21 @@ static const char *set_retry_failover(cmd_parms *cmd, void *dc, const char *valu
     return NULL;
 }
 
+static const char *set_renew_jobs(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    char *end;
+    long n;
+    (void)dc;
+    if (err) return err;
+    errno = 0;
+    n = strtol(value, &end, 10);
+    if (!*value || *end || errno || n < 1 || n > 256)
+        return bad_value(cmd, value, "use a number of renewals between 1 and 256");
+    cmd_sc(cmd)->mc->renew_jobs = (int)n;
+    return NULL;
+}
+
 static const char *set_require_https(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err = check_context(cmd, 1);
@@ -749,6 +765,7 @@ const command_rec md_cmds[] = {
     M_TAKE1("MDWarnWindow", set_warn_window, "duration or N% of the lifetime"),
     M_TAKE1("MDRetryDelay", set_retry_delay, "delay after an error, doubled per error"),
     M_TAKE1("MDRetryFailover", set_retry_failover, "errors before the next CA is tried"),
+    M_TAKE1("MDRenewJobs", set_renew_jobs, "how many MDs are renewed at the same time"),
     M_TAKE1("MDCheckInterval", set_check_interval, "how often the driver looks"),
     M_TAKE1("MDInitialDelay", set_initial_delay, "delay before the first check"),
     M_TAKE1("MDActivationDelay", set_activation_delay, "minimum age of a staged certificate"),

@@ -1,11 +1,514 @@
 /* mod_md_ocsp.c: OCSP stapling (MDStapling) through httpd's core OCSP hooks.
- * Placeholder until the stapling work lands. */
+ *
+ * Design, per server generation (everything below lives in pconf and is rebuilt at each
+ * restart):
+ * - Parent, mod_ssl's post_config: mod_ssl announces every server certificate through
+ *   ap_ssl_ocsp_prime_hook (id + PEM of cert and issuer). For certificates of an MD with
+ *   MDStapling on, or of other vhosts when MDStapling is on globally and MDStapleOthers
+ *   too, we answer OK (mod_ssl then asks us, not a responder, during handshakes) and
+ *   register an entry: cert id, responder URL, store location
+ *   ocsp/<md name or "other">/ocsp-<sha1>.json. A response found in the store is verified
+ *   again and becomes the entry's first response, so staples are served from the first
+ *   handshake after a restart even while the responder is down.
+ * - Parent, after mod_ssl: one slot per entry in anonymous shared memory (md_ocsp_table),
+ *   filled with the loaded responses; responses not written for MDStaplingKeepResponse
+ *   are removed from the store (except those in use).
+ * - Children: a handshake (ap_ssl_ocsp_get_resp_hook) looks its id up in a hash table that
+ *   is read-only after fork and copies the slot's response under the slot's sequence
+ *   counter: no disk, no lock, no system call. Expired responses are not served.
+ * - One child (mod_watchdog singleton instance "_md_staple_") checks once a second which
+ *   responses are missing or inside MDStaplingRenewWindow, fetches them, verifies them
+ *   (md_ocsp_resp_verify), writes them to the store atomically, publishes them in the slot
+ *   and runs MDMessageCmd "ocsp-renewed". Failures keep the previous response, run
+ *   "ocsp-errored" and back off (MDRetryDelay doubling per error, capped at an hour).
+ */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_optional.h>
+#include <apr_thread_proc.h>
+#include <curl/curl.h>
+
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_ssl.h>
+#include <mod_watchdog.h>
+#include <mod_status.h>
+#include <unixd.h>
 
+#include "md.h"
+#include "md_ocsp.h"
+#include "md_status.h"
+#include "md_store.h"
 #include "mod_md.h"
+#include "mod_md_config.h"
+
+APLOG_USE_MODULE(md);
+
+#define MD_STAPLE_WATCHDOG "_md_staple_"
+#define MD_OCSP_FETCH_TIMEOUT apr_time_from_sec(10)
+#define MD_OCSP_BACKOFF_CAP apr_time_from_sec(3600)
+
+/* One stapled certificate. */
+typedef struct ocsp_entry_t {
+    const char *id;             /* mod_ssl's id bytes (copied) */
+    apr_size_t id_len;
+    md_ocsp_cert_t *cert;
+    const char *dir;            /* store directory: MD name or MD_OCSP_OTHER */
+    const char *name;           /* MD name, or the ServerName for other certs (events, logs) */
+    const char *proxy;          /* MDHttpProxy */
+    int slot;
+    md_ocsp_resp_t *loaded;     /* from the store at start-up, until the table exists */
+    /* used only by the watchdog */
+    apr_time_t next_try;
+    int errors;
+} ocsp_entry_t;
+
+typedef struct ocsp_reg_t {
+    apr_pool_t *p;
+    server_rec *s;              /* the base server, for logging */
+    md_mod_conf_t *mc;
+    md_store_t *store;
+    apr_hash_t *by_id;          /* id bytes -> entry */
+    apr_hash_t *by_sha256;      /* cert fingerprint -> entry (status pages) */
+    apr_array_header_t *entries;
+    md_ocsp_table_t *table;
+    ap_watchdog_t *watchdog;
+} ocsp_reg_t;
+
+/* The registry of the current generation: set in the parent, inherited by the children. */
+static ocsp_reg_t *reg;
+
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
+
+static apr_status_t reg_cleanup(void *d)
+{
+    (void)d;
+    reg = NULL;
+    md_status_set_cert_cb(NULL, NULL);
+    return APR_SUCCESS;
+}
+
+static int stapling_configured(md_mod_conf_t *mc)
+{
+    int i;
+    if (mc->defaults->stapling > 0) return 1;
+    for (i = 0; i < mc->mds->nelts; ++i)
+        if (APR_ARRAY_IDX(mc->mds, i, md_t *)->stapling > 0) return 1;
+    return 0;
+}
+
+/* Should the certificates of s be stapled by us? *pmd is its MD, if any. */
+static int staple_here(server_rec *s, md_t **pmd)
+{
+    md_srv_conf_t *sc = md_config_get(s);
+    *pmd = sc ? sc->assigned : NULL;
+    if (!reg || !sc) return 0;
+    if (*pmd) return (*pmd)->stapling > 0;
+    return sc->mc->defaults->stapling > 0 && sc->mc->staple_others;
+}
+
+/* ---- status pages ---- */
+
+static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, apr_pool_t *p)
+{
+    ocsp_entry_t *e;
+    md_ocsp_slot_info_t info;
+    json_t *o, *renewal;
+
+    (void)baton;
+    if (!reg || !sha256 || !(e = apr_hash_get(reg->by_sha256, sha256, APR_HASH_KEY_STRING))) return;
+    md_ocsp_table_get_info(reg->table, e->slot, &info);
+    o = json_object();
+    if (info.has_resp) {
+        json_object_set_new(o, "status", json_string(md_ocsp_status_str(info.status)));
+        json_object_set_new(o, "valid", json_pack("{s:s,s:s}",
+                            "from", md_util_time_format(p, info.valid_from),
+                            "until", md_util_time_format(p, info.valid_until)));
+    }
+    renewal = json_pack("{s:i}", "errors", info.errors);
+    if (info.renew_at)
+        json_object_set_new(renewal, "next-run", json_string(md_util_time_format(p, info.renew_at)));
+    if (info.last_update)
+        json_object_set_new(renewal, "last-run", json_string(md_util_time_format(p, info.last_update)));
+    if (info.last_error[0])
+        json_object_set_new(renewal, "last-error", json_string(info.last_error));
+    json_object_set_new(o, "renewal", renewal);
+    json_object_set_new(o, "responder", json_string(e->cert->responder));
+    json_object_set_new(cert_json, "ocsp", o);
+}
+
+/* ---- parent: set-up ---- */
+
+static int ocsp_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                  server_rec *s)
+{
+    md_mod_conf_t *mc = md_config_get(s)->mc;
+    const char *err = NULL, *base;
+    apr_status_t rv;
+
+    (void)plog;
+    (void)ptemp;
+    reg = NULL;
+    if (!stapling_configured(mc)) return OK;
+    if (!mc->store) {               /* no MDomain: stapling alone still needs the store */
+        base = ap_server_root_relative(pconf, mc->base_dir);
+        if (!base || (rv = md_store_open(&mc->store, base, pconf, &err)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10930)
+                         "MDStapling: the store at %s cannot be used: %s", mc->base_dir,
+                         err ? err : "invalid path");
+            return !OK;
+        }
+        md_store_set_owner(mc->store, ap_unixd_config.user_id, ap_unixd_config.group_id);
+        if ((rv = md_store_setup_groups(mc->store, ptemp)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10931)
+                         "MDStapling: cannot create the directories of the store at %s", base);
+            return !OK;
+        }
+    }
+    wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!wd_get_instance || !wd_register_callback) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, APLOGNO(10932)
+                     "MDStapling needs mod_watchdog (it fetches OCSP responses in the "
+                     "background): load it or switch MDStapling off");
+        return !OK;
+    }
+    reg = apr_pcalloc(pconf, sizeof(*reg));
+    reg->p = pconf;
+    reg->s = s;
+    reg->mc = mc;
+    reg->store = mc->store;
+    reg->by_id = apr_hash_make(pconf);
+    reg->by_sha256 = apr_hash_make(pconf);
+    reg->entries = apr_array_make(pconf, 10, sizeof(ocsp_entry_t *));
+    apr_pool_cleanup_register(pconf, NULL, reg_cleanup, apr_pool_cleanup_null);
+    /* the instance must exist before mod_watchdog's own post_config activates instances */
+    rv = wd_get_instance(&reg->watchdog, MD_STAPLE_WATCHDOG, 0, 1, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10933)
+                     "MDStapling: cannot create the watchdog " MD_STAPLE_WATCHDOG);
+        return !OK;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    md_status_set_cert_cb(add_ocsp_status, NULL);
+    return OK;
+}
+
+static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t id_len,
+                      const char *pem)
+{
+    md_t *md;
+    md_ocsp_cert_t *c;
+    md_ocsp_resp_t *resp = NULL;
+    ocsp_entry_t *e;
+    apr_pool_t *ptemp;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    (void)p;
+    if (!staple_here(s, &md)) return DECLINED;
+    if ((e = apr_hash_get(reg->by_id, id, (apr_ssize_t)id_len)) != NULL) return OK;
+    if (md && md->rt_fallback) return DECLINED;     /* self-signed stand-in: nothing to staple */
+
+    rv = md_ocsp_cert_from_pem(&c, pem, strlen(pem), reg->p, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, APLOGNO(10934)
+                     "MDStapling: the certificate of %s cannot be stapled: %s; make sure the "
+                     "certificate file holds the issuer certificate after the leaf",
+                     s->server_hostname, err);
+        return DECLINED;
+    }
+    if (!c->responder) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10935)
+                     "MDStapling: the certificate of %s names no OCSP responder (no AIA OCSP "
+                     "URL); it is not stapled", s->server_hostname);
+        return DECLINED;
+    }
+    e = apr_pcalloc(reg->p, sizeof(*e));
+    e->id = apr_pmemdup(reg->p, id, id_len);
+    e->id_len = id_len;
+    e->cert = c;
+    e->dir = md ? md->name : MD_OCSP_OTHER;
+    e->name = md ? md->name : (s->server_hostname ? s->server_hostname : MD_OCSP_OTHER);
+    e->proxy = md ? md->proxy_url : reg->mc->defaults->proxy_url;
+    e->slot = reg->entries->nelts;
+    APR_ARRAY_PUSH(reg->entries, ocsp_entry_t *) = e;
+    apr_hash_set(reg->by_id, e->id, (apr_ssize_t)e->id_len, e);
+    apr_hash_set(reg->by_sha256, c->sha256_hex, APR_HASH_KEY_STRING, e);
+
+    /* a response from before the restart, verified again, is served right away */
+    apr_pool_create(&ptemp, reg->p);
+    rv = md_ocsp_store_load(&resp, reg->store, e->dir, c, apr_time_now(), ptemp, &err);
+    if (rv == APR_SUCCESS) {
+        e->loaded = apr_pmemdup(reg->p, resp, sizeof(*resp));
+        e->loaded->der = apr_pmemdup(reg->p, resp->der, resp->der_len);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10936)
+                     "MDStapling: %s (%s): stored OCSP response loaded, status %s, valid until %s",
+                     e->name, c->sha1_hex, md_ocsp_status_str(resp->status),
+                     md_util_time_format(ptemp, resp->valid_until));
+    }
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10937)
+                     "MDStapling: %s: the stored OCSP response is not used (%s); a new one is "
+                     "fetched from %s", e->name, err, c->responder);
+    }
+    apr_pool_destroy(ptemp);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10938)
+                 "MDStapling: %s takes over OCSP stapling for the certificate of %s "
+                 "(responder %s)", MD_VERSION, s->server_hostname, c->responder);
+    return OK;
+}
+
+static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp);
+
+static int ocsp_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                 server_rec *s)
+{
+    apr_hash_t *in_use;
+    apr_status_t rv;
+    apr_time_t now = apr_time_now();
+    int i, removed = 0;
+
+    (void)plog;
+    if (!reg) return OK;
+    rv = md_ocsp_table_create(&reg->table, reg->entries->nelts, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10939)
+                     "MDStapling: cannot create the shared memory for %d OCSP responses",
+                     reg->entries->nelts);
+        return !OK;
+    }
+    in_use = apr_hash_make(ptemp);
+    for (i = 0; i < reg->entries->nelts; ++i) {
+        ocsp_entry_t *e = APR_ARRAY_IDX(reg->entries, i, ocsp_entry_t *);
+        md_ocsp_resp_t *resp = e->loaded;
+        md_ocsp_slot_info_t info;
+
+        memset(&info, 0, sizeof(info));
+        info.renew_at = resp ? md_ocsp_renew_at(resp, reg->mc->ocsp_renew_window) : now;
+        md_ocsp_table_put(reg->table, e->slot, resp, &info);
+        apr_hash_set(in_use, md_store_path(reg->store, MD_SG_OCSP, e->dir, md_ocsp_fname(e->cert, ptemp),
+                                           ptemp), APR_HASH_KEY_STRING, "");
+    }
+    md_ocsp_store_prune(reg->store, reg->mc->stapling_keep, in_use, now, &removed, ptemp);
+    if (removed)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10940)
+                     "MDStapling: removed %d OCSP responses older than MDStaplingKeepResponse %s",
+                     removed, md_util_duration_format(ptemp, reg->mc->stapling_keep));
+    if (reg->entries->nelts) {
+        rv = wd_register_callback(reg->watchdog, AP_WD_TM_INTERVAL, reg, ocsp_watchdog);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10941)
+                         "MDStapling: cannot register the OCSP renewal with mod_watchdog");
+            return !OK;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10942)
+                 "MDStapling: %d certificates stapled by mod_md", reg->entries->nelts);
+    return OK;
+}
+
+/* ---- handshakes ---- */
+
+static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t id_len,
+                         ap_ssl_ocsp_copy_resp *cb, void *userdata)
+{
+    unsigned char buf[MD_OCSP_DER_MAX];
+    ocsp_entry_t *e;
+    apr_size_t len;
+
+    (void)s;
+    (void)c;
+    if (!reg || !(e = apr_hash_get(reg->by_id, id, (apr_ssize_t)id_len))) return DECLINED;
+    len = md_ocsp_table_get_der(reg->table, e->slot, buf, apr_time_now());
+    if (!len) return DECLINED;
+    cb(buf, len, userdata);
+    return OK;
+}
+
+/* ---- the watchdog: fetching ---- */
+
+/* MDMessageCmd as "cmd args... EVENT NAME", without a shell; waits for it. */
+static void run_event(const char *event, const char *name, apr_pool_t *p)
+{
+    const char *line = reg->mc->message_cmd, **argv, **args;
+    apr_procattr_t *attr;
+    apr_proc_t proc;
+    apr_exit_why_e why;
+    int argc, code = 0;
+    apr_status_t rv;
+
+    if (!line || !(argv = md_util_cmdline_split(p, line, &argc)) || argc < 1) return;
+    args = apr_pcalloc(p, sizeof(*args) * (apr_size_t)(argc + 3));
+    memcpy(args, argv, sizeof(*args) * (apr_size_t)argc);
+    args[argc] = event;
+    args[argc + 1] = name;
+    if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
+        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
+        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
+        || (rv = apr_proc_create(&proc, args[0], args, NULL, attr, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, reg->s, APLOGNO(10943)
+                     "MDMessageCmd %s could not be started for event %s of %s",
+                     args[0], event, name);
+        return;
+    }
+    apr_proc_wait(&proc, &code, &why, APR_WAIT);
+    if (why != APR_PROC_EXIT || code)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10944)
+                     "MDMessageCmd %s %s %s exited with %d", args[0], event, name, code);
+}
+
+static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *p)
+{
+    unsigned char *req, *der;
+    apr_size_t req_len, der_len;
+    md_ocsp_resp_t *resp;
+    const char *err = NULL;
+    apr_time_t now;
+    apr_status_t rv;
+
+    rv = md_ocsp_req_der(&req, &req_len, e->cert, p);
+    if (rv != APR_SUCCESS) err = "cannot build the OCSP request";
+    else rv = md_ocsp_fetch(&der, &der_len, e->cert->responder, e->proxy, req, req_len,
+                            MD_OCSP_FETCH_TIMEOUT, p, &err);
+    now = apr_time_now();
+    if (rv == APR_SUCCESS)
+        rv = md_ocsp_resp_verify(&resp, e->cert, der, der_len, now, p, &err);
+    if (rv == APR_SUCCESS) {
+        if (md_ocsp_store_save(reg->store, e->dir, e->cert, resp, p) != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10945)
+                         "MDStapling: %s: cannot write the OCSP response to %s; it is served "
+                         "but will be fetched again after a restart", e->name,
+                         md_store_path(reg->store, MD_SG_OCSP, e->dir, md_ocsp_fname(e->cert, p), p));
+        e->errors = 0;
+        info->errors = 0;
+        info->last_error[0] = '\0';
+        info->last_update = now;
+        info->renew_at = md_ocsp_renew_at(resp, reg->mc->ocsp_renew_window);
+        /* a window as long as the validity would refetch constantly: at most once a minute */
+        if (info->renew_at < now + apr_time_from_sec(60)) info->renew_at = now + apr_time_from_sec(60);
+        e->next_try = info->renew_at;
+        md_ocsp_table_put(reg->table, e->slot, resp, info);
+        ap_log_error(APLOG_MARK, resp->status == MD_OCSP_GOOD ? APLOG_INFO : APLOG_WARNING, 0,
+                     reg->s, APLOGNO(10946)
+                     "MDStapling: %s: OCSP response renewed, certificate status %s%s, valid until "
+                     "%s, next renewal at %s", e->name, md_ocsp_status_str(resp->status),
+                     resp->status == MD_OCSP_REVOKED ? " (the certificate is REVOKED: replace it)" : "",
+                     md_util_time_format(p, resp->valid_until), md_util_time_format(p, info->renew_at));
+        run_event("ocsp-renewed", e->name, p);
+        return;
+    }
+    ++e->errors;
+    e->next_try = now + md_ocsp_backoff(reg->mc->retry_delay, e->errors, MD_OCSP_BACKOFF_CAP);
+    info->errors = e->errors;
+    apr_cpystrn(info->last_error, err ? err : "unknown error", sizeof(info->last_error));
+    info->renew_at = e->next_try;
+    md_ocsp_table_put(reg->table, e->slot, NULL, info);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10947)
+                 "MDStapling: %s: getting the OCSP response from %s failed (%d in a row): %s; %s, "
+                 "next attempt at %s", e->name, e->cert->responder, e->errors, info->last_error,
+                 info->has_resp ? "the previous response is still served"
+                                : "no response is stapled until then",
+                 md_util_time_format(p, e->next_try));
+    run_event("ocsp-errored", e->name, p);
+}
+
+static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)
+{
+    ocsp_reg_t *r = data;
+    apr_time_t now = apr_time_now();
+    int i;
+
+    if (r != reg) return APR_SUCCESS;
+    for (i = 0; i < r->entries->nelts; ++i) {
+        ocsp_entry_t *e = APR_ARRAY_IDX(r->entries, i, ocsp_entry_t *);
+        md_ocsp_slot_info_t info;
+        apr_pool_t *p;
+
+        md_ocsp_table_get_info(r->table, e->slot, &info);
+        if (state == AP_WATCHDOG_STATE_STARTING) {
+            e->next_try = info.renew_at;        /* this child may take over from another */
+            e->errors = info.errors;
+        }
+        if (state == AP_WATCHDOG_STATE_STOPPING) continue;
+        if (now < e->next_try) continue;
+        apr_pool_create(&p, ptemp);
+        renew_entry(e, &info, p);
+        apr_pool_destroy(p);
+        now = apr_time_now();
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- server-status: the staples table and the ManagedStaplings* counters ---- */
+
+static int ocsp_status_hook(request_rec *r, int flags)
+{
+    apr_time_t now = apr_time_now();
+    int i, total = 0, ok = 0, renew = 0, errored = 0, ready = 0;
+
+    if (!reg || !reg->table || !reg->entries->nelts || !reg->mc->server_status_enabled) return OK;
+    if (!(flags & AP_STATUS_SHORT)) {
+        ap_rputs("<hr>\n<h3>Managed Staplings</h3>\n<table class='md_ocsp_status'><thead><tr>"
+                 "<th>Domain</th><th>Certificate (SHA-1)</th><th>Status</th><th>Valid</th>"
+                 "<th>Responder</th><th>Renewal</th></tr></thead><tbody>\n", r);
+    }
+    for (i = 0; i < reg->entries->nelts; ++i) {
+        ocsp_entry_t *e = APR_ARRAY_IDX(reg->entries, i, ocsp_entry_t *);
+        md_ocsp_slot_info_t info;
+        int valid, due;
+
+        md_ocsp_table_get_info(reg->table, e->slot, &info);
+        valid = info.has_resp && info.valid_until > now;
+        due = info.renew_at && info.renew_at <= now;
+        ++total;
+        if (valid) ++ready;
+        if (valid && info.status == MD_OCSP_GOOD && !due && !info.errors) ++ok;
+        if (due || !valid) ++renew;
+        if (info.errors) ++errored;
+        if (flags & AP_STATUS_SHORT) continue;
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
+                   ap_escape_html(r->pool, e->name), e->cert->sha1_hex,
+                   valid ? md_ocsp_status_str(info.status) : "no response",
+                   info.has_resp ? apr_pstrcat(r->pool, md_util_time_format(r->pool, info.valid_from),
+                                               " - ", md_util_time_format(r->pool, info.valid_until), NULL)
+                                 : "-",
+                   ap_escape_html(r->pool, e->cert->responder));
+        if (info.errors)
+            ap_rprintf(r, "%d errors, last: %s; retry at %s", info.errors,
+                       ap_escape_html(r->pool, info.last_error), md_util_time_format(r->pool, info.renew_at));
+        else if (info.renew_at)
+            ap_rprintf(r, "at %s", md_util_time_format(r->pool, info.renew_at));
+        ap_rputs("</td></tr>\n", r);
+    }
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "ManagedStaplingsTotal: %d\nManagedStaplingsOK: %d\nManagedStaplingsRenew: %d\n"
+                   "ManagedStaplingsErrored: %d\nManagedStaplingsReady: %d\n",
+                   total, ok, renew, errored, ready);
+    }
+    else {
+        ap_rputs("</tbody></table>\n", r);
+    }
+    return OK;
+}
+
+/* ---- module ---- */
 
 void md_ocsp_register_hooks(apr_pool_t *p)
 {
+    static const char *const pred_ssl[] = { "mod_ssl.c", NULL };
+    static const char *const succ_ssl_wd[] = { "mod_ssl.c", "mod_watchdog.c", NULL };
+    static const char *const succ_wd[] = { "mod_watchdog.c", NULL };
     (void)p;
+    ap_hook_post_config(ocsp_post_config_early, NULL, succ_ssl_wd, APR_HOOK_MIDDLE);
+    ap_hook_post_config(ocsp_post_config_late, pred_ssl, succ_wd, APR_HOOK_MIDDLE);
+    ap_hook_ssl_ocsp_prime_hook(ocsp_prime, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_ocsp_get_resp_hook(ocsp_get_resp, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, ocsp_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }

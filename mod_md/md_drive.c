@@ -1,0 +1,631 @@
+/* md_drive.c: see md_drive.h. */
+#include <errno.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_file_info.h>
+#include <apr_thread_proc.h>
+#include <apr_uri.h>
+
+#include "md_crypt.h"
+#include "md_util.h"
+#include "md_acme_order.h"
+#include "md_drive.h"
+
+/* ---- when ---- */
+
+int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_time_t now,
+                          const char **preason, apr_pool_t *p)
+{
+    apr_interval_time_t span;
+    apr_time_t renew_at;
+
+    if (md->renew_mode == MD_RENEW_MANUAL) {
+        *preason = "MDRenewMode manual";
+        return 0;
+    }
+    if (md->renew_mode != MD_RENEW_ALWAYS) {
+        if (md->cert_files && md->cert_files->nelts) {
+            *preason = "it has MDCertificateFile";
+            return 0;
+        }
+        if (!md->watched) {
+            *preason = "no virtual host uses it";
+            return 0;
+        }
+    }
+    if (!certs || !certs->complete) {
+        *preason = "it has no certificate";
+        return 1;
+    }
+    span = md_timeslice_span(md->renew_window, certs->not_before, certs->not_after);
+    renew_at = certs->not_after - span;
+    if (now >= renew_at) {
+        *preason = apr_psprintf(p, "its certificate expires on %s, inside MDRenewWindow %s",
+                                md_util_time_format(p, certs->not_after),
+                                md_util_timeslice_format(p, md->renew_window));
+        return 1;
+    }
+    *preason = apr_psprintf(p, "renewal is due on %s", md_util_time_format(p, renew_at));
+    return 0;
+}
+
+int md_drive_in_warn_window(const md_t *md, const md_drive_certs_t *certs, apr_time_t now)
+{
+    if (!certs || !certs->complete || !md->warn_window) return 0;
+    return now >= certs->not_after - md_timeslice_span(md->warn_window, certs->not_before,
+                                                       certs->not_after);
+}
+
+apr_interval_time_t md_drive_retry_delay(apr_interval_time_t base, int errors, double jitter)
+{
+    apr_interval_time_t d = base > 0 ? base : apr_time_from_sec(5);
+    int i;
+
+    for (i = 1; i < errors && d < MD_DRIVE_RETRY_CAP; ++i) d *= 2;
+    d = (apr_interval_time_t)((double)d * (0.75 + jitter * 0.5));
+    return d > MD_DRIVE_RETRY_CAP ? MD_DRIVE_RETRY_CAP : d;
+}
+
+const char *md_drive_ca_url(const md_t *md, int errors, int failover)
+{
+    int n = md->ca_urls ? md->ca_urls->nelts : 0;
+    if (!n) return md->ca_effective;
+    if (failover <= 0 || n == 1) return APR_ARRAY_IDX(md->ca_urls, 0, const char *);
+    return APR_ARRAY_IDX(md->ca_urls, (errors / failover) % n, const char *);
+}
+
+/* ---- commands ---- */
+
+apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int *pexit,
+                              apr_pool_t *p, const char **perr)
+{
+    int argc = 0, n = 0, i;
+    const char **argv = md_util_cmdline_split(p, cmdline, &argc), **all;
+    apr_procattr_t *attr;
+    apr_proc_t proc;
+    apr_exit_why_e why;
+    apr_status_t rv;
+
+    *pexit = -1;
+    if (!argv || argc < 1) {
+        *perr = apr_psprintf(p, "'%s' is no command", cmdline);
+        return APR_EINVAL;
+    }
+    while (extra && extra[n]) ++n;
+    all = apr_pcalloc(p, sizeof(*all) * (apr_size_t)(argc + n + 1));
+    for (i = 0; i < argc; ++i) all[i] = argv[i];
+    for (i = 0; i < n; ++i) all[argc + i] = extra[i];
+    if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
+        || (rv = apr_procattr_cmdtype_set(attr, strchr(all[0], '/') ? APR_PROGRAM : APR_PROGRAM_PATH))
+           != APR_SUCCESS
+        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
+        || (rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_NO_PIPE, APR_NO_PIPE)) != APR_SUCCESS
+        || (rv = apr_proc_create(&proc, all[0], all, NULL, attr, p)) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "cannot run %s: %s", all[0], apr_strerror(rv, apr_palloc(p, 128), 128));
+        return rv;
+    }
+    rv = apr_proc_wait(&proc, pexit, &why, APR_WAIT);
+    if (rv != APR_CHILD_DONE) {
+        *perr = apr_psprintf(p, "waiting for %s failed", all[0]);
+        return rv;
+    }
+    if (why != APR_PROC_EXIT) {
+        *perr = apr_psprintf(p, "%s was killed by signal %d", all[0], *pexit);
+        *pexit = -1;
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+static void drive_log(md_drive_env_t *env, int level, const char *msg)
+{
+    if (env->log) env->log(env->log_baton, level, msg);
+}
+
+apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event, apr_pool_t *p)
+{
+    const char *extra[3], *err = NULL;
+    int code;
+    apr_status_t rv;
+
+    if (!env->message_cmd) return APR_SUCCESS;
+    extra[0] = event;
+    extra[1] = job->name;
+    extra[2] = NULL;
+    rv = md_drive_run_cmd(env->message_cmd, extra, &code, p, &err);
+    if (rv == APR_SUCCESS && code != 0) {
+        err = apr_psprintf(p, "MDMessageCmd %s %s %s exited with %d", env->message_cmd, event,
+                           job->name, code);
+        rv = APR_EGENERAL;
+    }
+    md_job_log_append(job, apr_pstrcat(p, "message-", event, NULL), rv, err);
+    if (rv != APR_SUCCESS) drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", job->name, err));
+    return rv;
+}
+
+/* ---- accounts ---- */
+
+static md_acme_acct_t *acct_copy(apr_pool_t *p, const md_acme_acct_t *a)
+{
+    md_acme_acct_t *c = apr_pcalloc(p, sizeof(*c));
+    int i;
+    c->id = a->id ? apr_pstrdup(p, a->id) : NULL;
+    c->url = apr_pstrdup(p, a->url);
+    c->ca_url = apr_pstrdup(p, a->ca_url);
+    c->agreement = a->agreement ? apr_pstrdup(p, a->agreement) : NULL;
+    c->eab_kid = a->eab_kid ? apr_pstrdup(p, a->eab_kid) : NULL;
+    c->status = "valid";
+    c->key_pem = apr_pstrdup(p, a->key_pem);
+    c->contacts = apr_array_make(p, a->contacts->nelts, sizeof(const char *));
+    for (i = 0; i < a->contacts->nelts; ++i)
+        APR_ARRAY_PUSH(c->contacts, const char *) = apr_pstrdup(p, APR_ARRAY_IDX(a->contacts, i, const char *));
+    return c;
+}
+
+static int acct_known(md_drive_accounts_t *accts, const char *url)
+{
+    int i;
+    for (i = 0; i < accts->list->nelts; ++i)
+        if (!strcmp(APR_ARRAY_IDX(accts->list, i, md_acme_acct_t *)->url, url)) return 1;
+    return 0;
+}
+
+void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,
+                            apr_pool_t *p)
+{
+    apr_dir_t *dir;
+    apr_finfo_t fi;
+    const char *base = md_store_path(store, group, NULL, NULL, p);
+
+    if (apr_dir_open(&dir, base, p) != APR_SUCCESS) return;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
+        md_acme_acct_t *a;
+        if (fi.filetype != APR_DIR || fi.name[0] == '.') continue;
+        if (md_acme_acct_load(&a, store, group, fi.name, p) != APR_SUCCESS) continue;
+        if (!acct_known(accts, a->url) && (!a->status || !strcmp(a->status, "valid")))
+            APR_ARRAY_PUSH(accts->list, md_acme_acct_t *) = acct_copy(accts->p, a);
+    }
+    apr_dir_close(dir);
+}
+
+/* Find a valid account for md at this CA, or register one; it becomes acme->acct.
+ * Under the mutex, so that concurrent renewals create one account, not several. */
+static apr_status_t get_account(md_drive_env_t *env, md_acme_t *acme, const md_t *md, apr_pool_t *p)
+{
+    md_drive_accounts_t *accts = env->accounts;
+    apr_status_t rv = APR_ENOENT;
+    int i;
+
+    apr_thread_mutex_lock(accts->mutex);
+    for (i = 0; i < accts->list->nelts; ++i) {
+        md_acme_acct_t *a = APR_ARRAY_IDX(accts->list, i, md_acme_acct_t *);
+        if (!md_acme_acct_matches(a, acme->url, md->contacts, md->eab_kid)) continue;
+        rv = md_acme_acct_use(acme, a, env->store, p);
+        if (rv == APR_SUCCESS) break;
+        if (!APR_STATUS_IS_ENOENT(rv)) goto leave;        /* the CA is not answering well */
+        drive_log(env, 4, apr_psprintf(p, "MDomain %s: account %s is not usable any more (%s); "
+                                       "a new one is created", md->name, a->url,
+                                       md_result_describe(acme->result, p)));
+        a->status = "invalid";
+    }
+    if (rv != APR_SUCCESS) {
+        if ((rv = md_acme_acct_register(acme, md, p)) != APR_SUCCESS) goto leave;
+        rv = md_pkey_to_pem(&acme->acct->key_pem, acme->acct->key, env->store->key,
+                            env->store->key_len, acme->p);
+        if (rv != APR_SUCCESS) {
+            md_result_set(acme->result, rv, "cannot encrypt the new account key");
+            goto leave;
+        }
+        APR_ARRAY_PUSH(accts->list, md_acme_acct_t *) = acct_copy(accts->p, acme->acct);
+        drive_log(env, 6, apr_psprintf(p, "MDomain %s: created ACME account %s at %s", md->name,
+                                       acme->acct->url, acme->url));
+    }
+leave:
+    apr_thread_mutex_unlock(accts->mutex);
+    return rv;
+}
+
+/* ---- one renewal ---- */
+
+apr_status_t md_drive_lock_md(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    const char *path = md_store_path(store, MD_SG_TMP, NULL, apr_pstrcat(p, name, ".lock", NULL), p);
+    apr_file_t *f;
+    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
+
+    if (rv != APR_SUCCESS) return rv;
+    rv = apr_file_lock(f, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK);
+    if (rv != APR_SUCCESS) {
+        apr_file_close(f);
+        return APR_STATUS_IS_EAGAIN(rv) || rv == APR_FROM_OS_ERROR(EACCES) ? APR_EBUSY : rv;
+    }
+    return APR_SUCCESS;
+}
+
+typedef struct {
+    md_drive_env_t *env;
+    md_job_t *job;
+    const md_t *md;
+} run_t;
+
+static apr_status_t on_setup(void *baton, const char *type, const char *domain, apr_pool_t *p)
+{
+    run_t *run = baton;
+    return md_drive_message(run->env, run->job,
+                            apr_psprintf(p, "challenge-setup:%s:%s", type, domain), p);
+}
+
+static apr_status_t run_dns01(void *baton, const char *verb, const char *domain, const char *token,
+                              apr_pool_t *p, const char **perr)
+{
+    run_t *run = baton;
+    const char *extra[4];
+    int code;
+    apr_status_t rv;
+
+    extra[0] = verb;
+    extra[1] = domain;
+    extra[2] = token;
+    extra[3] = NULL;
+    rv = md_drive_run_cmd(run->md->dns01_cmd, extra, &code, p, perr);
+    if (rv == APR_SUCCESS && code != 0) {
+        *perr = apr_psprintf(p, "%s %s %s exited with %d", run->md->dns01_cmd, verb, domain, code);
+        rv = APR_EGENERAL;
+    }
+    return rv;
+}
+
+/* Each step of a renewal becomes a "progress" entry of the job log, saved at once so that
+ * md-status shows how far a renewal got. */
+static void on_progress(void *baton, const char *activity)
+{
+    run_t *run = baton;
+    md_job_log_append(run->job, "progress", APR_SUCCESS, activity);
+    md_job_save(run->job, run->env->store, run->job->p);
+}
+
+/* Remove what an earlier run may have left in staging/<md>, except job.json. */
+static void clear_staging(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    const char *dir = md_store_path(store, MD_SG_STAGING, name, NULL, p);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS) return;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (fi.filetype == APR_REG && strcmp(fi.name, MD_FN_JOB))
+            apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
+    }
+    apr_dir_close(d);
+}
+
+apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p)
+{
+    md_result_t *result = md_result_make(p);
+    md_acme_t *acme;
+    md_acme_env_t aenv;
+    md_http_opts_t http;
+    run_t run;
+    const char *ca_url = md_drive_ca_url(md, job->errors, env->retry_failover);
+    apr_status_t rv;
+    int i, n = md_pkey_spec_count(md);
+    const char *extra[2];
+
+    job->last_run = apr_time_now();
+    job->finished = 0;
+    job->valid_from = 0;
+    job->notified = job->notified_renewed = 0;
+    md_job_log_append(job, "starting", APR_SUCCESS, apr_psprintf(p, "renewal with %s", ca_url));
+    md_job_save(job, env->store, p);
+
+    run.env = env;
+    run.job = job;
+    run.md = md;
+    result->on_activity = on_progress;
+    result->baton = &run;
+    if ((rv = md_drive_message(env, job, "renewing", p)) != APR_SUCCESS) {
+        md_result_set(result, rv, "MDMessageCmd 'renewing' failed (non-zero exit or not "
+                      "runnable); the renewal is skipped and tried again later");
+        md_result_activity(result, "announcing the renewal");
+        goto fail;
+    }
+    clear_staging(env->store, md->name, p);
+    http = env->http;
+    if (md->proxy_url) http.proxy_url = md->proxy_url;
+    if (md->ca_certs) http.ca_file = md->ca_certs;
+    if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
+        || (rv = md_acme_setup(acme)) != APR_SUCCESS
+        || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
+        goto fail;
+    if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
+        md_result_set(result, rv, "cannot save the account in staging/");
+        goto fail;
+    }
+
+    memset(&aenv, 0, sizeof(aenv));
+    aenv.store = env->store;
+    aenv.can_http = env->can_http;
+    aenv.can_https = env->can_https;
+    aenv.on_setup = on_setup;
+    aenv.run_dns01 = md->dns01_cmd ? run_dns01 : NULL;
+    aenv.baton = &run;
+    aenv.abort_flag = env->abort_flag;
+    for (i = 0; i < n; ++i) {
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
+        apr_array_header_t *chain;
+        EVP_PKEY *pkey;
+
+        md_result_activity(result, apr_psprintf(p, "generating a %s key", md_pkey_spec_name(p, spec)));
+        if ((rv = md_pkey_gen(&pkey, spec, p)) != APR_SUCCESS) {
+            md_result_set(result, rv, "key generation failed");
+            goto fail;
+        }
+        if ((rv = md_acme_order_cert(&chain, acme, md, pkey, &aenv, p)) != APR_SUCCESS) goto fail;
+        md_result_activity(result, "saving the certificate in staging/");
+        rv = md_store_save_pkey(env->store, MD_SG_STAGING, md->name, md_store_fname(p, "privkey", spec), pkey, p);
+        if (rv == APR_SUCCESS)
+            rv = md_store_save_data(env->store, MD_SG_STAGING, md->name,
+                                    md_store_fname(p, "pubcert", spec), md_chain_to_pem(chain, p), p);
+        if (rv != APR_SUCCESS) {
+            md_result_set(result, rv, "cannot write the new certificate into staging/");
+            goto fail;
+        }
+        if (md_cert_not_before(APR_ARRAY_IDX(chain, 0, X509 *)) > job->valid_from)
+            job->valid_from = md_cert_not_before(APR_ARRAY_IDX(chain, 0, X509 *));
+        md_job_log_append(job, "certificate", APR_SUCCESS,
+                          apr_psprintf(p, "%s certificate obtained, valid until %s",
+                                       md_pkey_spec_name(p, spec),
+                                       md_util_time_format(p, md_cert_not_after(APR_ARRAY_IDX(chain, 0, X509 *)))));
+    }
+    if ((rv = md_store_save_md(env->store, MD_SG_STAGING, md, p)) != APR_SUCCESS) {
+        md_result_set(result, rv, "cannot write md.json into staging/");
+        goto fail;
+    }
+    /* job.json with finished=true is written last: only now is the set complete */
+    job->finished = 1;
+    job->errors = 0;
+    job->next_run = 0;
+    md_result_set(result, APR_SUCCESS, "the certificate is staged; it is used after the next "
+                  "(graceful) restart of the server");
+    md_result_activity(result, NULL);
+    md_result_assign(job->last, result);
+    md_job_log_append(job, "finished", APR_SUCCESS, result->detail);
+    if ((rv = md_job_save(job, env->store, p)) != APR_SUCCESS) {
+        md_result_set(result, rv, "cannot write job.json into staging/");
+        job->finished = 0;
+        goto fail;
+    }
+    drive_log(env, 6, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
+                                   "activates it", md->name));
+    if (md_drive_message(env, job, "renewed", p) == APR_SUCCESS) job->notified_renewed = 1;
+    if (env->notify_cmd) {
+        const char *err = NULL;
+        int code;
+        extra[0] = md->name;
+        extra[1] = NULL;
+        rv = md_drive_run_cmd(env->notify_cmd, extra, &code, p, &err);
+        if (rv == APR_SUCCESS && code != 0)
+            err = apr_psprintf(p, "MDNotifyCmd %s %s exited with %d", env->notify_cmd, md->name, code);
+        md_job_log_append(job, "notify", rv == APR_SUCCESS && !code ? APR_SUCCESS : APR_EGENERAL, err);
+        if (err) drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", md->name, err));
+    }
+    job->notified = 1;
+    md_job_save(job, env->store, p);
+    return APR_SUCCESS;
+
+fail:
+    if (rv == APR_SUCCESS) rv = APR_EGENERAL;
+    if (result->status == APR_SUCCESS) md_result_set(result, rv, NULL);
+    if (env->abort_flag && *env->abort_flag) {
+        /* the server is stopping or restarting: not the CA's fault; the next generation
+         * starts again (job.json is left to it) */
+        job->next_run = 0;
+        return rv;
+    }
+    job->errors++;
+    job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
+                                                          (double)(apr_time_now() % 1000) / 1000.0);
+    if (result->retry_after > job->next_run) job->next_run = result->retry_after;
+    md_result_assign(job->last, result);
+    md_job_log_append(job, "error", result->status, md_result_describe(result, p));
+    drive_log(env, 3, apr_psprintf(p, "MDomain %s: renewal failed (attempt %d, next on %s): %s",
+                                   md->name, job->errors, md_util_time_format(p, job->next_run),
+                                   md_result_describe(result, p)));
+    if (apr_time_now() - md_job_log_last(job, "message-errored") >= apr_time_from_sec(3600)
+        || !md_job_log_last(job, "message-errored"))
+        md_drive_message(env, job, "errored", p);
+    md_job_save(job, env->store, p);
+    return rv;
+}
+
+/* ---- activation (parent) ---- */
+
+static apr_status_t remove_dir(const char *path, apr_pool_t *p)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, path, p) != APR_SUCCESS) return APR_SUCCESS;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
+        if (fi.filetype == APR_DIR) remove_dir(apr_pstrcat(p, path, "/", fi.name, NULL), p);
+        else apr_file_remove(apr_pstrcat(p, path, "/", fi.name, NULL), p);
+    }
+    apr_dir_close(d);
+    return apr_dir_remove(path, p);
+}
+
+static int path_exists(const char *path, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+    return apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
+}
+
+/* accounts/ACME-<host>-NNNN for the staged account: an existing one with the same URL,
+ * or a new directory. */
+static apr_status_t install_account(const char **pid, md_store_t *store, const md_acme_acct_t *acct,
+                                    apr_pool_t *p)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_uri_t uri;
+    const char *host;
+    md_acme_acct_t *a;
+    md_acme_acct_t copy;
+    int i;
+
+    if (apr_dir_open(&d, md_store_path(store, MD_SG_ACCOUNTS, NULL, NULL, p), p) == APR_SUCCESS) {
+        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+            if (fi.filetype != APR_DIR || fi.name[0] == '.') continue;
+            if (md_acme_acct_load(&a, store, MD_SG_ACCOUNTS, fi.name, p) == APR_SUCCESS
+                && !strcmp(a->url, acct->url)) {
+                *pid = apr_pstrdup(p, fi.name);
+                apr_dir_close(d);
+                return APR_SUCCESS;
+            }
+        }
+        apr_dir_close(d);
+    }
+    host = apr_uri_parse(p, acct->ca_url, &uri) == APR_SUCCESS && uri.hostname ? uri.hostname : "unknown";
+    for (i = 0; i < 10000; ++i) {
+        const char *id = apr_psprintf(p, "ACME-%s-%04d", host, i);
+        if (!md_store_name_is_safe(id)) return APR_EINVAL;
+        if (path_exists(md_store_path(store, MD_SG_ACCOUNTS, id, NULL, p), p)) continue;
+        copy = *acct;
+        copy.id = id;
+        *pid = id;
+        return md_acme_acct_save(&copy, store, MD_SG_ACCOUNTS, id, p);
+    }
+    return APR_EEXIST;
+}
+
+static apr_status_t copy_file(const char *from, const char *to, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = md_util_file_read(&data, &len, from, MD_JSON_MAX, p);
+    if (rv == APR_SUCCESS) rv = md_util_file_write_atomic(to, data, len, 0x0600, p);
+    return rv;
+}
+
+apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t activation_delay,
+                               apr_pool_t *p, const char **pmsg)
+{
+    md_job_t *job = md_job_load(store, md->name, p);
+    int i, n = md_pkey_spec_count(md);
+    EVP_PKEY **keys = apr_pcalloc(p, sizeof(*keys) * (apr_size_t)n);
+    apr_array_header_t **chains = apr_pcalloc(p, sizeof(*chains) * (apr_size_t)n);
+    apr_time_t latest_nb = 0;
+    const char *dom = md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p);
+    const char *newname = apr_pstrcat(p, md->name, ".activating", NULL);
+    const char *newdir = md_store_path(store, MD_SG_DOMAINS, newname, NULL, p);
+    const char *archived = NULL;
+    md_acme_acct_t *acct;
+    md_t *copy;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    json_t *j;
+
+    *pmsg = NULL;
+    if (!job->finished) return APR_SUCCESS;
+    for (i = 0; i < n; ++i) {
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
+        X509 *leaf;
+        rv = md_chain_load(&chains[i], md_store_path(store, MD_SG_STAGING, md->name,
+                                                     md_store_fname(p, "pubcert", spec), p), p);
+        if (rv == APR_SUCCESS)
+            rv = md_store_load_pkey(store, MD_SG_STAGING, md->name, md_store_fname(p, "privkey", spec),
+                                    &keys[i], p);
+        if (rv != APR_SUCCESS) {
+            *pmsg = apr_psprintf(p, "the staged set lacks the %s certificate or key (MDPrivateKeys "
+                                 "changed?); it is discarded and a new one obtained",
+                                 md_pkey_spec_name(p, spec));
+            goto discard;
+        }
+        leaf = APR_ARRAY_IDX(chains[i], 0, X509 *);
+        if (!md_cert_covers_domains(leaf, md->domains) || !md_cert_matches_key(leaf, keys[i])
+            || md_cert_not_after(leaf) <= apr_time_now()) {
+            *pmsg = apr_psprintf(p, "the staged %s certificate does not fit (names changed, key "
+                                 "mismatch or expired); it is discarded and a new one obtained",
+                                 md_pkey_spec_name(p, spec));
+            goto discard;
+        }
+        if (md_cert_not_before(leaf) > latest_nb) latest_nb = md_cert_not_before(leaf);
+    }
+    if (activation_delay > 0 && latest_nb + activation_delay > apr_time_now()) {
+        *pmsg = apr_psprintf(p, "a new certificate is staged; MDActivationDelay keeps it until %s",
+                             md_util_time_format(p, latest_nb + activation_delay));
+        return APR_SUCCESS;
+    }
+
+    /* build the complete new domains/<md> beside the old one */
+    remove_dir(newdir, p);
+    if ((rv = md_util_mkdirs(newdir, 0x0700, p)) != APR_SUCCESS) goto failed;
+    if (apr_dir_open(&d, dom, p) == APR_SUCCESS) {
+        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+            if (fi.filetype != APR_REG) continue;
+            if (!strncmp(fi.name, "privkey", 7) || !strncmp(fi.name, "pubcert", 7)) continue;
+            if ((rv = copy_file(apr_pstrcat(p, dom, "/", fi.name, NULL),
+                                apr_pstrcat(p, newdir, "/", fi.name, NULL), p)) != APR_SUCCESS) {
+                apr_dir_close(d);
+                goto failed;
+            }
+        }
+        apr_dir_close(d);
+    }
+    copy = md_clone(p, md);
+    if (md_acme_acct_load(&acct, store, MD_SG_STAGING, md->name, p) == APR_SUCCESS) {
+        const char *id;
+        if ((rv = install_account(&id, store, acct, p)) != APR_SUCCESS) goto failed;
+        copy->ca_account = id;
+        md->ca_account = apr_pstrdup(store->p, id);
+    }
+    for (i = 0; i < n && rv == APR_SUCCESS; ++i) {
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
+        rv = md_store_save_pkey(store, MD_SG_DOMAINS, newname, md_store_fname(p, "privkey", spec), keys[i], p);
+        if (rv == APR_SUCCESS)
+            rv = md_store_save_data(store, MD_SG_DOMAINS, newname, md_store_fname(p, "pubcert", spec),
+                                    md_chain_to_pem(chains[i], p), p);
+    }
+    if (rv != APR_SUCCESS) goto failed;
+    j = md_to_json(copy, p);
+    rv = md_store_save_json(store, MD_SG_DOMAINS, newname, MD_FN_MD, j, p);
+    json_decref(j);
+    if (rv != APR_SUCCESS) goto failed;
+    job->finished = 0;
+    md_job_log_append(job, "installed", APR_SUCCESS, "the staged certificate is now active");
+    j = md_job_to_json(job, p);
+    rv = md_store_save_json(store, MD_SG_DOMAINS, newname, MD_FN_JOB, j, p);
+    json_decref(j);
+    if (rv != APR_SUCCESS) goto failed;
+
+    /* swap: old set to archive/<md>.N, new set in place; undo on failure */
+    if (path_exists(dom, p)) {
+        md_util_mkdirs(md_store_path(store, MD_SG_ARCHIVE, NULL, NULL, p), 0x0700, p);
+        for (i = 1; i < 100000; ++i) {
+            archived = md_store_path(store, MD_SG_ARCHIVE, apr_psprintf(p, "%s.%d", md->name, i), NULL, p);
+            if (!path_exists(archived, p)) break;
+        }
+        if ((rv = apr_file_rename(dom, archived, p)) != APR_SUCCESS) goto failed;
+    }
+    if ((rv = apr_file_rename(newdir, dom, p)) != APR_SUCCESS) {
+        if (archived) apr_file_rename(archived, dom, p);
+        goto failed;
+    }
+    remove_dir(md_store_path(store, MD_SG_STAGING, md->name, NULL, p), p);
+    *pmsg = apr_psprintf(p, "the staged certificate is activated%s%s", archived ? "; the previous "
+                         "set is kept in " : "", archived ? archived : "");
+    return APR_SUCCESS;
+
+failed:
+    remove_dir(newdir, p);
+    *pmsg = apr_psprintf(p, "activating the staged certificate failed (%s); the previous "
+                         "certificate stays in use", apr_strerror(rv, apr_palloc(p, 128), 128));
+    return rv;
+
+discard:
+    remove_dir(md_store_path(store, MD_SG_STAGING, md->name, NULL, p), p);
+    return APR_EINVAL;
+}

@@ -1,0 +1,95 @@
+/* md_drive.h: renewing managed domains: when, how, and the activation of what was staged.
+ *
+ * Owns: the renewal decision for an MD (no certificate, inside MDRenewWindow, MDRenewMode),
+ * the retry schedule (MDRetryDelay doubling with jitter, capped at a day) and the CA
+ * failover (MDRetryFailover), one complete renewal run (account, one order per key spec,
+ * staging/<md>/ written so that job.json marks it complete last), the MDMessageCmd /
+ * MDNotifyCmd events (run without a shell), and the activation of a staged set into
+ * domains/ (all-or-nothing, previous set archived, rolled back on failure).
+ * Never: includes httpd headers; activation runs only in the parent (root), renewal only
+ * in a child (which cannot read accounts/ or domains/: it gets what it needs in memory).
+ */
+#ifndef MD_DRIVE_H
+#define MD_DRIVE_H
+
+#include <apr_pools.h>
+#include <apr_thread_mutex.h>
+
+#include "md.h"
+#include "md_acme.h"
+#include "md_http.h"
+#include "md_job.h"
+#include "md_store.h"
+
+#define MD_DRIVE_RETRY_CAP apr_time_from_sec(24 * 3600)
+
+/* Known accounts, shared by the renewals of one process. */
+typedef struct md_drive_accounts_t {
+    apr_pool_t *p;                    /* unmanaged: used under the mutex only */
+    apr_thread_mutex_t *mutex;
+    apr_array_header_t *list;         /* md_acme_acct_t* (key_pem encrypted) */
+} md_drive_accounts_t;
+
+typedef struct md_drive_env_t {
+    md_store_t *store;
+    md_http_opts_t http;              /* proxy, CA file, abort flag */
+    int can_http, can_https;
+    const char *message_cmd;          /* MDMessageCmd */
+    const char *notify_cmd;           /* MDNotifyCmd */
+    apr_interval_time_t retry_delay;  /* MDRetryDelay */
+    int retry_failover;               /* MDRetryFailover */
+    md_drive_accounts_t *accounts;
+    const volatile int *abort_flag;
+    /* where the driver reports (the glue logs): level as syslog (3 err, 4 warn, 6 info, 7 debug) */
+    void (*log)(void *baton, int level, const char *msg);
+    void *log_baton;
+} md_drive_env_t;
+
+/* Facts about an MD's current certificates, computed by the parent. */
+typedef struct md_drive_certs_t {
+    int complete;                     /* a usable certificate for every key spec */
+    apr_time_t not_before;            /* latest notBefore of them */
+    apr_time_t not_after;             /* earliest notAfter of them */
+} md_drive_certs_t;
+
+/* Should md be renewed at 'now'? *preason says why (or why not). */
+int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_time_t now,
+                          const char **preason, apr_pool_t *p);
+/* Is md inside its MDWarnWindow? */
+int md_drive_in_warn_window(const md_t *md, const md_drive_certs_t *certs, apr_time_t now);
+
+/* Delay before the next attempt after 'errors' consecutive failures (>= 1): base doubled
+ * per error, jittered by +-25%, at most a day. jitter in [0,1). */
+apr_interval_time_t md_drive_retry_delay(apr_interval_time_t base, int errors, double jitter);
+/* The CA URL to use after 'errors' consecutive failures: switches every 'failover' errors. */
+const char *md_drive_ca_url(const md_t *md, int errors, int failover);
+
+/* Run cmdline (split into argv, no shell) with extra arguments appended.
+ * *pexit gets the exit code (-1 when it could not run or was killed). */
+apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int *pexit,
+                              apr_pool_t *p, const char **perr);
+/* MDMessageCmd EVENT MDNAME, logged in the job. Returns non-success when the command
+ * failed to run or exited non-zero. */
+apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event,
+                              apr_pool_t *p);
+
+/* Take the renewal lock of an MD (tmp/<name>.lock), without waiting: APR_EBUSY when a
+ * renewal of it runs elsewhere (another child during a graceful restart). The lock is
+ * released when p is cleared or the process dies. */
+apr_status_t md_drive_lock_md(md_store_t *store, const char *name, apr_pool_t *p);
+
+/* One renewal run for md: obtain a certificate per key spec and stage the set.
+ * The job is updated (result, log, errors, next-run) and saved. */
+apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p);
+
+/* Load every account of accounts/ (parent) or of staging/ * / (child) into the list. */
+void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,
+                            apr_pool_t *p);
+
+/* Parent, at start: move a complete staged set of md into domains/ when one is there and
+ * its activation delay has passed. *pmsg describes what happened (NULL: nothing staged).
+ * Returns non-success only when a staged set was there and could not be activated. */
+apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t activation_delay,
+                               apr_pool_t *p, const char **pmsg);
+
+#endif

@@ -1,0 +1,186 @@
+/* md_job.c: see md_job.h. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "md_util.h"
+#include "md_job.h"
+
+static apr_status_t json_release(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+md_result_t *md_result_make(apr_pool_t *p)
+{
+    md_result_t *r = apr_pcalloc(p, sizeof(*r));
+    r->p = p;
+    return r;
+}
+
+static void set_subproblems(md_result_t *r, json_t *sub)
+{
+    r->subproblems = sub ? json_incref(sub) : NULL;
+    if (sub) apr_pool_cleanup_register(r->p, sub, json_release, apr_pool_cleanup_null);
+}
+
+void md_result_set(md_result_t *r, apr_status_t status, const char *detail)
+{
+    md_result_problem_set(r, status, NULL, detail, NULL);
+}
+
+void md_result_problem_set(md_result_t *r, apr_status_t status, const char *problem,
+                           const char *detail, json_t *subproblems)
+{
+    r->status = status;
+    r->problem = problem ? apr_pstrdup(r->p, problem) : NULL;
+    r->detail = detail ? apr_pstrdup(r->p, detail) : NULL;
+    set_subproblems(r, subproblems);
+}
+
+void md_result_activity(md_result_t *r, const char *activity)
+{
+    r->activity = activity ? apr_pstrdup(r->p, activity) : NULL;
+    if (activity && r->on_activity) r->on_activity(r->baton, r->activity);
+}
+
+void md_result_assign(md_result_t *dst, const md_result_t *src)
+{
+    md_result_problem_set(dst, src->status, src->problem, src->detail, src->subproblems);
+    dst->activity = src->activity ? apr_pstrdup(dst->p, src->activity) : NULL;
+    dst->retry_after = src->retry_after;
+}
+
+static const char *status_str(apr_pool_t *p, apr_status_t rv)
+{
+    char buf[256];
+    return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
+}
+
+json_t *md_result_to_json(const md_result_t *r)
+{
+    json_t *j = json_pack("{s:i,s:s}", "status", (int)r->status,
+                          "status-description", status_str(r->p, r->status));
+    if (r->problem) json_object_set_new(j, "problem", json_string(r->problem));
+    if (r->detail) json_object_set_new(j, "detail", json_string(r->detail));
+    if (r->activity) json_object_set_new(j, "activity", json_string(r->activity));
+    if (r->subproblems) json_object_set(j, "subproblems", r->subproblems);
+    return j;
+}
+
+const char *md_result_describe(const md_result_t *r, apr_pool_t *p)
+{
+    const char *s = r->detail ? r->detail : status_str(p, r->status);
+    if (r->problem) s = apr_psprintf(p, "%s (%s)", s, r->problem);
+    if (r->activity) s = apr_psprintf(p, "%s, while %s", s, r->activity);
+    return s;
+}
+
+md_job_t *md_job_make(const char *name, apr_pool_t *p)
+{
+    md_job_t *job = apr_pcalloc(p, sizeof(*job));
+    job->p = p;
+    job->name = apr_pstrdup(p, name);
+    job->last = md_result_make(p);
+    job->log = json_array();
+    apr_pool_cleanup_register(p, job->log, json_release, apr_pool_cleanup_null);
+    return job;
+}
+
+static void put_time(json_t *j, const char *key, apr_time_t t, apr_pool_t *p)
+{
+    if (t) json_object_set_new(j, key, json_string(md_util_time_format(p, t)));
+}
+
+json_t *md_job_to_json(const md_job_t *job, apr_pool_t *p)
+{
+    json_t *j = json_pack("{s:s,s:b,s:b,s:b,s:i}", "name", job->name, "finished", job->finished,
+                          "notified", job->notified, "notified-renewed", job->notified_renewed,
+                          "errors", job->errors);
+    put_time(j, "next-run", job->next_run, p);
+    put_time(j, "last-run", job->last_run, p);
+    put_time(j, "valid-from", job->valid_from, p);
+    if (job->last->status != APR_SUCCESS || job->last->detail || job->last->activity)
+        json_object_set_new(j, "last", md_result_to_json(job->last));
+    json_object_set_new(j, "log", json_pack("{s:O}", "entries", job->log));
+    return j;
+}
+
+static apr_time_t get_time(json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    return s ? md_util_time_parse(s) : 0;
+}
+
+md_job_t *md_job_from_json(json_t *j, const char *name, apr_pool_t *p)
+{
+    md_job_t *job = md_job_make(name, p);
+    json_t *last, *entries;
+    size_t i;
+
+    if (!json_is_object(j)) return job;
+    job->finished = json_is_true(json_object_get(j, "finished"));
+    job->notified = json_is_true(json_object_get(j, "notified"));
+    job->notified_renewed = json_is_true(json_object_get(j, "notified-renewed"));
+    job->errors = (int)json_integer_value(json_object_get(j, "errors"));
+    if (job->errors < 0) job->errors = 0;
+    job->next_run = get_time(j, "next-run");
+    job->last_run = get_time(j, "last-run");
+    job->valid_from = get_time(j, "valid-from");
+    last = json_object_get(j, "last");
+    if (json_is_object(last)) {
+        md_result_problem_set(job->last, (apr_status_t)json_integer_value(json_object_get(last, "status")),
+                              json_string_value(json_object_get(last, "problem")),
+                              json_string_value(json_object_get(last, "detail")),
+                              json_object_get(last, "subproblems"));
+        md_result_activity(job->last, json_string_value(json_object_get(last, "activity")));
+    }
+    entries = json_object_get(json_object_get(j, "log"), "entries");
+    for (i = 0; json_is_array(entries) && i < json_array_size(entries) && i < MD_JOB_LOG_MAX; ++i) {
+        json_t *e = json_array_get(entries, i);
+        if (json_is_object(e)) json_array_append(job->log, e);
+    }
+    return job;
+}
+
+md_job_t *md_job_load(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    json_t *j;
+    const char *err = NULL;
+    if (md_store_load_json(store, MD_SG_STAGING, name, MD_FN_JOB, &j, p, &err) != APR_SUCCESS)
+        return md_job_make(name, p);
+    return md_job_from_json(j, name, p);
+}
+
+apr_status_t md_job_save(md_job_t *job, md_store_t *store, apr_pool_t *p)
+{
+    json_t *j = md_job_to_json(job, p);
+    apr_status_t rv = md_store_save_json(store, MD_SG_STAGING, job->name, MD_FN_JOB, j, p);
+    json_decref(j);
+    return rv;
+}
+
+void md_job_log_append(md_job_t *job, const char *type, apr_status_t status, const char *detail)
+{
+    json_t *e = json_pack("{s:s,s:s}", "when", md_util_time_format(job->p, apr_time_now()), "type", type);
+    if (status != APR_SUCCESS) json_object_set_new(e, "status", json_integer(status));
+    if (detail) json_object_set_new(e, "detail", json_string(detail));
+    json_array_insert_new(job->log, 0, e);
+    while (json_array_size(job->log) > MD_JOB_LOG_MAX)
+        json_array_remove(job->log, json_array_size(job->log) - 1);
+}
+
+apr_time_t md_job_log_last(const md_job_t *job, const char *type)
+{
+    size_t i;
+    for (i = 0; i < json_array_size(job->log); ++i) {
+        json_t *e = json_array_get(job->log, i);
+        const char *t = json_string_value(json_object_get(e, "type"));
+        if (t && !strcmp(t, type)) {
+            const char *w = json_string_value(json_object_get(e, "when"));
+            return w ? md_util_time_parse(w) : 0;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,71 @@
+/* md_job.h: the result of an ACME operation and the renewal job of one MD (job.json).
+ *
+ * Owns: md_result_t (status, ACME problem URN, detail, activity, subproblems) which every
+ * step of a renewal fills so that a failure is explained in one place, and the job.json
+ * format of SPEC.md section 2 in staging/<md>/: run times, error count, the last result
+ * and a log, newest first, of at most MD_JOB_LOG_MAX entries.
+ * Never: decides when to renew (md_drive does) or talks to the CA.
+ */
+#ifndef MD_JOB_H
+#define MD_JOB_H
+
+#include <apr_pools.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+#include "md_store.h"
+
+#define MD_JOB_LOG_MAX 128
+
+typedef struct md_result_t {
+    apr_pool_t *p;
+    apr_status_t status;
+    const char *problem;          /* ACME problem type URN, or NULL */
+    const char *detail;           /* what went wrong, for the user */
+    const char *activity;         /* what we were doing */
+    json_t *subproblems;          /* owned (reference held), or NULL */
+    apr_time_t retry_after;       /* the CA asked us to wait until then, 0 if not */
+    /* told about every new activity (the renewal logs them as progress), may be NULL */
+    void (*on_activity)(void *baton, const char *activity);
+    void *baton;
+} md_result_t;
+
+md_result_t *md_result_make(apr_pool_t *p);
+void md_result_set(md_result_t *r, apr_status_t status, const char *detail);
+void md_result_problem_set(md_result_t *r, apr_status_t status, const char *problem,
+                           const char *detail, json_t *subproblems);
+void md_result_activity(md_result_t *r, const char *activity);
+/* Copy of src's fields into dst (dst's pool). */
+void md_result_assign(md_result_t *dst, const md_result_t *src);
+/* {status, status-description, problem?, detail?, activity?, subproblems?}: new reference. */
+json_t *md_result_to_json(const md_result_t *r);
+/* One line for the error log: "detail (problem) while activity". */
+const char *md_result_describe(const md_result_t *r, apr_pool_t *p);
+
+typedef struct md_job_t {
+    apr_pool_t *p;
+    const char *name;
+    int finished;                 /* a complete set waits in staging/ */
+    int notified;                 /* 'renewed' was announced */
+    int notified_renewed;
+    apr_time_t next_run;
+    apr_time_t last_run;
+    apr_time_t valid_from;        /* staged set activates from then (MDActivationDelay) */
+    int errors;                   /* consecutive failed runs */
+    md_result_t *last;
+    json_t *log;                  /* array, newest first; owned */
+} md_job_t;
+
+md_job_t *md_job_make(const char *name, apr_pool_t *p);
+/* Load staging/<name>/job.json; a missing or corrupt file gives a fresh job. */
+md_job_t *md_job_load(md_store_t *store, const char *name, apr_pool_t *p);
+apr_status_t md_job_save(md_job_t *job, md_store_t *store, apr_pool_t *p);
+json_t *md_job_to_json(const md_job_t *job, apr_pool_t *p);
+md_job_t *md_job_from_json(json_t *j, const char *name, apr_pool_t *p);
+
+/* Add a log entry {when, type, status?, detail?} at the front; keeps at most MD_JOB_LOG_MAX. */
+void md_job_log_append(md_job_t *job, const char *type, apr_status_t status, const char *detail);
+/* Time of the newest log entry of this type, 0 if none. */
+apr_time_t md_job_log_last(const md_job_t *job, const char *type);
+
+#endif

@@ -1,0 +1,580 @@
+/* md_ocsp.c: see md_ocsp.h.
+ *
+ * Verification leans entirely on OpenSSL's OCSP code: OCSP_basic_verify() with a store
+ * whose only trust anchor is the certificate's issuer (partial chains allowed, since the
+ * issuer is usually an intermediate). That accepts exactly two signers: the issuer itself,
+ * and a responder certificate issued by the issuer that carries the OCSP-signing EKU
+ * (OpenSSL's delegation check). Everything else, including a response signed by another
+ * CA that ships its own chain, fails.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "md_crypt.h"
+#include "md_ocsp.h"
+
+const char *md_ocsp_status_str(md_ocsp_status_t status)
+{
+    switch (status) {
+    case MD_OCSP_GOOD: return "good";
+    case MD_OCSP_REVOKED: return "revoked";
+    default: return "unknown";
+    }
+}
+
+int md_ocsp_status_parse(const char *s)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "good")) return MD_OCSP_GOOD;
+    if (!strcmp(s, "revoked")) return MD_OCSP_REVOKED;
+    if (!strcmp(s, "unknown")) return MD_OCSP_UNKNOWN;
+    return -1;
+}
+
+static apr_status_t certid_cleanup(void *d) { OCSP_CERTID_free(d); return APR_SUCCESS; }
+static apr_status_t x509_cleanup(void *d) { X509_free(d); return APR_SUCCESS; }
+
+static const char *openssl_err(apr_pool_t *p)
+{
+    unsigned long e = ERR_get_error();
+    char buf[256];
+    if (!e) return "no details from OpenSSL";
+    ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    return apr_pstrdup(p, buf);
+}
+
+static const char *digest_hex(X509 *x, const EVP_MD *md, apr_pool_t *p)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int len = 0, i;
+    char *hex;
+    if (!X509_digest(x, md, d, &len)) return NULL;
+    hex = apr_palloc(p, len * 2 + 1);
+    for (i = 0; i < len; ++i) apr_snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return hex;
+}
+
+static const char *first_ocsp_url(X509 *x, apr_pool_t *p)
+{
+    STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(x);
+    const char *url = NULL;
+    if (urls && sk_OPENSSL_STRING_num(urls) > 0)
+        url = apr_pstrdup(p, sk_OPENSSL_STRING_value(urls, 0));
+    X509_email_free(urls);
+    return url;
+}
+
+apr_status_t md_ocsp_cert_make(md_ocsp_cert_t **pc, X509 *cert, X509 *issuer,
+                               apr_pool_t *p, const char **perr)
+{
+    md_ocsp_cert_t *c = apr_pcalloc(p, sizeof(*c));
+
+    *pc = NULL;
+    if (X509_check_issued(issuer, cert) != X509_V_OK) {
+        *perr = "the certificate given as issuer did not issue the certificate";
+        return APR_EINVAL;
+    }
+    if (!X509_up_ref(cert)) return APR_ENOMEM;
+    c->cert = cert;
+    apr_pool_cleanup_register(p, cert, x509_cleanup, apr_pool_cleanup_null);
+    if (!X509_up_ref(issuer)) return APR_ENOMEM;
+    c->issuer = issuer;
+    apr_pool_cleanup_register(p, issuer, x509_cleanup, apr_pool_cleanup_null);
+    c->id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);
+    if (!c->id) {
+        *perr = apr_psprintf(p, "cannot compute the OCSP cert id: %s", openssl_err(p));
+        return APR_EGENERAL;
+    }
+    apr_pool_cleanup_register(p, c->id, certid_cleanup, apr_pool_cleanup_null);
+    c->sha1_hex = digest_hex(cert, EVP_sha1(), p);
+    c->sha256_hex = digest_hex(cert, EVP_sha256(), p);
+    if (!c->sha1_hex || !c->sha256_hex) {
+        *perr = "cannot compute the certificate fingerprints";
+        return APR_EGENERAL;
+    }
+    c->responder = first_ocsp_url(cert, p);
+    *pc = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t md_ocsp_cert_from_pem(md_ocsp_cert_t **pc, const char *pem, apr_size_t len,
+                                   apr_pool_t *p, const char **perr)
+{
+    apr_array_header_t *chain;
+    X509 *leaf;
+    int i;
+
+    *pc = NULL;
+    if (md_chain_from_pem(&chain, pem, len, p) != APR_SUCCESS) {
+        *perr = "no PEM certificate found";
+        return APR_EINVAL;
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    for (i = 1; i < chain->nelts; ++i) {
+        X509 *cand = APR_ARRAY_IDX(chain, i, X509 *);
+        if (X509_check_issued(cand, leaf) == X509_V_OK)
+            return md_ocsp_cert_make(pc, leaf, cand, p, perr);
+    }
+    *perr = "the issuer certificate is not in the chain; OCSP needs it";
+    return APR_ENOENT;
+}
+
+apr_status_t md_ocsp_req_der(unsigned char **pder, apr_size_t *plen, const md_ocsp_cert_t *c,
+                             apr_pool_t *p)
+{
+    OCSP_REQUEST *req = OCSP_REQUEST_new();
+    OCSP_CERTID *id = OCSP_CERTID_dup(c->id);
+    unsigned char *der = NULL;
+    int len;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (!req || !id) goto out;
+    if (!OCSP_request_add0_id(req, id)) goto out;
+    id = NULL;                                  /* owned by req now */
+    if ((len = i2d_OCSP_REQUEST(req, &der)) <= 0) goto out;
+    *pder = apr_pmemdup(p, der, (apr_size_t)len);
+    *plen = (apr_size_t)len;
+    rv = APR_SUCCESS;
+out:
+    OPENSSL_free(der);
+    OCSP_CERTID_free(id);
+    OCSP_REQUEST_free(req);
+    return rv;
+}
+
+static apr_time_t gentime_to_apr(const ASN1_GENERALIZEDTIME *t)
+{
+    struct tm tm;
+    time_t secs;
+    memset(&tm, 0, sizeof(tm));
+    if (!t || !ASN1_TIME_to_tm(t, &tm)) return 0;
+    secs = timegm(&tm);
+    return secs < 0 ? 0 : apr_time_from_sec(secs);
+}
+
+/* Index of the single response about c: by our SHA-1 cert id, or, for responders that answer
+ * with another hash algorithm, by an id computed with theirs. -1 if there is none. */
+static int find_single(OCSP_BASICRESP *basic, const md_ocsp_cert_t *c)
+{
+    int i, n, idx = OCSP_resp_find(basic, c->id, -1);
+
+    if (idx >= 0) return idx;
+    n = OCSP_resp_count(basic);
+    for (i = 0; i < n; ++i) {
+        const OCSP_CERTID *sid = OCSP_SINGLERESP_get0_id(OCSP_resp_get0(basic, i));
+        ASN1_OBJECT *alg = NULL;
+        ASN1_INTEGER *serial = NULL;
+        const EVP_MD *md;
+        OCSP_CERTID *alt;
+        int same;
+
+        if (!sid || !OCSP_id_get0_info(NULL, &alg, NULL, &serial, (OCSP_CERTID *)sid)) continue;
+        if (ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(c->cert))) continue;
+        if (!(md = EVP_get_digestbyobj(alg)) || EVP_MD_is_a(md, "SHA1")) continue;
+        if (!(alt = OCSP_cert_to_id(md, c->cert, c->issuer))) continue;
+        same = !OCSP_id_cmp(alt, sid);
+        OCSP_CERTID_free(alt);
+        if (same) return i;
+    }
+    return -1;
+}
+
+apr_status_t md_ocsp_resp_verify(md_ocsp_resp_t **presp, const md_ocsp_cert_t *c,
+                                 const unsigned char *der, apr_size_t len, apr_time_t now,
+                                 apr_pool_t *p, const char **perr)
+{
+    const unsigned char *q = der;
+    OCSP_RESPONSE *resp = NULL;
+    OCSP_BASICRESP *basic = NULL;
+    X509_STORE *trust = NULL;
+    STACK_OF(X509) *untrusted = NULL;
+    ASN1_GENERALIZEDTIME *this_upd = NULL, *next_upd = NULL, *rev_time = NULL;
+    int rs, idx, status = -1, reason = 0;
+    md_ocsp_resp_t *r;
+    apr_status_t rv = APR_EINVAL;
+
+    *presp = NULL;
+    ERR_clear_error();
+    if (!der || !len || len > MD_OCSP_DER_MAX || len > (apr_size_t)LONG_MAX) {
+        *perr = apr_psprintf(p, "the response has an invalid size (%" APR_SIZE_T_FMT " bytes)", len);
+        goto out;
+    }
+    resp = d2i_OCSP_RESPONSE(NULL, &q, (long)len);
+    if (!resp || q != der + len) {
+        *perr = "the response is not a DER encoded OCSP response";
+        goto out;
+    }
+    if ((rs = OCSP_response_status(resp)) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+        *perr = apr_psprintf(p, "the responder answered '%s' (%d)", OCSP_response_status_str(rs), rs);
+        goto out;
+    }
+    if (!(basic = OCSP_response_get1_basic(resp))) {
+        *perr = "the response holds no basic OCSP response";
+        goto out;
+    }
+    trust = X509_STORE_new();
+    untrusted = sk_X509_new_null();
+    if (!trust || !untrusted || !X509_STORE_add_cert(trust, c->issuer)
+        || !X509_STORE_set_flags(trust, X509_V_FLAG_PARTIAL_CHAIN)
+        || !sk_X509_push(untrusted, c->issuer)) {
+        *perr = "out of memory";
+        rv = APR_ENOMEM;
+        goto out;
+    }
+    if (OCSP_basic_verify(basic, untrusted, trust, 0) <= 0) {
+        *perr = apr_psprintf(p, "the response is not signed by the issuer or a responder it "
+                             "authorized: %s", openssl_err(p));
+        goto out;
+    }
+    if ((idx = find_single(basic, c)) < 0) {
+        *perr = "the response is not about this certificate (no matching cert id)";
+        goto out;
+    }
+    status = OCSP_single_get0_status(OCSP_resp_get0(basic, idx), &reason, &rev_time,
+                                     &this_upd, &next_upd);
+    r = apr_pcalloc(p, sizeof(*r));
+    r->valid_from = gentime_to_apr(this_upd);
+    if (!r->valid_from) {
+        *perr = "the response has no valid thisUpdate";
+        goto out;
+    }
+    if (r->valid_from > now + MD_OCSP_LEEWAY) {
+        *perr = apr_psprintf(p, "the response is from the future (thisUpdate %s)",
+                             md_util_time_format(p, r->valid_from));
+        goto out;
+    }
+    if (next_upd) {
+        r->valid_until = gentime_to_apr(next_upd);
+        if (r->valid_until <= r->valid_from) {
+            *perr = "the response's nextUpdate is not after its thisUpdate";
+            goto out;
+        }
+    }
+    else {
+        r->valid_until = r->valid_from + MD_OCSP_NO_NEXT_UPDATE_VALID;
+    }
+    if (r->valid_until <= now) {
+        *perr = apr_psprintf(p, "the response expired on %s", md_util_time_format(p, r->valid_until));
+        goto out;
+    }
+    switch (status) {
+    case V_OCSP_CERTSTATUS_GOOD: r->status = MD_OCSP_GOOD; break;
+    case V_OCSP_CERTSTATUS_REVOKED: r->status = MD_OCSP_REVOKED; break;
+    default: r->status = MD_OCSP_UNKNOWN; break;
+    }
+    r->der = apr_pmemdup(p, der, len);
+    r->der_len = len;
+    *presp = r;
+    rv = APR_SUCCESS;
+out:
+    sk_X509_free(untrusted);
+    X509_STORE_free(trust);
+    OCSP_BASICRESP_free(basic);
+    OCSP_RESPONSE_free(resp);
+    ERR_clear_error();
+    return rv;
+}
+
+apr_time_t md_ocsp_renew_at(const md_ocsp_resp_t *resp, const md_timeslice_t *window)
+{
+    apr_interval_time_t span = md_timeslice_span(window, resp->valid_from, resp->valid_until);
+    apr_time_t at = resp->valid_until - span;
+    if (at > resp->valid_until) at = resp->valid_until;
+    return at;
+}
+
+apr_interval_time_t md_ocsp_backoff(apr_interval_time_t base, int errors, apr_interval_time_t cap)
+{
+    apr_interval_time_t d = base > 0 ? base : apr_time_from_sec(1);
+    int i;
+    for (i = 1; i < errors && d < cap; ++i) d *= 2;
+    return d > cap ? cap : d;
+}
+
+/* ---- store ---- */
+
+json_t *md_ocsp_resp_to_json(const md_ocsp_resp_t *resp, apr_pool_t *p)
+{
+    return json_pack("{s:s,s:s,s:{s:s,s:s}}",
+                     "response", md_util_base64url_encode(p, resp->der, resp->der_len),
+                     "status", md_ocsp_status_str(resp->status),
+                     "valid", "from", md_util_time_format(p, resp->valid_from),
+                     "until", md_util_time_format(p, resp->valid_until));
+}
+
+const char *md_ocsp_fname(const md_ocsp_cert_t *c, apr_pool_t *p)
+{
+    return apr_pstrcat(p, "ocsp-", c->sha1_hex, ".json", NULL);
+}
+
+apr_status_t md_ocsp_store_save(md_store_t *store, const char *dir, const md_ocsp_cert_t *c,
+                                const md_ocsp_resp_t *resp, apr_pool_t *p)
+{
+    json_t *j = md_ocsp_resp_to_json(resp, p);
+    apr_status_t rv;
+    if (!j) return APR_ENOMEM;
+    if (!md_store_name_is_safe(dir)) rv = APR_EINVAL;
+    else rv = md_store_save_json(store, MD_SG_OCSP, dir, md_ocsp_fname(c, p), j, p);
+    json_decref(j);
+    return rv;
+}
+
+apr_status_t md_ocsp_store_load(md_ocsp_resp_t **presp, md_store_t *store, const char *dir,
+                                const md_ocsp_cert_t *c, apr_time_t now, apr_pool_t *p,
+                                const char **perr)
+{
+    json_t *j;
+    const char *b64;
+    unsigned char *der;
+    long n;
+    apr_status_t rv;
+
+    *presp = NULL;
+    if (!md_store_name_is_safe(dir)) return APR_EINVAL;
+    rv = md_store_load_json(store, MD_SG_OCSP, dir, md_ocsp_fname(c, p), &j, p, perr);
+    if (rv != APR_SUCCESS) return rv;
+    b64 = json_string_value(json_object_get(j, "response"));
+    if (!b64 || (n = md_util_base64url_decode(p, b64, &der)) <= 0) {
+        *perr = "no base64url \"response\" in the stored OCSP file";
+        return APR_EINVAL;
+    }
+    return md_ocsp_resp_verify(presp, c, der, (apr_size_t)n, now, p, perr);
+}
+
+apr_status_t md_ocsp_store_prune(md_store_t *store, apr_interval_time_t keep,
+                                 apr_hash_t *keep_paths, apr_time_t now, int *premoved,
+                                 apr_pool_t *p)
+{
+    const char *base = md_store_path(store, MD_SG_OCSP, NULL, NULL, p);
+    apr_dir_t *d, *sub;
+    apr_finfo_t fi, ffi;
+    apr_status_t rv;
+
+    *premoved = 0;
+    rv = apr_dir_open(&d, base, p);
+    if (APR_STATUS_IS_ENOENT(rv)) return APR_SUCCESS;
+    if (rv != APR_SUCCESS) return rv;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        const char *dir;
+        if (fi.filetype != APR_DIR || !md_store_name_is_safe(fi.name) || fi.name[0] == '.') continue;
+        dir = apr_pstrcat(p, base, "/", fi.name, NULL);
+        if (apr_dir_open(&sub, dir, p) != APR_SUCCESS) continue;
+        while (apr_dir_read(&ffi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_MTIME, sub) == APR_SUCCESS) {
+            apr_size_t nlen = strlen(ffi.name);
+            const char *path;
+            if (ffi.filetype != APR_REG || strncmp(ffi.name, "ocsp-", 5) || nlen < 10
+                || strcmp(ffi.name + nlen - 5, ".json")) continue;
+            path = apr_pstrcat(p, dir, "/", ffi.name, NULL);
+            if (keep_paths && apr_hash_get(keep_paths, path, APR_HASH_KEY_STRING)) continue;
+            if (now - ffi.mtime > keep && apr_file_remove(path, p) == APR_SUCCESS) ++*premoved;
+        }
+        apr_dir_close(sub);
+    }
+    apr_dir_close(d);
+    return APR_SUCCESS;
+}
+
+/* ---- fetching (libcurl; to move onto md_http when the driver's HTTP client lands) ---- */
+
+typedef struct {
+    unsigned char *buf;
+    apr_size_t len;
+    int too_large;
+} fetch_body_t;
+
+static size_t fetch_write(char *data, size_t size, size_t nmemb, void *baton)
+{
+    fetch_body_t *b = baton;
+    size_t n = size * nmemb;
+    if (b->len + n > MD_OCSP_DER_MAX) {
+        b->too_large = 1;
+        return 0;                               /* aborts the transfer */
+    }
+    memcpy(b->buf + b->len, data, n);
+    b->len += n;
+    return n;
+}
+
+apr_status_t md_ocsp_fetch(unsigned char **pder, apr_size_t *plen, const char *url,
+                           const char *proxy, const unsigned char *req, apr_size_t req_len,
+                           apr_interval_time_t timeout, apr_pool_t *p, const char **perr)
+{
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdrs = NULL;
+    fetch_body_t body;
+    long code = 0;
+    long ms = (long)apr_time_as_msec(timeout);
+    CURLcode cc;
+    apr_status_t rv = APR_EGENERAL;
+
+    *pder = NULL;
+    *plen = 0;
+    if (!h) {
+        *perr = "libcurl could not create a handle";
+        return APR_ENOMEM;
+    }
+    body.buf = apr_palloc(p, MD_OCSP_DER_MAX);
+    body.len = 0;
+    body.too_large = 0;
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/ocsp-request");
+    hdrs = curl_slist_append(hdrs, "Accept: application/ocsp-response");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(h, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)req);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)req_len);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 10000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms > 0 && ms < 5000 ? ms : 5000L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_md/" MD_VERSION " (OCSP stapling)");
+    if (proxy) curl_easy_setopt(h, CURLOPT_PROXY, proxy);
+    else curl_easy_setopt(h, CURLOPT_PROXY, "");    /* no proxy from the environment */
+
+    cc = curl_easy_perform(h);
+    if (cc != CURLE_OK) {
+        *perr = body.too_large ? apr_psprintf(p, "%s: the answer exceeds %d bytes", url, MD_OCSP_DER_MAX)
+                               : apr_psprintf(p, "%s: %s", url, curl_easy_strerror(cc));
+        rv = body.too_large ? APR_EINVAL : APR_EGENERAL;
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (code != 200) {
+        *perr = apr_psprintf(p, "%s answered HTTP status %ld", url, code);
+        goto out;
+    }
+    *pder = body.buf;
+    *plen = body.len;
+    rv = APR_SUCCESS;
+out:
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rv;
+}
+
+/* ---- the shared table ---- */
+
+typedef struct {
+    apr_uint32_t seq;                           /* odd while being written */
+    apr_uint32_t der_len;
+    md_ocsp_slot_info_t info;
+    unsigned char der[MD_OCSP_DER_MAX];
+} table_slot_t;
+
+struct md_ocsp_table_t {
+    int n;
+    table_slot_t *slots;
+};
+
+#define TABLE_READ_TRIES 1000
+
+apr_status_t md_ocsp_table_create(md_ocsp_table_t **ptable, int n, apr_pool_t *p)
+{
+    md_ocsp_table_t *t = apr_pcalloc(p, sizeof(*t));
+    apr_shm_t *shm;
+    apr_size_t size = sizeof(table_slot_t) * (apr_size_t)(n > 0 ? n : 1);
+    apr_status_t rv = apr_shm_create(&shm, size, NULL, p);
+
+    if (rv != APR_SUCCESS) return rv;
+    t->n = n;
+    t->slots = apr_shm_baseaddr_get(shm);
+    memset(t->slots, 0, size);
+    *ptable = t;
+    return APR_SUCCESS;
+}
+
+md_ocsp_table_t *md_ocsp_table_create_local(int n, apr_pool_t *p)
+{
+    md_ocsp_table_t *t = apr_pcalloc(p, sizeof(*t));
+    t->n = n;
+    t->slots = apr_pcalloc(p, sizeof(table_slot_t) * (apr_size_t)(n > 0 ? n : 1));
+    return t;
+}
+
+int md_ocsp_table_size(const md_ocsp_table_t *t)
+{
+    return t ? t->n : 0;
+}
+
+void md_ocsp_table_put(md_ocsp_table_t *t, int slot, const md_ocsp_resp_t *resp,
+                       const md_ocsp_slot_info_t *info)
+{
+    table_slot_t *s;
+    apr_uint32_t seq;
+
+    if (!t || slot < 0 || slot >= t->n) return;
+    s = &t->slots[slot];
+    seq = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    s->info = *info;
+    if (resp && resp->der_len <= MD_OCSP_DER_MAX) {
+        memcpy(s->der, resp->der, resp->der_len);
+        s->der_len = (apr_uint32_t)resp->der_len;
+        s->info.has_resp = 1;
+        s->info.status = resp->status;
+        s->info.valid_from = resp->valid_from;
+        s->info.valid_until = resp->valid_until;
+    }
+    s->info.last_error[sizeof(s->info.last_error) - 1] = '\0';
+    __atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *buf, apr_time_t now)
+{
+    table_slot_t *s;
+    int i;
+
+    if (!t || slot < 0 || slot >= t->n) return 0;
+    s = &t->slots[slot];
+    for (i = 0; i < TABLE_READ_TRIES; ++i) {
+        apr_uint32_t seq1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), seq2;
+        apr_size_t len;
+        int usable;
+        if (seq1 & 1) continue;
+        len = s->der_len;
+        usable = s->info.has_resp && s->info.valid_until > now && len <= MD_OCSP_DER_MAX;
+        if (usable) memcpy(buf, s->der, len);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        seq2 = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+        if (seq1 == seq2) return usable ? len : 0;
+    }
+    return 0;                                   /* a writer died mid-write: serve nothing */
+}
+
+void md_ocsp_table_get_info(md_ocsp_table_t *t, int slot, md_ocsp_slot_info_t *info)
+{
+    table_slot_t *s;
+    int i;
+
+    memset(info, 0, sizeof(*info));
+    if (!t || slot < 0 || slot >= t->n) return;
+    s = &t->slots[slot];
+    for (i = 0; i < TABLE_READ_TRIES; ++i) {
+        apr_uint32_t seq1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), seq2;
+        if (seq1 & 1) continue;
+        memcpy(info, &s->info, sizeof(*info));
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        seq2 = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+        if (seq1 == seq2) {
+            info->last_error[sizeof(info->last_error) - 1] = '\0';
+            return;
+        }
+    }
+    memset(info, 0, sizeof(*info));
+}

@@ -1,0 +1,255 @@
+/* Unit tests of md_drive: renewal decision, retry schedule, CA failover, commands without
+ * a shell, and the activation of staged sets (all-or-nothing, archive, accounts). */
+#include <string.h>
+#include "md_unit.h"
+#include "md_crypt.h"
+#include "md_drive.h"
+
+#define DAY apr_time_from_sec(86400)
+
+static md_t *make_md(const char *name)
+{
+    apr_array_header_t *n = apr_array_make(pool, 1, sizeof(const char *));
+    md_t *md;
+    APR_ARRAY_PUSH(n, const char *) = name;
+    md = md_create(pool, n);
+    md_merge(md, md_create_defaults(pool));
+    md->watched = 1;
+    return md;
+}
+
+START_TEST(renew_decision)
+{
+    md_t *md = make_md("a.example.org");
+    apr_time_t now = apr_time_now();
+    md_drive_certs_t c = { 1, now - 60 * DAY, now + 30 * DAY };  /* 90 days, 30 left */
+    const char *why;
+
+    ck_assert(md_drive_should_renew(md, NULL, now, &why, pool));       /* no cert */
+    ck_assert_ptr_nonnull(strstr(why, "no certificate"));
+    ck_assert(!md_drive_should_renew(md, &c, now - 2 * DAY, &why, pool)); /* 33% = 29.7d */
+    ck_assert(md_drive_should_renew(md, &c, now + 1 * DAY, &why, pool));
+    ck_assert_ptr_nonnull(strstr(why, "MDRenewWindow"));
+    md->renew_mode = MD_RENEW_MANUAL;
+    ck_assert(!md_drive_should_renew(md, NULL, now, &why, pool));
+    md->renew_mode = MD_RENEW_AUTO;
+    md->watched = 0;
+    ck_assert(!md_drive_should_renew(md, NULL, now, &why, pool));
+    md->renew_mode = MD_RENEW_ALWAYS;
+    ck_assert(md_drive_should_renew(md, NULL, now, &why, pool));
+}
+END_TEST
+
+START_TEST(six_day_certificates)
+{
+    md_t *md = make_md("a.example.org");
+    apr_time_t nb = apr_time_now();
+    md_drive_certs_t c = { 1, nb, nb + 6 * DAY };
+    const char *why;
+
+    /* 33% of 6 days: renew from day 4.02 on, warn (10%) from day 5.4 on */
+    ck_assert(!md_drive_should_renew(md, &c, nb + 4 * DAY - apr_time_from_sec(3600), &why, pool));
+    ck_assert(md_drive_should_renew(md, &c, nb + 4 * DAY + apr_time_from_sec(3600), &why, pool));
+    ck_assert(!md_drive_in_warn_window(md, &c, nb + 5 * DAY));
+    ck_assert(md_drive_in_warn_window(md, &c, nb + 5 * DAY + apr_time_from_sec(12 * 3600)));
+    /* an absolute window longer than the lifetime: always due */
+    ck_assert(md_util_parse_timeslice("10d", md->renew_window) == NULL);
+    ck_assert(md_drive_should_renew(md, &c, nb, &why, pool));
+}
+END_TEST
+
+START_TEST(retry_delay_doubles_with_jitter_and_cap)
+{
+    apr_interval_time_t base = apr_time_from_sec(5);
+    ck_assert(md_drive_retry_delay(base, 1, 0.5) == base);
+    ck_assert(md_drive_retry_delay(base, 2, 0.5) == 2 * base);
+    ck_assert(md_drive_retry_delay(base, 4, 0.5) == 8 * base);
+    ck_assert(md_drive_retry_delay(base, 1, 0.0) == base * 3 / 4);
+    ck_assert(md_drive_retry_delay(base, 1, 0.999) < base * 5 / 4);
+    ck_assert(md_drive_retry_delay(base, 40, 0.999) == MD_DRIVE_RETRY_CAP);
+    ck_assert(md_drive_retry_delay(base, 1000, 0.5) == MD_DRIVE_RETRY_CAP);
+}
+END_TEST
+
+START_TEST(failover_rotates_ca_urls)
+{
+    md_t *md = make_md("a.example.org");
+    md->ca_urls = apr_array_make(pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(md->ca_urls, const char *) = "https://one/dir";
+    APR_ARRAY_PUSH(md->ca_urls, const char *) = "https://two/dir";
+    ck_assert_str_eq(md_drive_ca_url(md, 0, 13), "https://one/dir");
+    ck_assert_str_eq(md_drive_ca_url(md, 12, 13), "https://one/dir");
+    ck_assert_str_eq(md_drive_ca_url(md, 13, 13), "https://two/dir");
+    ck_assert_str_eq(md_drive_ca_url(md, 26, 13), "https://one/dir");
+    ck_assert_str_eq(md_drive_ca_url(md, 3, 1), "https://two/dir");
+}
+END_TEST
+
+START_TEST(commands_run_without_shell)
+{
+    const char *err = NULL, *dir = tmp_dir(), *out = apr_pstrcat(pool, dir, "/out", NULL);
+    const char *extra[] = { apr_pstrcat(pool, dir, "/x y", NULL), NULL };
+    int code;
+
+    ck_assert_int_eq(md_drive_run_cmd("/bin/false", NULL, &code, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(code, 1);
+    /* ';' and '$(...)' reach the program as they are: no shell interprets them */
+    ck_assert_int_eq(md_drive_run_cmd(apr_psprintf(pool, "/usr/bin/touch '%s;$(id)'", out),
+                                      NULL, &code, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(code, 0);
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, out, ";$(id)", NULL), pool));
+    /* extra arguments (like the MD name) stay single arguments, spaces and all */
+    ck_assert_int_eq(md_drive_run_cmd("/usr/bin/touch", extra, &code, pool, &err), APR_SUCCESS);
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, dir, "/x y", NULL), pool));
+    ck_assert_int_ne(md_drive_run_cmd("/nonexistent/cmd", NULL, &code, pool, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/cmd"));
+}
+END_TEST
+
+/* A store with a staged set for md (certificate for 'names'), and an old domains/ set. */
+static md_store_t *staged_store(md_t *md, const apr_array_header_t *names, int finished,
+                                const char *acct_url)
+{
+    md_store_t *s;
+    const char *err = NULL;
+    EVP_PKEY *k;
+    X509 *x;
+    md_job_t *job = md_job_make(md->name, pool);
+    apr_array_header_t *chain = apr_array_make(pool, 1, sizeof(X509 *));
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_setup_groups(s, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, md, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_DOMAINS, md->name, "fallback-pubcert.pem", "old", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_DOMAINS, md->name, "pubcert.pem", "old cert", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_pkey_gen(&k, md_pkey_spec_get(md, 0), pool), APR_SUCCESS);
+    ck_assert_int_eq(md_cert_self_sign(&x, md->name, names, k, 30 * DAY, pool), APR_SUCCESS);
+    APR_ARRAY_PUSH(chain, X509 *) = x;
+    ck_assert_int_eq(md_store_save_pkey(s, MD_SG_STAGING, md->name, "privkey.pem", k, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_STAGING, md->name, "pubcert.pem",
+                                        md_chain_to_pem(chain, pool), pool), APR_SUCCESS);
+    if (acct_url) {
+        md_acme_acct_t a;
+        EVP_PKEY *ak;
+        md_pkey_spec_t ec = { MD_PKEY_EC, 0, "secp256r1" };
+        memset(&a, 0, sizeof(a));
+        a.url = acct_url;
+        a.ca_url = "https://ca.example/dir";
+        a.contacts = apr_array_make(pool, 1, sizeof(const char *));
+        ck_assert_int_eq(md_pkey_gen(&ak, &ec, pool), APR_SUCCESS);
+        ck_assert_int_eq(md_pkey_to_pem(&a.key_pem, ak, s->key, s->key_len, pool), APR_SUCCESS);
+        ck_assert_int_eq(md_acme_acct_save(&a, s, MD_SG_STAGING, md->name, pool), APR_SUCCESS);
+    }
+    job->finished = finished;
+    ck_assert_int_eq(md_job_save(job, s, pool), APR_SUCCESS);
+    return s;
+}
+
+START_TEST(activation_moves_set_and_archives)
+{
+    md_t *md = make_md("a.example.org");
+    md_store_t *s = staged_store(md, md->domains, 1, "https://ca.example/acct/7");
+    const char *msg = NULL;
+    char *data;
+    apr_size_t len;
+    apr_array_header_t *chain;
+
+    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "activated"));
+    ck_assert_int_eq(md_chain_load(&chain, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, md->name, "privkey.pem", pool),
+                                       100000, pool), APR_SUCCESS);
+    ck_assert_ptr_null(strstr(data, "ENCRYPTED"));               /* mod_ssl reads it */
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "fallback-pubcert.pem", pool), pool));
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "job.json", pool), pool));
+    ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_ARCHIVE, "a.example.org.1", "pubcert.pem", pool),
+                                       1000, pool), APR_SUCCESS);
+    ck_assert_str_eq(data, "old cert");
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "job.json", pool), pool));
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_ACCOUNTS, "ACME-ca.example-0000", "account.json", pool), pool));
+    ck_assert_str_eq(md->ca_account, "ACME-ca.example-0000");
+}
+END_TEST
+
+START_TEST(activation_reuses_account_dir)
+{
+    md_t *md = make_md("a.example.org");
+    md_store_t *s = staged_store(md, md->domains, 1, "https://ca.example/acct/7");
+    const char *msg = NULL;
+    md_job_t *job;
+    EVP_PKEY *k;
+    X509 *x;
+    apr_array_header_t *chain = apr_array_make(pool, 1, sizeof(X509 *));
+
+    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    /* a second renewal with the same account: no second account directory */
+    ck_assert_int_eq(md_pkey_gen(&k, md_pkey_spec_get(md, 0), pool), APR_SUCCESS);
+    ck_assert_int_eq(md_cert_self_sign(&x, md->name, md->domains, k, 30 * DAY, pool), APR_SUCCESS);
+    APR_ARRAY_PUSH(chain, X509 *) = x;
+    md_store_save_pkey(s, MD_SG_STAGING, md->name, "privkey.pem", k, pool);
+    md_store_save_data(s, MD_SG_STAGING, md->name, "pubcert.pem", md_chain_to_pem(chain, pool), pool);
+    {
+        md_acme_acct_t *a;
+        ck_assert_int_eq(md_acme_acct_load(&a, s, MD_SG_ACCOUNTS, "ACME-ca.example-0000", pool), APR_SUCCESS);
+        ck_assert_int_eq(md_acme_acct_save(a, s, MD_SG_STAGING, md->name, pool), APR_SUCCESS);
+    }
+    job = md_job_make(md->name, pool);
+    job->finished = 1;
+    md_job_save(job, s, pool);
+    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_ACCOUNTS, "ACME-ca.example-0001", "account.json", pool), pool));
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_ARCHIVE, "a.example.org.2", "md.json", pool), pool));
+}
+END_TEST
+
+START_TEST(activation_refuses_incomplete_or_wrong_sets)
+{
+    md_t *md = make_md("a.example.org");
+    apr_array_header_t *other = apr_array_make(pool, 1, sizeof(const char *));
+    md_store_t *s;
+    const char *msg = NULL;
+    char *data;
+    apr_size_t len;
+
+    /* not finished: nothing happens */
+    s = staged_store(md, md->domains, 0, NULL);
+    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_null(msg);
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+    /* wrong names: discarded, domains/ untouched */
+    APR_ARRAY_PUSH(other, const char *) = "b.example.org";
+    s = staged_store(md, other, 1, NULL);
+    ck_assert_int_ne(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "discarded"));
+    ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool),
+                                       1000, pool), APR_SUCCESS);
+    ck_assert_str_eq(data, "old cert");
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+    /* activation delay not yet over: kept for later */
+    s = staged_store(md, md->domains, 1, NULL);
+    ck_assert_int_eq(md_drive_activate(s, md, 2 * DAY, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "MDActivationDelay"));
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+}
+END_TEST
+
+static Suite *drive_suite(void)
+{
+    Suite *s = suite_create("md_drive");
+    TCase *tc = tcase_create("drive");
+    tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, renew_decision);
+    tcase_add_test(tc, six_day_certificates);
+    tcase_add_test(tc, retry_delay_doubles_with_jitter_and_cap);
+    tcase_add_test(tc, failover_rotates_ca_urls);
+    tcase_add_test(tc, commands_run_without_shell);
+    tcase_add_test(tc, activation_moves_set_and_archives);
+    tcase_add_test(tc, activation_reuses_account_dir);
+    tcase_add_test(tc, activation_refuses_incomplete_or_wrong_sets);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+MD_UNIT_MAIN(drive_suite)
