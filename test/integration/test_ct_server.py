@@ -270,9 +270,11 @@ def test_log_db_live_distrust_and_trust(httpd, pki, logs_to_stop):
     present, statuses, out = wait_scts(h, ctlog, pki, 1)
     assert (present, statuses) == (1, ["valid"]), out + h.log()
     subprocess.run([CTLOGCONFIG, db, "distrust", lid], check=True)
+    time.sleep(3)          # every child looks at the DB about every 2 seconds
     present, statuses, out = wait_scts(h, ctlog, pki, 0)
     assert present == 0, out
     subprocess.run([CTLOGCONFIG, db, "trust", lid], check=True)
+    time.sleep(3)
     present, statuses, out = wait_scts(h, ctlog, pki, 1)
     assert (present, statuses) == (1, ["valid"]), out
     # a locked DB: reported, the configuration read before stays in force
