@@ -439,3 +439,54 @@ def test_sni_vhosts_and_rsa_ecdsa_certs(httpd, pki):
         assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log1"], out
         out = s_client_ct(h.https_port, ctlog, pki.root_file, tls=tls, servername="b.test")
         assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log2"], out
+
+
+def test_handshakes_never_touch_the_store(httpd, pki, tmp_path):
+    """Handshakes answer from memory: while a child serves SCTs, only its refresh thread
+    (named ct-refresh) makes file system calls on CTSCTStorage or the static SCT dir."""
+    import shutil
+    import signal
+    if not shutil.which("strace"):
+        pytest.skip("strace not installed")
+    h = httpd(md_module=None)
+    log1 = new_key()
+    cert, key, files = pki.leaf("localhost")
+    sdir = h.path("scts")
+    os.makedirs(sdir)
+    write(os.path.join(sdir, "a.sct"), make_sct(log1, cert, ts=now_ms() - 60000))
+    setup_server(h, pki, files, f"CTStaticSCTs {files['cert']} {sdir}")
+    h.start()
+    ctlog = ctlogfile(h.path("ctlogs.cnf"), [log1])
+    assert wait_scts(h, ctlog, pki, 1)[:2] == (1, ["valid"])
+    parent = h.pid()
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(parent)]
+    assert children
+    refresh = set()
+    for pid in children:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            if open(f"/proc/{pid}/task/{tid}/comm").read().strip() == "ct-refresh":
+                refresh.add(tid)
+    assert refresh, "no ct-refresh thread found"
+    out = tmp_path / "strace.out"
+    args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
+    for pid in children:
+        args += ["-p", str(pid)]
+    tracer = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        if tracer.poll() is not None:
+            pytest.skip("strace cannot attach here")
+        for i in range(12):
+            out_ = s_client_ct(h.https_port, ctlog, pki.root_file, tls=TLS[i % 2])
+            assert sct_report(out_) == (1, ["valid"]), out_
+        time.sleep(2.5)          # let the refresh thread run at least once
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    trace = out.read_text().splitlines()
+    store = [l for l in trace if h.path("ctstore") in l or sdir in l]
+    assert any(l.split()[0] in refresh for l in store), \
+        "the refresh thread was not seen: the check would be void"
+    assert all(l.split()[0] in refresh for l in store), \
+        [l for l in store if l.split()[0] not in refresh][:5]
