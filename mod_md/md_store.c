@@ -257,6 +257,55 @@ const char *md_store_fname(apr_pool_t *p, const char *base, const md_pkey_spec_t
     return apr_pstrcat(p, base, md_pkey_spec_suffix(p, spec), ".pem", NULL);
 }
 
+void md_store_set_facts_cache(md_store_t *store, apr_hash_t *cache)
+{
+    store->facts_cache = cache;
+}
+
+typedef struct cached_facts_t {
+    apr_time_t mtime;
+    apr_off_t size;
+    const char *domains;        /* the domain list the covers flag was computed for */
+    md_cert_facts_t facts;
+} cached_facts_t;
+
+apr_status_t md_store_cert_facts(md_store_t *store, const char *path, const apr_array_header_t *domains,
+                                 md_cert_facts_t *facts, apr_pool_t *p)
+{
+    const char *key = apr_array_pstrcat(p, domains, ' ');
+    apr_array_header_t *chain;
+    cached_facts_t *c = NULL;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    X509 *x;
+
+    rv = apr_stat(&fi, path, APR_FINFO_MTIME | APR_FINFO_SIZE, p);
+    if (rv != APR_SUCCESS) return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+    if (store->facts_cache) {
+        c = apr_hash_get(store->facts_cache, path, APR_HASH_KEY_STRING);
+        if (c && c->mtime == fi.mtime && c->size == fi.size && !strcmp(c->domains, key)) {
+            *facts = c->facts;
+            return APR_SUCCESS;
+        }
+    }
+    if (md_chain_load(&chain, path, p) != APR_SUCCESS) return APR_EINVAL;
+    x = APR_ARRAY_IDX(chain, 0, X509 *);
+    facts->not_after = md_cert_not_after(x);
+    facts->covers = md_cert_covers_domains(x, domains);
+    if (store->facts_cache) {
+        apr_pool_t *cp = apr_hash_pool_get(store->facts_cache);
+        if (!c) {
+            c = apr_pcalloc(cp, sizeof(*c));
+            apr_hash_set(store->facts_cache, apr_pstrdup(cp, path), APR_HASH_KEY_STRING, c);
+        }
+        c->mtime = fi.mtime;
+        c->size = fi.size;
+        if (!c->domains || strcmp(c->domains, key)) c->domains = apr_pstrdup(cp, key);
+        c->facts = *facts;
+    }
+    return APR_SUCCESS;
+}
+
 #define MD_FALLBACK_VALID apr_time_from_sec(14 * 86400)
 
 apr_status_t md_store_ensure_fallback(md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
@@ -268,7 +317,7 @@ apr_status_t md_store_ensure_fallback(md_store_t *store, const md_t *md, const m
     /* A fallback only has to let mod_ssl start; a P-256 key takes a millisecond where an
      * RSA key takes a tenth of a second, which is what makes start-up fast with many MDs. */
     static const md_pkey_spec_t fallback_spec = { MD_PKEY_EC, 0, "secp256r1" };
-    apr_array_header_t *chain;
+    md_cert_facts_t facts;
     apr_finfo_t kinfo, cinfo;
     EVP_PKEY *pkey;
     X509 *cert;
@@ -280,15 +329,12 @@ apr_status_t md_store_ensure_fallback(md_store_t *store, const md_t *md, const m
      * costs more than everything else at start-up with thousands of MDs): the key is always
      * written before its certificate, so a pair cut short by a crash shows as a key file
      * newer than the certificate. */
-    if (md_chain_load(&chain, *pcert_path, p) == APR_SUCCESS
+    if (md_store_cert_facts(store, *pcert_path, md->domains, &facts, p) == APR_SUCCESS
         && apr_stat(&kinfo, *pkey_path, APR_FINFO_MTIME, p) == APR_SUCCESS
         && apr_stat(&cinfo, *pcert_path, APR_FINFO_MTIME, p) == APR_SUCCESS
-        && kinfo.mtime <= cinfo.mtime) {
-        X509 *x = APR_ARRAY_IDX(chain, 0, X509 *);
-        if (md_cert_not_after(x) > apr_time_now() + apr_time_from_sec(86400)
-            && md_cert_covers_domains(x, md->domains))
-            return APR_SUCCESS;
-    }
+        && kinfo.mtime <= cinfo.mtime
+        && facts.not_after > apr_time_now() + apr_time_from_sec(86400) && facts.covers)
+        return APR_SUCCESS;
     if ((rv = md_pkey_gen(&pkey, &fallback_spec, p)) != APR_SUCCESS) {
         *perr = "generating the fallback key failed";
         return rv;

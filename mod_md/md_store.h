@@ -10,6 +10,7 @@
 
 #include <apr_pools.h>
 #include <apr_file_info.h>
+#include <apr_hash.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
@@ -35,7 +36,15 @@ typedef enum {
 #define MD_STORE_KEY_LEN 48
 #define MD_JSON_MAX (16 * 1024 * 1024)
 
-typedef struct md_store_t {
+typedef struct md_store_t md_store_t;
+
+/* What start-up needs to know of a certificate file (its leaf). */
+typedef struct md_cert_facts_t {
+    apr_time_t not_after;
+    int covers;                 /* its names cover all the domains asked about */
+} md_cert_facts_t;
+
+struct md_store_t {
     apr_pool_t *p;
     const char *base;
     unsigned char key[MD_STORE_KEY_LEN];   /* passphrase of encrypted private keys */
@@ -43,7 +52,8 @@ typedef struct md_store_t {
     int owner_set;                          /* chown child-writable groups */
     apr_uid_t uid;
     apr_gid_t gid;
-} md_store_t;
+    apr_hash_t *facts_cache;                /* optional: path -> facts, see md_store_cert_facts */
+};
 
 /* Open (creating when missing) the store at base. On failure *perr says what. */
 apr_status_t md_store_open(md_store_t **pstore, const char *base, apr_pool_t *p, const char **perr);
@@ -83,6 +93,15 @@ apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const
                                 const char *fname, EVP_PKEY *pkey, apr_pool_t *p);
 apr_status_t md_store_load_pkey(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *fname, EVP_PKEY **ppkey, apr_pool_t *p);
+
+/* Keep certificate facts in cache (allocated from the cache's pool) for the lifetime of that
+ * pool, e.g. the httpd process: unchanged files (same size and mtime) are not parsed again at
+ * the next configuration pass or restart. */
+void md_store_set_facts_cache(md_store_t *store, apr_hash_t *cache);
+/* Facts of the certificate in path for these domains: APR_ENOENT when there is no such file,
+ * APR_EINVAL when it holds no certificate. */
+apr_status_t md_store_cert_facts(md_store_t *store, const char *path, const apr_array_header_t *domains,
+                                 md_cert_facts_t *facts, apr_pool_t *p);
 
 /* File names per key spec: privkey.pem / pubcert.pem for RSA, privkey.<curve>.pem for EC. */
 const char *md_store_fname(apr_pool_t *p, const char *base, const md_pkey_spec_t *spec);

@@ -213,6 +213,20 @@ fail:
 
 /* ---- post_config: store and certificates ---- */
 
+/* Certificate facts survive configuration passes and restarts in the parent process, so
+ * that unchanged files are parsed once per process, not once per pass. */
+static apr_hash_t *facts_cache(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    void *cache = NULL;
+    apr_pool_userdata_get(&cache, "md_cert_facts", pp);
+    if (!cache) {
+        cache = apr_hash_make(pp);
+        apr_pool_userdata_set(cache, "md_cert_facts", apr_pool_cleanup_null, pp);
+    }
+    return cache;
+}
+
 /* Is there a usable certificate for this key spec in domains/<md>/? A file that exists but
  * cannot be used is reported in *pproblem (shown on the status page). */
 static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
@@ -220,12 +234,11 @@ static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *
 {
     const char *cf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "pubcert", spec), p);
     const char *kf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "privkey", spec), p);
-    apr_array_header_t *chain;
+    md_cert_facts_t facts;
     apr_status_t rv;
-    X509 *x;
 
-    rv = md_chain_load(&chain, cf, p);
-    if (APR_STATUS_IS_ENOENT(rv) && !md_util_file_exists(cf, p)) return 0;
+    rv = md_store_cert_facts(store, cf, md->domains, &facts, p);
+    if (APR_STATUS_IS_ENOENT(rv)) return 0;
     if (rv != APR_SUCCESS) {
         *pproblem = apr_psprintf(p, "%s holds no readable certificate", cf);
         return 0;
@@ -234,9 +247,8 @@ static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *
         *pproblem = apr_psprintf(p, "%s is missing", kf);
         return 0;
     }
-    x = APR_ARRAY_IDX(chain, 0, X509 *);
-    if (!md_cert_covers_domains(x, md->domains)) return 0;        /* names changed: renew */
-    if (md_cert_not_after(x) < apr_time_now()) return 0;           /* expired: renew */
+    if (!facts.covers) return 0;                                /* names changed: renew */
+    if (facts.not_after < apr_time_now()) return 0;             /* expired: renew */
     *pcert = cf;
     *pkey = kf;
     return 1;
@@ -359,6 +371,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return !OK;
     }
     md_store_set_owner(mc->store, ap_unixd_config.user_id, ap_unixd_config.group_id);
+    md_store_set_facts_cache(mc->store, facts_cache(s));
     rv = md_store_setup_groups(mc->store, ptemp);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10910)

@@ -489,34 +489,33 @@ static const char *set_check_interval(cmd_parms *cmd, void *dc, const char *valu
     return NULL;
 }
 
-static const char *set_retry_failover(cmd_parms *cmd, void *dc, const char *value)
+/* A whole number in [min, max] for a global directive. */
+static const char *parse_int(cmd_parms *cmd, const char *value, long min, long max,
+                             const char *hint, int *pn)
 {
     const char *err = check_context(cmd, 0);
     char *end;
     long n;
-    (void)dc;
     if (err) return err;
     errno = 0;
     n = strtol(value, &end, 10);
-    if (!*value || *end || errno || n < 1 || n > 1000000)
-        return bad_value(cmd, value, "use a number of errors of at least 1");
-    cmd_sc(cmd)->mc->retry_failover = (int)n;
+    if (!*value || *end || errno || n < min || n > max) return bad_value(cmd, value, hint);
+    *pn = (int)n;
     return NULL;
+}
+
+static const char *set_retry_failover(cmd_parms *cmd, void *dc, const char *value)
+{
+    (void)dc;
+    return parse_int(cmd, value, 1, 1000000, "use a number of errors of at least 1",
+                     &cmd_sc(cmd)->mc->retry_failover);
 }
 
 static const char *set_renew_jobs(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 0);
-    char *end;
-    long n;
     (void)dc;
-    if (err) return err;
-    errno = 0;
-    n = strtol(value, &end, 10);
-    if (!*value || *end || errno || n < 1 || n > 256)
-        return bad_value(cmd, value, "use a number of renewals between 1 and 256");
-    cmd_sc(cmd)->mc->renew_jobs = (int)n;
-    return NULL;
+    return parse_int(cmd, value, 1, 256, "use a number of renewals between 1 and 256",
+                     &cmd_sc(cmd)->mc->renew_jobs);
 }
 
 static const char *set_require_https(cmd_parms *cmd, void *dc, const char *value)

@@ -43,7 +43,7 @@ cat > pebble.json <<JSON
  "httpPort": $HTTP, "tlsPort": $HTTPS, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 JSON
 pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS" \
-    -http01 "" -https01 "" -tlsalpn01 "" -doh "" -management "127.0.0.1:$CTS" \
+    -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$CTS" \
     > "$demo/logs/challtestsrv.log" 2>&1 &
 echo $! > "$demo/challtestsrv.pid"
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config pebble.json -dnsserver "127.0.0.1:$DNS" \
@@ -68,6 +68,7 @@ DocumentRoot $demo/htdocs
 LoadModule mpm_event_module $M/mod_mpm_event.so
 LoadModule authz_core_module $M/mod_authz_core.so
 LoadModule mime_module $M/mod_mime.so
+LoadModule dir_module $M/mod_dir.so
 LoadModule ssl_module $M/mod_ssl.so
 LoadModule socache_shmcb_module $M/mod_socache_shmcb.so
 LoadModule status_module $M/mod_status.so
@@ -114,9 +115,38 @@ echo "== certificate served for demo.example.org (openssl s_client)"
 echo | openssl s_client -connect "127.0.0.1:$HTTPS" -servername demo.example.org 2>/dev/null \
     | openssl x509 -noout -subject -issuer -dates -ext subjectAltName
 echo
-echo "== https://demo.example.org/ while no real certificate exists"
+echo "== https://demo.example.org/ while no real certificate exists (mod_ssl answers 503)"
 curl -sk -o /dev/null -w "HTTP %{http_code}\n" --resolve "demo.example.org:$HTTPS:127.0.0.1" \
     "https://demo.example.org:$HTTPS/"
+echo
+echo "== waiting for mod_md to obtain a certificate from pebble (ACME, http-01)"
+staged=""
+for i in $(seq 1 120); do
+    if curl -s "http://127.0.0.1:$HTTP/md-status/demo.example.org" | python3 -c '
+import json, sys
+md = json.load(sys.stdin)
+sys.exit(0 if md.get("renewal", {}).get("finished") else 1)' 2>/dev/null; then staged=1; break; fi
+    sleep 1
+done
+if [ -z "$staged" ]; then
+    echo "no certificate after 120 s; md-status says:"
+    curl -s "http://127.0.0.1:$HTTP/md-status/demo.example.org"
+    exit 1
+fi
+echo "certificate staged; activating it with a graceful restart"
+/usr/sbin/apache2 -f "$demo/httpd.conf" -k graceful
+sleep 2
+curl -sk "https://127.0.0.1:$MGMT/roots/0" > "$demo/pebble/root.pem"
+echo
+echo "== certificate served for demo.example.org now"
+echo | openssl s_client -connect "127.0.0.1:$HTTPS" -servername demo.example.org \
+    -CAfile "$demo/pebble/root.pem" -verify_return_error 2>/dev/null \
+    | grep -E "^(subject|issuer)=|Verify return code"
+echo
+echo "== https://demo.example.org/ verified against pebble's root"
+curl -s --cacert "$demo/pebble/root.pem" --resolve "demo.example.org:$HTTPS:127.0.0.1" \
+    "https://demo.example.org:$HTTPS/"
+
 echo
 echo "pebble (ACME CA): https://127.0.0.1:$ACME/dir   apache2: http://127.0.0.1:$HTTP https://127.0.0.1:$HTTPS"
 echo "logs: $demo/logs   stop with: $0 stop"

@@ -2,7 +2,7 @@
 # Installs the Debian packages needed to build and test (only those that are missing).
 set -e
 PKGS="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libcurl4-openssl-dev
-libjansson-dev libsqlite3-dev pebble check python3-pytest python3-cryptography
+libjansson-dev libsqlite3-dev pebble check python3-pytest python3-pytest-timeout python3-cryptography
 autoconf automake libtool pkg-config make gcc curl openssl sqlite3 ca-certificates"
 missing=""
 for p in $PKGS; do

@@ -6,7 +6,8 @@ export top_builddir=${top_builddir:-$top_srcdir}
 cd "$top_srcdir/test/integration" || exit 1
 PYTEST=${PYTEST:-pytest-3}
 command -v "$PYTEST" >/dev/null 2>&1 || PYTEST=pytest-3
-$PYTEST -q -p no:cacheprovider -o cache_dir=/tmp/md-pytest-cache -rfE ${PYTEST_ARGS:-} .
+# every test has a time limit: a hung test fails instead of stalling the run
+$PYTEST -q -p no:cacheprovider -o cache_dir=/tmp/md-pytest-cache -rfE --timeout=300 --timeout-method=signal ${PYTEST_ARGS:-} .
 rc=$?
 # pytest's exit 5 means no test ran: that is a failure of the suite, not a pass
 [ $rc = 5 ] && { echo "no integration test ran"; exit 1; }

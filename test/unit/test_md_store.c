@@ -121,6 +121,41 @@ START_TEST(fallback_created_once)
 }
 END_TEST
 
+START_TEST(cert_facts_cached_by_size_and_mtime)
+{
+    const char *err = NULL, *cf, *kf;
+    md_store_t *s;
+    md_t *md = make_md("a.example.org");
+    md_pkey_spec_t rsa = { MD_PKEY_RSA, 2048, NULL };
+    md_cert_facts_t facts;
+    apr_hash_t *cache = apr_hash_make(pool);
+    apr_finfo_t fi;
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    md_store_set_facts_cache(s, cache);
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &rsa, &cf, &kf, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_cert_facts(s, cf, md->domains, &facts, pool), APR_SUCCESS);
+    ck_assert(facts.covers);
+    ck_assert(facts.not_after > apr_time_now());
+    /* same size and mtime: the cached facts are used, the content is not read again */
+    ck_assert_int_eq(apr_stat(&fi, cf, APR_FINFO_MTIME | APR_FINFO_SIZE, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&data, &len, cf, 100000, pool), APR_SUCCESS);
+    memset(data, 'x', len);
+    ck_assert_int_eq(md_util_file_write_atomic(cf, data, len, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_file_mtime_set(cf, fi.mtime, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_cert_facts(s, cf, md->domains, &facts, pool), APR_SUCCESS);
+    /* other domains: computed anew */
+    APR_ARRAY_PUSH(md->domains, const char *) = "b.example.org";
+    ck_assert_int_eq(md_store_cert_facts(s, cf, md->domains, &facts, pool), APR_EINVAL);
+    /* a changed file is parsed again */
+    ck_assert_int_eq(apr_file_mtime_set(cf, fi.mtime + apr_time_from_sec(5), pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_cert_facts(s, cf, md->domains, &facts, pool), APR_EINVAL);
+    ck_assert_int_eq(md_store_cert_facts(s, "/nonexistent/x.pem", md->domains, &facts, pool), APR_ENOENT);
+}
+END_TEST
+
 START_TEST(safe_names)
 {
     ck_assert(md_store_name_is_safe("a.example.org"));
@@ -141,6 +176,7 @@ static Suite *suite(void)
     tcase_add_test(tc, md_save_load);
     tcase_add_test(tc, keys_encrypted_where_required);
     tcase_add_test(tc, fallback_created_once);
+    tcase_add_test(tc, cert_facts_cached_by_size_and_mtime);
     tcase_add_test(tc, safe_names);
     suite_add_tcase(s, tc);
     return s;
