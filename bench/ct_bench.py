@@ -8,8 +8,8 @@
    proxy looks at SCTs every time) with CTProxyAwareness require vs oblivious.
    Target ratio >= 0.95.
 
-Rounds of both variants are interleaved and the median rate of each is compared, to damp
-the noise of a shared machine. Usage (from the build tree, as root):
+Rounds of both variants are interleaved (the order alternating) and the ratio is the median
+of the per-round ratios, to damp the noise of a shared machine. Usage (from the build tree, as root):
 
     top_builddir=. python3 bench/ct_bench.py [--seconds 3] [--rounds 5]
 """
@@ -87,7 +87,7 @@ def ab_rate(port, seconds, concurrency=8):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="ct-bench-", dir="/tmp")
     os.chmod(work, 0o755)
@@ -109,15 +109,16 @@ def main():
         rates = {True: [], False: []}
         hs_rate(client, with_ct.https_port, 1)        # warm up
         hs_rate(client, without.https_port, 1)
-        for _ in range(args.rounds):
-            for flag, h in ((True, with_ct), (False, without)):
+        for rnd in range(args.rounds):
+            order = ((True, with_ct), (False, without))
+            for flag, h in (order if rnd % 2 == 0 else order[::-1]):
                 rate, scts = hs_rate(client, h.https_port, args.seconds)
                 if flag and scts == 0:
                     raise RuntimeError("mod_ssl_ct sent no SCTs: the benchmark is void")
                 if not flag and scts:
                     raise RuntimeError("SCTs without mod_ssl_ct?")
                 rates[flag].append(rate)
-        hs_ratio = statistics.median(rates[True]) / statistics.median(rates[False])
+        hs_ratio = statistics.median(a / b for a, b in zip(rates[True], rates[False]))
         print(f"handshakes/s with mod_ssl_ct (3 SCTs): median {statistics.median(rates[True]):.0f}"
               f" {['%.0f' % r for r in rates[True]]}")
         print(f"handshakes/s without mod_ssl_ct:      median {statistics.median(rates[False]):.0f}"
@@ -139,13 +140,15 @@ def main():
         obl = proxy_server(pki, backend.https_port, "oblivious", keyfile)
         servers += [req, obl]
         prates = {"require": [], "oblivious": []}
-        for _ in range(args.rounds):
-            for name, h in (("require", req), ("oblivious", obl)):
+        for rnd in range(args.rounds):
+            order = (("require", req), ("oblivious", obl))
+            for name, h in (order if rnd % 2 == 0 else order[::-1]):
                 rate, failed = ab_rate(h.http_port, args.seconds)
                 if failed:
                     raise RuntimeError(f"{failed} proxied requests failed with {name}")
                 prates[name].append(rate)
-        p_ratio = statistics.median(prates["require"]) / statistics.median(prates["oblivious"])
+        p_ratio = statistics.median(a / b for a, b in zip(prates["require"],
+                                                          prates["oblivious"]))
         print(f"proxied requests/s, CTProxyAwareness require:   median "
               f"{statistics.median(prates['require']):.0f}")
         print(f"proxied requests/s, CTProxyAwareness oblivious: median "

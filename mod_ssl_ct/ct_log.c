@@ -200,8 +200,14 @@ apr_status_t ct_log_db_read(apr_array_header_t **plogs, const char *db_path, apr
     if (sqlite3_prepare_v2(db, "SELECT id, log_id, public_key, distrusted, "
                            "min_valid_timestamp, max_valid_timestamp, url FROM loginfo "
                            "ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
-        *perr = apr_psprintf(p, "log DB %s is not a CT log config DB (create it with "
-                             "ctlogconfig): %s", db_path, sqlite3_errmsg(db));
+        rc = sqlite3_errcode(db);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            *perr = apr_psprintf(p, "log DB %s is locked by another process", db_path);
+        }
+        else {
+            *perr = apr_psprintf(p, "log DB %s is not a CT log config DB (create it with "
+                                 "ctlogconfig): %s", db_path, sqlite3_errmsg(db));
+        }
         goto out;
     }
     logs = apr_array_make(p, 4, sizeof(ct_log_t *));
@@ -355,6 +361,10 @@ apr_status_t ct_logs_make(ct_logs_t **plogs, const apr_array_header_t *static_lo
     if (db_logs) apr_array_cat(rows, db_logs);
     for (i = 0; i < rows->nelts; ++i) {
         ct_log_t *row = apr_pmemdup(p, APR_ARRAY_IDX(rows, i, ct_log_t *), sizeof(ct_log_t));
+
+        /* the result lives in p alone, whatever pool the rows came from */
+        if (row->url) row->url = apr_pstrdup(p, row->url);
+        if (row->key_file) row->key_file = apr_pstrdup(p, row->key_file);
 
         if (row->key_file && !row->pkey) {
             const char *err = NULL;

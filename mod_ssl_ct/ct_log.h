@@ -64,6 +64,7 @@ apr_status_t ct_log_db_read(apr_array_header_t **plogs, const char *db_path, apr
 /* Merge static rows and DB rows (either may be NULL) into a usable configuration: rows with
  * the same id are combined (a distrust anywhere wins; static fields win over DB fields),
  * keys are loaded, ids derived from keys, and an OpenSSL log store built in tmpdir.
+ * Everything is copied into p: the rows may live in a shorter pool.
  * Rows whose key cannot be loaded are kept without key; *pwarn lists them. */
 apr_status_t ct_logs_make(ct_logs_t **plogs, const apr_array_header_t *static_logs,
                           const apr_array_header_t *db_logs, const char *tmpdir,

@@ -207,7 +207,7 @@ bad:
 static const char *set_max_sct_age(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = global_only(cmd);
-    return err ? err : set_int(cmd, arg, 10, 3650L * 86400, &ct_conf(cmd->server)->max_sct_age);
+    return err ? err : set_int(cmd, arg, 1, 3650L * 86400, &ct_conf(cmd->server)->max_sct_age);
 }
 
 static const char *set_hello_limit(cmd_parms *cmd, void *dc, const char *arg)

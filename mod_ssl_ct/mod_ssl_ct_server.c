@@ -22,6 +22,9 @@
 #include <apr_file_info.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "mod_ssl_ct.h"
 #include "ct_submit.h"
@@ -141,11 +144,10 @@ int ct_server_init_ctx(server_rec *s, apr_pool_t *p, SSL_CTX *ctx)
 
     if (!SSL_CTX_add_custom_ext(ctx, TLSEXT_TYPE_signed_certificate_timestamp,
                                 CT_EXT_CONTEXT, ext_add, NULL, NULL, ext_parse, NULL)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10860)
-                     "mod_ssl_ct: cannot add the SCT TLS extension to the SSL context of %s "
-                     "(is another module handling CT on it?); SCTs will not be sent",
-                     s->server_hostname);
-        return OK;
+        /* already ours (a context reported twice) or OpenSSL's own CT is on */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10860)
+                     "mod_ssl_ct: the SCT TLS extension is already registered on the SSL "
+                     "context of %s", s->server_hostname);
     }
     /* every certificate (RSA, ECDSA...) configured in this context */
     for (rv = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST); rv;
@@ -586,6 +588,10 @@ static void *APR_THREAD_FUNC refresh_thread(apr_thread_t *t, void *data)
 {
     ct_runtime_t *rt = data;
 
+#ifdef __linux__
+    /* visible in ps/top/strace: the only thread of a child that touches CTSCTStorage */
+    prctl(PR_SET_NAME, "ct-refresh", 0, 0, 0);
+#endif
     while (!rt->stopping) {
         int i;
         refresh_all(rt, 1);
@@ -620,7 +626,8 @@ void ct_server_child_init(ct_runtime_t *rt, apr_pool_t *pchild)
     apr_threadattr_t *attr;
     apr_status_t rv;
 
-    if (apr_hash_count(rt->certs) == 0) return;
+    /* nothing to refresh: no server certificate and no DB to watch for the proxy */
+    if (apr_hash_count(rt->certs) == 0 && !rt->conf->log_db) return;
     /* the thread's own allocator: nothing it allocates competes with request threads */
     apr_pool_create_unmanaged_ex(&rt->tpool, NULL, NULL);
     apr_pool_cleanup_register(pchild, rt->tpool, destroy_tpool, apr_pool_cleanup_null);

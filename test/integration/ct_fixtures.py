@@ -28,7 +28,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from httpd import free_port, wait_port
+try:
+    import pytest
+except ImportError:             # the benchmark uses these fixtures without pytest
+    pytest = None
+
+from httpd import Httpd, free_port, wait_port
 
 SCT_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 
@@ -50,6 +55,11 @@ def write(path, data, mode=0o644):
 
 def new_key():
     return ec.generate_private_key(ec.SECP256R1())
+
+
+def rsa_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def key_pem(key):
@@ -116,10 +126,10 @@ class Pki:
             b = b.add_extension(extra_ext, critical=False)
         return b.sign(issuer_key or key, hashes.SHA256())
 
-    def leaf(self, name, embed_log_keys=(), embed_ts=None):
+    def leaf(self, name, embed_log_keys=(), embed_ts=None, rsa=False):
         """(cert, key, files dict). With embed_log_keys, the cert carries precert SCTs."""
         self._serial += 1
-        key = new_key()
+        key = rsa_key() if rsa else new_key()
         serial = self._serial
         cert = self._cert(name, key, self.inter, self.int_key, serial=serial, names=[name])
         if embed_log_keys:
@@ -201,11 +211,12 @@ def ctlogfile(path, log_keys):
     return write(path, text)
 
 
-def s_client_ct(port, ctlog, cafile, tls="-tls1_3", servername="localhost", timeout=20):
+def s_client_ct(port, ctlog, cafile, tls="-tls1_3", servername="localhost", timeout=20,
+                extra=()):
     """The output of openssl s_client -ct -ctlogfile for a connection to port."""
     p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
                         "-servername", servername, "-ct", "-ctlogfile", ctlog,
-                        "-CAfile", cafile, tls],
+                        "-CAfile", cafile, tls] + list(extra),
                        input="", capture_output=True, text=True, timeout=timeout)
     return p.stdout + p.stderr
 
@@ -493,3 +504,29 @@ def ct_write_conf(h, body, loglevel="warn ssl_ct:debug ssl:info"):
     with open(h.conf_path, "w") as f:
         f.write(base + "\n" + body + "\n")
     return h.conf_path
+
+
+CRASH_MARKS = ("AddressSanitizer", "runtime error:", "AH00052", "Segmentation fault",
+               "LeakSanitizer")
+
+
+def _no_child_crashed(monkeypatch):
+    """Fails a test whose apache2 children crashed or tripped a sanitizer, even when what
+    the test looked at seemed fine."""
+    logs = []
+    orig = Httpd.cleanup
+
+    def cleanup(self, keep=False):
+        self.stop()
+        logs.append((self.error_log, self.log()))
+        return orig(self, keep)
+
+    monkeypatch.setattr(Httpd, "cleanup", cleanup)
+    yield
+    for path, text in logs:
+        bad = [m for m in CRASH_MARKS if m in text]
+        assert not bad, f"{path}: {bad}\n{text[-5000:]}"
+
+
+if pytest:
+    no_child_crashed = pytest.fixture(autouse=True)(_no_child_crashed)

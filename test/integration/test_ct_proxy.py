@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httpd import MOD_SSL_CT  # noqa: E402
-from ct_fixtures import (Pki, SServer, cert_der, ct_write_conf, make_sct, new_key, now_ms,  # noqa: E402
+from ct_fixtures import (no_child_crashed,  # noqa: F401
+                         Pki, SServer, cert_der, ct_write_conf, make_sct, new_key, now_ms,  # noqa: E402
                          ocsp_response_with_scts, pub_pem, serverinfo_pem, write)
 
 LOGFMT = ('LogFormat "%U %>s status=%{SSL_CT_PROXY_STATUS}e '
@@ -233,3 +234,33 @@ def test_audit_end_to_end_with_ctauditscts(httpd, env):
         assert "CN=logged.test" in p.stdout and ": included (leaf 0 of 1)" in p.stdout, p.stdout
     finally:
         log.stop()
+
+
+def test_require_follows_log_db_changes(httpd, env):
+    """Distrusting the log in the DB makes `require` refuse without a restart: cached
+    verdicts do not outlive the configuration they were made with."""
+    import subprocess
+    from httpd import TOP_BUILDDIR
+    ctlogconfig = os.path.join(TOP_BUILDDIR, "support", "ctlogconfig")
+    e = env
+    b = e.backend("b.test", make=lambda c: {"serverinfo": serverinfo_pem([sct_src(e, c)])})
+    h = httpd(md_module=None, extra_modules=["proxy", "proxy_http"])
+    keyfile = write(h.path("trusted.pem"), pub_pem(e.trusted))
+    db = h.path("logs.db")
+    subprocess.run([ctlogconfig, db, "configure-public-key", keyfile], check=True)
+    ct_write_conf(h, f"LoadModule ssl_ct_module {MOD_SSL_CT}\nCTLogConfigDB {db}\n"
+                  + h.http_vhost("req.test", extra=(
+                      f"  SSLProxyEngine on\n  SSLProxyCACertificateFile {e.pki.root_file}\n"
+                      "  SSLProxyCheckPeerName off\n  CTProxyAwareness require\n"
+                      f"  ProxyPass /b/ https://127.0.0.1:{b.port}/ disablereuse=On\n")))
+    h.start()
+    assert h.curl("/b/", host="req.test")[0] == 200, h.log()
+    # every child looks at the DB about every 2 seconds
+    subprocess.run([ctlogconfig, db, "distrust", "#1"], check=True)
+    time.sleep(3.5)
+    for _ in range(4):
+        assert 500 <= h.curl("/b/", host="req.test")[0] < 600, h.log()
+    subprocess.run([ctlogconfig, db, "trust", "#1"], check=True)
+    time.sleep(3.5)
+    for _ in range(4):
+        assert h.curl("/b/", host="req.test")[0] == 200, h.log()

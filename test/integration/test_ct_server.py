@@ -2,6 +2,7 @@
 import glob
 import hashlib
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from httpd import MOD_SSL_CT, TOP_BUILDDIR  # noqa: E402
-from ct_fixtures import (CtLog, Pki, cert_der, ctlogfile, make_sct, new_key, now_ms,  # noqa
+from ct_fixtures import (no_child_crashed,  # noqa: F401
+                         CtLog, Pki, cert_der, ctlogfile, make_sct, new_key, now_ms,  # noqa
                          ct_write_conf, pub_der, pub_pem, s_client_ct, sct_report, write)
 
 CTLOGCONFIG = os.path.join(TOP_BUILDDIR, "support", "ctlogconfig")
@@ -227,7 +229,7 @@ open(opts["ct_server_response_out"], "wb").write(sct)
                     f"--ct_server_public_key={keyfile} upload")
 
 
-@pytest.mark.parametrize("mode", ["badjson", "badsig", "huge", "hang", "error"])
+@pytest.mark.parametrize("mode", ["badjson", "badsig", "wrongid", "huge", "hang", "error"])
 def test_hostile_log_keeps_good_scts(httpd, pki, logs_to_stop, mode):
     log = CtLog(mode=mode)
     logs_to_stop.append(log)
@@ -262,26 +264,43 @@ def test_log_db_live_distrust_and_trust(httpd, pki, logs_to_stop):
     subprocess.run([CTLOGCONFIG, db, "configure-public-key", keyfile], check=True)
     lid = hashlib.sha256(pub_der(log.key)).hexdigest().upper()
     subprocess.run([CTLOGCONFIG, db, "configure-url", lid, log.url], check=True)
-    os.chmod(db, 0o666)
-    os.chmod(h.dir, 0o777)  # sqlite may need to create a journal next to the DB
     setup_server(h, pki, files, f"CTLogConfigDB {db}\n")
     h.start()
     ctlog = ctlogfile(h.path("ctlogs.cnf"), [log.key])
     present, statuses, out = wait_scts(h, ctlog, pki, 1)
     assert (present, statuses) == (1, ["valid"]), out + h.log()
     subprocess.run([CTLOGCONFIG, db, "distrust", lid], check=True)
+    time.sleep(3)          # every child looks at the DB about every 2 seconds
     present, statuses, out = wait_scts(h, ctlog, pki, 0)
     assert present == 0, out
     subprocess.run([CTLOGCONFIG, db, "trust", lid], check=True)
+    time.sleep(3)
     present, statuses, out = wait_scts(h, ctlog, pki, 1)
     assert (present, statuses) == (1, ["valid"]), out
+    # a locked DB: reported, the configuration read before stays in force
+    con = sqlite3.connect(db, isolation_level=None, timeout=1)
+    con.execute("BEGIN EXCLUSIVE")
+    con.execute("UPDATE loginfo SET url = url")
+    os.utime(db)
+    end = time.time() + 10
+    while time.time() < end and "is locked by another process; keeping" not in h.log():
+        time.sleep(0.3)
+    assert "is locked by another process; keeping" in h.log()
+    present, statuses, out = wait_scts(h, ctlog, pki, 1)
+    assert (present, statuses) == (1, ["valid"]), out
+    con.execute("ROLLBACK")
+    con.close()
+    end = time.time() + 10
+    while time.time() < end and "readable again" not in h.log():
+        time.sleep(0.3)
+    assert "readable again" in h.log()
     # a broken DB is reported and the configuration read before stays in force
     os.rename(db, db + ".bak")
-    write(db, b"not a database at all" * 10, 0o666)
+    write(db, b"not a database at all" * 10, 0o644)
     end = time.time() + 10
-    while time.time() < end and "keeping the log configuration" not in h.log():
+    while time.time() < end and "not a CT log config DB" not in h.log():
         time.sleep(0.3)
-    assert "keeping the log configuration" in h.log()
+    assert "not a CT log config DB" in h.log(), h.log()
     present, statuses, out = wait_scts(h, ctlog, pki, 1)
     assert (present, statuses) == (1, ["valid"]), out
 
@@ -302,13 +321,20 @@ def test_log_db_live_distrust_and_trust(httpd, pki, logs_to_stop):
     ("CTAuditStorage /nonexistent/audit", "/nonexistent/audit"),
     ("CTLogClient /nonexistent/ct", "/nonexistent/ct"),
     ("CTLogConfigDB {baddb}", "CTLogConfigDB"),
+    ("CTLogConfigDB {wrongdb}", "not a CT log config DB"),
+    ("CTLogConfigDB /nonexistent/logs.db", "/nonexistent/logs.db"),
     ("CTStaticSCTs /nonexistent/cert.pem /tmp", "/nonexistent/cert.pem"),
 ])
 def test_bad_directive_values_rejected(httpd, pki, line, expect):
     h = httpd(md_module=None)
     notakey = write(h.path("notakey.pem"), "hello\n")
     baddb = write(h.path("bad.db"), b"garbage" * 100)
-    line = line.format(notakey=notakey, baddb=baddb)
+    wrongdb = h.path("wrong.db")
+    con = sqlite3.connect(wrongdb)
+    con.execute("CREATE TABLE loginfo(name TEXT)")
+    con.commit()
+    con.close()
+    line = line.format(notakey=notakey, baddb=baddb, wrongdb=wrongdb)
     ct_write_conf(h, f"LoadModule ssl_ct_module {MOD_SSL_CT}\n{line}\n")
     rc, out = h.configtest()
     assert rc != 0, out
@@ -375,3 +401,92 @@ def test_graceful_restart_keeps_sending(httpd, pki):
     present, statuses, out = wait_scts(h, ctlog, pki, 1, tls="-tls1_2")
     assert (present, statuses) == (1, ["valid"]), out
     assert "AH00052" not in h.log()     # no child crashed
+
+
+def test_sni_vhosts_and_rsa_ecdsa_certs(httpd, pki):
+    """Each certificate gets its own SCTs: two name-based vhosts, one with RSA and ECDSA."""
+    h = httpd(md_module=None)
+    logs = [new_key() for _ in range(3)]
+    ec_cert, _, ec_files = pki.leaf("a.test")
+    rsa_cert, _, rsa_files = pki.leaf("a.test", rsa=True)
+    b_cert, _, b_files = pki.leaf("b.test")
+    conf = f"LoadModule ssl_ct_module {MOD_SSL_CT}\nCTSCTStorage {h.path('ctstore')}\n"
+    os.makedirs(h.path("ctstore"))
+    for i, (cert, files) in enumerate(((ec_cert, ec_files), (rsa_cert, rsa_files),
+                                       (b_cert, b_files))):
+        d = h.path(f"scts{i}")
+        os.makedirs(d)
+        write(os.path.join(d, "x.sct"), make_sct(logs[i], cert, ts=now_ms() - 60000))
+        conf += f"CTStaticSCTs {files['cert']} {d}\n"
+    conf += h.ssl_vhost("a.test", extra=(
+        f"  SSLCertificateFile {ec_files['chain']}\n  SSLCertificateKeyFile {ec_files['key']}\n"
+        f"  SSLCertificateFile {rsa_files['chain']}\n  SSLCertificateKeyFile {rsa_files['key']}\n"))
+    conf += h.ssl_vhost("b.test", extra=(
+        f"  SSLCertificateFile {b_files['chain']}\n  SSLCertificateKeyFile {b_files['key']}\n"))
+    ct_write_conf(h, conf)
+    h.start()
+
+    def log_names(out):
+        return [l.split(":", 1)[1].strip() for l in out.splitlines()
+                if l.strip().startswith("Log       :")]
+    ctlog = ctlogfile(h.path("ctlogs.cnf"), logs)
+    for tls in TLS:
+        out = s_client_ct(h.https_port, ctlog, pki.root_file, tls=tls, servername="a.test",
+                          extra=["-sigalgs", "ECDSA+SHA256"])
+        assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log0"], out
+        out = s_client_ct(h.https_port, ctlog, pki.root_file, tls=tls, servername="a.test",
+                          extra=["-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"])
+        assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log1"], out
+        out = s_client_ct(h.https_port, ctlog, pki.root_file, tls=tls, servername="b.test")
+        assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log2"], out
+
+
+def test_handshakes_never_touch_the_store(httpd, pki, tmp_path):
+    """Handshakes answer from memory: while a child serves SCTs, only its refresh thread
+    (named ct-refresh) makes file system calls on CTSCTStorage or the static SCT dir."""
+    import shutil
+    import signal
+    if not shutil.which("strace"):
+        pytest.skip("strace not installed")
+    h = httpd(md_module=None)
+    log1 = new_key()
+    cert, key, files = pki.leaf("localhost")
+    sdir = h.path("scts")
+    os.makedirs(sdir)
+    write(os.path.join(sdir, "a.sct"), make_sct(log1, cert, ts=now_ms() - 60000))
+    setup_server(h, pki, files, f"CTStaticSCTs {files['cert']} {sdir}")
+    h.start()
+    ctlog = ctlogfile(h.path("ctlogs.cnf"), [log1])
+    assert wait_scts(h, ctlog, pki, 1)[:2] == (1, ["valid"])
+    parent = h.pid()
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(parent)]
+    assert children
+    refresh = set()
+    for pid in children:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            if open(f"/proc/{pid}/task/{tid}/comm").read().strip() == "ct-refresh":
+                refresh.add(tid)
+    assert refresh, "no ct-refresh thread found"
+    out = tmp_path / "strace.out"
+    args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
+    for pid in children:
+        args += ["-p", str(pid)]
+    tracer = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        if tracer.poll() is not None:
+            pytest.skip("strace cannot attach here")
+        for i in range(12):
+            out_ = s_client_ct(h.https_port, ctlog, pki.root_file, tls=TLS[i % 2])
+            assert sct_report(out_) == (1, ["valid"]), out_
+        time.sleep(2.5)          # let the refresh thread run at least once
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    trace = out.read_text().splitlines()
+    store = [l for l in trace if h.path("ctstore") in l or sdir in l]
+    assert any(l.split()[0] in refresh for l in store), \
+        "the refresh thread was not seen: the check would be void"
+    assert all(l.split()[0] in refresh for l in store), \
+        [l for l in store if l.split()[0] not in refresh][:5]

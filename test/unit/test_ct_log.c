@@ -142,6 +142,34 @@ START_TEST(db_read_and_merge)
 }
 END_TEST
 
+START_TEST(merged_logs_outlive_the_rows)
+{
+    apr_array_header_t *rows;
+    apr_pool_t *rp;
+    const char *err = NULL, *warn = NULL, *db;
+    ct_logs_t *logs;
+    const ct_log_t *found;
+    int i;
+
+    db = make_db("life.db", SCHEMA, apr_psprintf(pool,
+        "INSERT INTO loginfo(public_key, url) VALUES('%s', 'http://log.example/ct/')",
+        keyfile));
+    apr_pool_create(&rp, pool);
+    ck_assert_int_eq(ct_log_db_read(&rows, db, rp, &err), APR_SUCCESS);
+    ck_assert_int_eq(ct_logs_make(&logs, NULL, rows, dir, pool, &warn), APR_SUCCESS);
+    apr_pool_destroy(rp);
+    /* reuse the memory the rows had */
+    for (i = 0; i < 8; ++i) {
+        apr_pool_create(&rp, pool);
+        memset(apr_palloc(rp, 8000), 'X', 8000);
+    }
+    found = ct_logs_find(logs, keyid);
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(found->url, "http://log.example/ct/");
+    ck_assert_str_eq(found->key_file, keyfile);
+}
+END_TEST
+
 START_TEST(db_bad)
 {
     apr_array_header_t *rows = NULL;
@@ -212,6 +240,7 @@ int main(void)
     tcase_add_test(tc, log_id_parse_and_format);
     tcase_add_test(tc, static_fields);
     tcase_add_test(tc, db_read_and_merge);
+    tcase_add_test(tc, merged_logs_outlive_the_rows);
     tcase_add_test(tc, db_bad);
     tcase_add_test(tc, db_locked);
     tcase_add_test(tc, db_key_missing_is_warned);
