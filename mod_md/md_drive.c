@@ -14,10 +14,15 @@
 
 /* ---- when ---- */
 
+apr_time_t md_drive_renew_at(const md_t *md, const md_drive_certs_t *certs)
+{
+    if (!certs || !certs->complete) return 0;
+    return certs->not_after - md_timeslice_span(md->renew_window, certs->not_before, certs->not_after);
+}
+
 int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_time_t now,
                           const char **preason, apr_pool_t *p)
 {
-    apr_interval_time_t span;
     apr_time_t renew_at;
 
     if (md->renew_mode == MD_RENEW_MANUAL) {
@@ -38,8 +43,7 @@ int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_tim
         *preason = "it has no certificate";
         return 1;
     }
-    span = md_timeslice_span(md->renew_window, certs->not_before, certs->not_after);
-    renew_at = certs->not_after - span;
+    renew_at = md_drive_renew_at(md, certs);
     if (now >= renew_at) {
         *preason = apr_psprintf(p, "its certificate expires on %s, inside MDRenewWindow %s",
                                 md_util_time_format(p, certs->not_after),

@@ -54,6 +54,9 @@ typedef struct md_drive_certs_t {
     const char *ari_id;               /* RFC 9773 certificate id (of the first), or NULL */
 } md_drive_certs_t;
 
+/* When renewal of these certificates starts: not_after minus MDRenewWindow (a share of the
+ * lifetime or a duration); 0 when they are not complete (renew now). */
+apr_time_t md_drive_renew_at(const md_t *md, const md_drive_certs_t *certs);
 /* Should md be renewed at 'now'? *preason says why (or why not). */
 int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_time_t now,
                           const char **preason, apr_pool_t *p);

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "md_crypt.h"
+#include "md_drive.h"
 #include "md_status.h"
 
 static md_status_cert_cb *cert_cb;
@@ -74,20 +75,26 @@ static md_cert_info_t **served_certs(const md_t *md, md_store_t *store, int *pfo
     return infos;
 }
 
-apr_time_t md_status_renew_at(const md_t *md, md_cert_info_t *const *infos)
+/* When renewal of the served certificates starts (now, when one is missing) and whether it
+ * is due: the renewal driver's own rules (md_drive), so that the pages say what it does. */
+static apr_time_t renewal_due(const md_t *md, md_cert_info_t *const *infos, int *pdue, apr_pool_t *p)
 {
-    apr_time_t at = 0;
+    md_drive_certs_t certs = { 1, 0, 0, NULL };
+    apr_time_t now = apr_time_now(), at;
+    const char *reason;
     int i, n = md_pkey_spec_count(md);
 
     for (i = 0; i < n; ++i) {
-        apr_time_t t;
-        if (!infos[i]) return 0;
-        t = infos[i]->valid_until;
-        if (md->renew_window)
-            t -= md_timeslice_span(md->renew_window, infos[i]->valid_from, infos[i]->valid_until);
-        if (!at || t < at) at = t;
+        if (!infos[i]) {
+            certs.complete = 0;
+            break;
+        }
+        if (infos[i]->valid_from > certs.not_before) certs.not_before = infos[i]->valid_from;
+        if (!certs.not_after || infos[i]->valid_until < certs.not_after) certs.not_after = infos[i]->valid_until;
     }
-    return at;
+    at = md_drive_renew_at(md, &certs);
+    if (pdue) *pdue = md_drive_should_renew(md, &certs, now, &reason, p);
+    return at ? at : now;
 }
 
 static apr_time_t certs_valid_until(const md_t *md, md_cert_info_t *const *infos)
@@ -171,14 +178,6 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool
     return j;
 }
 
-static int needs_renewal(const md_t *md, apr_time_t renew_at)
-{
-    if (md->renew_mode == MD_RENEW_MANUAL) return 0;
-    if (md->cert_files && md->cert_files->nelts && md->renew_mode != MD_RENEW_ALWAYS) return 0;
-    if (!md->watched && md->renew_mode != MD_RENEW_ALWAYS) return 0;
-    return renew_at <= apr_time_now();
-}
-
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p)
 {
     int n = md_pkey_spec_count(md), found;
@@ -186,14 +185,15 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     json_t *j = md_to_json(md, p), *eab;
     apr_time_t renew_at;
     job_view_t jv;
+    int due;
 
     if ((eab = json_object_get(j, "eab")) != NULL)
         json_object_set_new(eab, "hmac", json_string("***"));
     json_object_set_new(j, "cert", certs_json(md, infos, p));
-    renew_at = found == n ? md_status_renew_at(md, infos) : apr_time_now();
+    renew_at = renewal_due(md, infos, &due, p);
     json_object_set_new(j, "renew-at", json_string(md_util_time_format(p, renew_at)));
     json_object_set_new(j, "watched", json_boolean(md->watched));
-    if (needs_renewal(md, renew_at)) json_object_set_new(j, "renew", json_true());
+    if (due) json_object_set_new(j, "renew", json_true());
     load_job(&jv, md, store, p);
     if (jv.job) {
         json_t *renewal = json_deep_copy(jv.job);
@@ -303,12 +303,12 @@ static const char *html_escape(const char *s, apr_pool_t *p)
 
 typedef enum { ST_OK, ST_RENEW, ST_ERRORED, ST_READY, ST_INCOMPLETE } overall_t;
 
-static overall_t overall(const md_t *md, const job_view_t *jv, apr_time_t renew_at)
+static overall_t overall(const md_t *md, const job_view_t *jv, int due)
 {
     if (jv->job && jv->finished) return ST_READY;
     if (jv->error || (jv->job && jv->errors > 0)) return ST_ERRORED;
     if (md->state != MD_S_COMPLETE) return ST_INCOMPLETE;
-    if (jv->job || needs_renewal(md, renew_at)) return ST_RENEW;
+    if (jv->job || due) return ST_RENEW;
     return ST_OK;
 }
 
@@ -333,16 +333,16 @@ const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
     apr_pool_create(&ptemp, p);
     for (i = 0; i < mds->nelts; ++i) {
         const md_t *md = list[i];
-        int n = md_pkey_spec_count(md), found;
+        int n = md_pkey_spec_count(md), found, due;
         md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
-        apr_time_t renew_at = found == n ? md_status_renew_at(md, infos) : apr_time_now();
+        apr_time_t renew_at = renewal_due(md, infos, &due, ptemp);
         apr_time_t until = certs_valid_until(md, infos);
         const char *names = "", *renewal, *checks = "";
         job_view_t jv;
         overall_t o;
 
         load_job(&jv, md, store, ptemp);
-        o = overall(md, &jv, renew_at);
+        o = overall(md, &jv, due);
         for (k = 0; k < md->domains->nelts; ++k)
             names = apr_pstrcat(ptemp, names, k ? " " : "",
                                 html_escape(APR_ARRAY_IDX(md->domains, k, const char *), ptemp), NULL);
@@ -381,11 +381,12 @@ const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store, apr
     apr_pool_create(&ptemp, p);
     for (i = 0; i < mds->nelts; ++i) {
         const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
-        int n = md_pkey_spec_count(md), found;
+        int found, due;
         md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
         job_view_t jv;
+        renewal_due(md, infos, &due, ptemp);
         load_job(&jv, md, store, ptemp);
-        ++counts[overall(md, &jv, found == n ? md_status_renew_at(md, infos) : apr_time_now())];
+        ++counts[overall(md, &jv, due)];
         apr_pool_clear(ptemp);
     }
     apr_pool_destroy(ptemp);
@@ -429,7 +430,7 @@ const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, 
         const char *name = label(md->name, p);
         int n = md_pkey_spec_count(md), found;
         md_cert_info_t **infos = served_certs(md, store, &found, p);
-        apr_time_t at = found == n ? md_status_renew_at(md, infos) : apr_time_now();
+        apr_time_t at = renewal_due(md, infos, NULL, p);
         job_view_t jv;
 
         for (k = 0; k < n; ++k) {

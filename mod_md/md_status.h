@@ -39,10 +39,6 @@ int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *sto
                          md_store_group_t group, apr_pool_t *p);
 md_cert_info_t *md_status_cert_info(X509 *cert, const char *spec_name, apr_pool_t *p);
 
-/* When renewal should start: the earliest, over all certificates, of
- * not_after - renew_window (0 when a certificate is missing: renew now). */
-apr_time_t md_status_renew_at(const md_t *md, md_cert_info_t *const *infos);
-
 /* The md-status JSON of one MD. with_log adds the job log. New reference. */
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p);
 /* {"version":..., "managed-domains":[...]} for all MDs (md_t*), written piecewise through
