@@ -59,9 +59,16 @@ static GENERAL_NAMES *san_names(const apr_array_header_t *domains)
     for (i = 0; i < domains->nelts; ++i) {
         const char *d = APR_ARRAY_IDX(domains, i, const char *);
         GENERAL_NAME *g = GENERAL_NAME_new();
-        ASN1_IA5STRING *s = ASN1_IA5STRING_new();
-        ASN1_STRING_set(s, d, (int)strlen(d));
-        GENERAL_NAME_set0_value(g, GEN_DNS, s);
+        ASN1_OCTET_STRING *ip = md_util_is_ip(d) ? a2i_IPADDRESS(d) : NULL;
+        if (ip) {
+            /* RFC 8738: an IP address is an iPAddress SAN, not a dNSName */
+            GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
+        }
+        else {
+            ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+            ASN1_STRING_set(s, d, (int)strlen(d));
+            GENERAL_NAME_set0_value(g, GEN_DNS, s);
+        }
         sk_GENERAL_NAME_push(gens, g);
     }
     return gens;
@@ -500,8 +507,11 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
     int i;
 
     for (i = 0; i < md->domains->nelts; ++i)
-        json_array_append_new(ids, json_pack("{s:s,s:s}", "type", "dns",
-                                             "value", APR_ARRAY_IDX(md->domains, i, const char *)));
+    {
+        const char *d = APR_ARRAY_IDX(md->domains, i, const char *);
+        json_array_append_new(ids, json_pack("{s:s,s:s}", "type", md_util_is_ip(d) ? "ip" : "dns",
+                                             "value", d));
+    }
     payload = json_pack("{s:o}", "identifiers", ids);
     if (env->replaces && acme->renewal_info)
         json_object_set_new(payload, "replaces", json_string(env->replaces));

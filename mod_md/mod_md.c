@@ -189,6 +189,14 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                                          || md_util_array_index(md->ca_challenges, "dns-01") >= 0);
         for (j = 0; j < md->domains->nelts; ++j) {
             const char *d = APR_ARRAY_IDX(md->domains, j, const char *);
+            if (md_util_is_ip(d) && md->ca_challenges
+                && md_util_array_index(md->ca_challenges, "http-01") < 0
+                && md_util_array_index(md->ca_challenges, "tls-alpn-01") < 0) {
+                err = apr_psprintf(ptemp, "MDomain %s: the IP address %s can only be validated with "
+                                   "http-01 or tls-alpn-01 (RFC 8738), not dns-01; add one of "
+                                   "them to MDCAChallenges", md->name, d);
+                goto fail;
+            }
             if (md_util_is_wildcard(d) && !dns01 && strcmp(md->ca_proto, "tailscale"))
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, APLOGNO(10903)
                              "MDomain %s: the wildcard name %s can only be validated with "

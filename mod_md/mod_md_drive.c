@@ -473,7 +473,8 @@ static int http_challenge(request_rec *r)
         return DECLINED;
     if (r->method_number != M_GET) return DECLINED;
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
-    if (!host || !md_util_is_dns_name(host, 0) || !*token || strchr(token, '/')) return DECLINED;
+    if (!host || !(md_util_is_dns_name(host, 0) || md_util_is_ip(host)) || !*token || strchr(token, '/'))
+        return DECLINED;
     host = md_util_str_tolower(r->pool, host);
     rv = md_util_file_read(&data, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_HTTP01,
                                                       r->pool), 4096, r->pool);

@@ -64,6 +64,7 @@ BAD_CASES = [
     ("dns01-version", "MDomain a.example.org\nMDChallengeDns01Version 3", ["MDChallengeDns01Version", "3"]),
     ("cert-file-missing", "<MDomain a.example.org>\nMDCertificateFile /nonexistent/cert.pem\n</MDomain>",
      ["MDCertificateFile", "/nonexistent/cert.pem"]),
+    ("ip-with-dns01-only", "MDomain 127.0.0.1\nMDCAChallenges dns-01", ["127.0.0.1", "dns-01", "http-01"]),
     ("cert-file-global", "MDomain a.example.org\nMDCertificateFile /etc/hostname", ["MDCertificateFile"]),
 ]
 
