@@ -2,6 +2,7 @@
 #ifndef CT_HELPERS_H
 #define CT_HELPERS_H
 
+#include <check.h>
 #include <apr_pools.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -21,5 +22,10 @@ const char *th_write_pubkey(apr_pool_t *p, EVP_PKEY *key, const char *dir, const
 /* A fresh temp dir. */
 const char *th_tmpdir(apr_pool_t *p);
 void th_write(const char *path, const void *data, apr_size_t len);
+/* The main of a ct_* unit test: one suite with one test case of the NULL-terminated tests,
+ * each run between setup and teardown, inside apr_initialize/apr_terminate. Returns the
+ * exit code. */
+int th_run(const char *suite_name, void (*setup)(void), void (*teardown)(void),
+           const TTest *const *tests);
 
 #endif

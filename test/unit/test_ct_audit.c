@@ -1,5 +1,7 @@
 /* test_ct_audit.c: audit record codec (ct_audit.c), including truncation at every byte. */
 #include <check.h>
+
+#include "ct_helpers.h"
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
@@ -124,23 +126,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s;
-    TCase *tc;
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    s = suite_create("ct_audit");
-    tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, roundtrip_and_wire_format);
-    tcase_add_test(tc, truncated_everywhere);
-    tcase_add_test(tc, garbage);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = { roundtrip_and_wire_format, truncated_everywhere, garbage, NULL };
+    return th_run("ct_audit", setup, teardown, tests);
 }

@@ -148,3 +148,25 @@ void th_write(const char *path, const void *data, apr_size_t len)
     if (len) fwrite(data, 1, len, f);
     fclose(f);
 }
+
+int th_run(const char *suite_name, void (*setup)(void), void (*teardown)(void),
+           const TTest *const *tests)
+{
+    Suite *s;
+    TCase *tc;
+    SRunner *sr;
+    int failed;
+
+    apr_initialize();
+    s = suite_create(suite_name);
+    tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    for (; *tests; ++tests) tcase_add_test(tc, *tests);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    apr_terminate();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -228,27 +228,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s;
-    TCase *tc;
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    s = suite_create("ct_log");
-    tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, log_id_parse_and_format);
-    tcase_add_test(tc, static_fields);
-    tcase_add_test(tc, db_read_and_merge);
-    tcase_add_test(tc, merged_logs_outlive_the_rows);
-    tcase_add_test(tc, db_bad);
-    tcase_add_test(tc, db_locked);
-    tcase_add_test(tc, db_key_missing_is_warned);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = { log_id_parse_and_format, static_fields, db_read_and_merge, merged_logs_outlive_the_rows, db_bad, db_locked, db_key_missing_is_warned, NULL };
+    return th_run("ct_log", setup, teardown, tests);
 }

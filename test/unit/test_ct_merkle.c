@@ -114,22 +114,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s;
-    TCase *tc;
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    s = suite_create("ct_merkle");
-    tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, paths_for_all_sizes);
-    tcase_add_test(tc, leaf_hash_x509);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = { paths_for_all_sizes, leaf_hash_x509, NULL };
+    return th_run("ct_merkle", setup, teardown, tests);
 }

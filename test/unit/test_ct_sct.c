@@ -233,27 +233,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s;
-    TCase *tc;
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    s = suite_create("ct_sct");
-    tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, parse_valid_and_extensions);
-    tcase_add_test(tc, parse_truncated_trailing_garbage);
-    tcase_add_test(tc, list_roundtrip_and_bounds);
-    tcase_add_test(tc, list_over_64k_is_capped);
-    tcase_add_test(tc, verify_x509_entry);
-    tcase_add_test(tc, verify_policy);
-    tcase_add_test(tc, verify_precert_entry);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = { parse_valid_and_extensions, parse_truncated_trailing_garbage, list_roundtrip_and_bounds, list_over_64k_is_capped, verify_x509_entry, verify_policy, verify_precert_entry, NULL };
+    return th_run("ct_sct", setup, teardown, tests);
 }

@@ -161,24 +161,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s;
-    TCase *tc;
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    s = suite_create("ct_store");
-    tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, atomic_write);
-    tcase_add_test(tc, auto_names);
-    tcase_add_test(tc, read_scts_skips_bad_files);
-    tcase_add_test(tc, collate_filters_and_caps);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = { atomic_write, auto_names, read_scts_skips_bad_files, collate_filters_and_caps, NULL };
+    return th_run("ct_store", setup, teardown, tests);
 }

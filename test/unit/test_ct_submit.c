@@ -90,23 +90,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s;
-    TCase *tc;
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    s = suite_create("ct_submit");
-    tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, json_answer_to_sct);
-    tcase_add_test(tc, client_argv);
-    tcase_add_test(tc, run_client);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = { json_answer_to_sct, client_argv, run_client, NULL };
+    return th_run("ct_submit", setup, teardown, tests);
 }
