@@ -232,19 +232,22 @@ leave:
 
 /* ---- one renewal ---- */
 
-apr_status_t md_drive_lock_md(md_store_t *store, const char *name, apr_pool_t *p)
+apr_status_t md_drive_lock_md(md_lock_t **plock, md_store_t *store, const char *name,
+                              const char *node, apr_pool_t *p, const char **pmsg)
 {
-    const char *path = md_store_path(store, MD_SG_TMP, NULL, apr_pstrcat(p, name, ".lock", NULL), p);
-    apr_file_t *f;
-    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
+    return md_lock_acquire(plock, md_store_path(store, MD_SG_TMP, NULL,
+                                                apr_pstrcat(p, name, ".lock", NULL), p),
+                           node, MD_LOCK_LEASE, p, pmsg);
+}
 
-    if (rv != APR_SUCCESS) return rv;
-    rv = apr_file_lock(f, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK);
-    if (rv != APR_SUCCESS) {
-        apr_file_close(f);
-        return APR_STATUS_IS_EAGAIN(rv) || rv == APR_FROM_OS_ERROR(EACCES) ? APR_EBUSY : rv;
-    }
-    return APR_SUCCESS;
+/* A renewal that lost its lock (it did not refresh it in time, another server took over)
+ * stops before it touches staging/ again. */
+static int lock_lost(md_job_t *job, md_result_t *result, apr_pool_t *p)
+{
+    if (!job->lock || md_lock_is_held(job->lock, p)) return 0;
+    md_result_set(result, APR_EBUSY, "another server took over the renewal lock of this MDomain "
+                  "(its lease was not refreshed in time); the renewal continues there");
+    return 1;
 }
 
 typedef struct {
@@ -352,11 +355,27 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     int i, n = md_pkey_spec_count(md);
     const char *extra[2];
 
+    /* MDMessageCmd renewing may veto the renewal on this server (cluster nodes use it to
+     * leave renewals to one of them). A veto is no error: no backoff, no 'errored'; this
+     * server asks again at its next check, and job.json notes the first veto in a row. */
+    if ((rv = md_drive_message(env, job, "renewing", p)) != APR_SUCCESS) {
+        json_t *newest = json_array_get(job->log, 1);
+        const char *type = json_string_value(json_object_get(newest, "type"));
+        job->next_run = apr_time_now() + env->check_interval;
+        if (!type || strcmp(type, "message-renewing") || !json_object_get(newest, "status"))
+            md_job_save(job, env->store, p);
+        drive_log(env, 6, apr_psprintf(p, "MDomain %s: MDMessageCmd renewing vetoed the renewal "
+                                       "on this server; asking again on %s", md->name,
+                                       md_util_time_format(p, job->next_run)));
+        return APR_EAGAIN;
+    }
     job->last_run = apr_time_now();
     job->finished = 0;
     job->valid_from = 0;
     job->notified = job->notified_renewed = 0;
-    md_job_log_append(job, "starting", APR_SUCCESS, apr_psprintf(p, "renewal with %s", ca_url));
+    md_job_log_append(job, "starting", APR_SUCCESS,
+                      env->node ? apr_psprintf(p, "renewal with %s on %s", ca_url, env->node)
+                                : apr_psprintf(p, "renewal with %s", ca_url));
     md_job_save(job, env->store, p);
 
     run.env = env;
@@ -364,12 +383,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     run.md = md;
     result->on_activity = on_progress;
     result->baton = &run;
-    if ((rv = md_drive_message(env, job, "renewing", p)) != APR_SUCCESS) {
-        md_result_set(result, rv, "MDMessageCmd 'renewing' failed (non-zero exit or not "
-                      "runnable); the renewal is skipped and tried again later");
-        md_result_activity(result, "announcing the renewal");
-        goto fail;
-    }
+    if (lock_lost(job, result, p)) goto fail;
     clear_staging(env->store, md->name, p);
     http = env->http;
     if (md->proxy_url) http.proxy_url = md->proxy_url;
@@ -403,6 +417,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
             goto fail;
         }
         if ((rv = md_acme_order_cert(&chain, acme, md, pkey, &aenv, p)) != APR_SUCCESS) goto fail;
+        if (lock_lost(job, result, p)) goto fail;
         md_result_activity(result, "saving the certificate in staging/");
         rv = md_store_save_pkey(env->store, MD_SG_STAGING, md->name, md_store_fname(p, "privkey", spec), pkey, p);
         if (rv == APR_SUCCESS)

@@ -19,6 +19,7 @@
 #include "md_acme.h"
 #include "md_http.h"
 #include "md_job.h"
+#include "md_lock.h"
 #include "md_store.h"
 
 #define MD_DRIVE_RETRY_CAP apr_time_from_sec(24 * 3600)
@@ -38,6 +39,8 @@ typedef struct md_drive_env_t {
     const char *notify_cmd;           /* MDNotifyCmd */
     apr_interval_time_t retry_delay;  /* MDRetryDelay */
     int retry_failover;               /* MDRetryFailover */
+    apr_interval_time_t check_interval; /* MDCheckInterval: next look after a veto */
+    const char *node;                 /* this server, as named in lock files and job logs */
     md_drive_accounts_t *accounts;
     const volatile int *abort_flag;
     /* where the driver reports (the glue logs): level as syslog (3 err, 4 warn, 5 notice,
@@ -78,10 +81,13 @@ apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int
 apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event,
                               apr_pool_t *p);
 
-/* Take the renewal lock of an MD (tmp/<name>.lock), without waiting: APR_EBUSY when a
- * renewal of it runs elsewhere (another child during a graceful restart). The lock is
- * released when p is cleared or the process dies. */
-apr_status_t md_drive_lock_md(md_store_t *store, const char *name, apr_pool_t *p);
+/* Take the renewal lock of an MD without waiting: tmp/<name>.lock, a lease lock (md_lock.h)
+ * respected by every server sharing the store and by the previous generation's child
+ * during a graceful restart. APR_EBUSY (with *pmsg saying who holds it) when the renewal
+ * runs elsewhere. The holder refreshes it (md_lock_refresh) while the renewal runs; a
+ * renewal whose job->lock is lost stops before writing into staging/. */
+apr_status_t md_drive_lock_md(md_lock_t **plock, md_store_t *store, const char *name,
+                              const char *node, apr_pool_t *p, const char **pmsg);
 
 /* One renewal run for md: obtain a certificate per key spec and stage the set.
  * The job is updated (result, log, errors, next-run) and saved. replaces: ARI id of the

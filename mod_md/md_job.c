@@ -5,6 +5,7 @@
 
 #include "md_util.h"
 #include "md_job.h"
+#include "md_lock.h"
 
 static apr_status_t json_release(void *data)
 {
@@ -155,8 +156,13 @@ md_job_t *md_job_load(md_store_t *store, const char *name, apr_pool_t *p)
 
 apr_status_t md_job_save(md_job_t *job, md_store_t *store, apr_pool_t *p)
 {
-    json_t *j = md_job_to_json(job, p);
-    apr_status_t rv = md_store_save_json(store, MD_SG_STAGING, job->name, MD_FN_JOB, j, p);
+    json_t *j;
+    apr_status_t rv;
+
+    /* a job whose renewal lock went to another server leaves job.json to that server */
+    if (job->lock && !md_lock_is_held(job->lock, p)) return APR_EBUSY;
+    j = md_job_to_json(job, p);
+    rv = md_store_save_json(store, MD_SG_STAGING, job->name, MD_FN_JOB, j, p);
     json_decref(j);
     return rv;
 }

@@ -54,6 +54,8 @@ typedef struct md_job_t {
     int errors;                   /* consecutive failed runs */
     md_result_t *last;
     json_t *log;                  /* array, newest first; owned */
+    struct md_lock_t *lock;       /* the renewal lock it runs under, or NULL; while set,
+                                   * the job is saved only when the lock is still held */
 } md_job_t;
 
 md_job_t *md_job_make(const char *name, apr_pool_t *p);

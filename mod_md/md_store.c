@@ -148,7 +148,10 @@ apr_status_t md_store_open(md_store_t **pstore, const char *base, apr_pool_t *p,
     }
     rv = read_store_file(store, p, perr);
     if (APR_STATUS_IS_ENOENT(rv)) {
+        /* A new store. Servers sharing it may start at the same moment: the file is created
+         * with link(), so exactly one key wins and every server reads that one. */
         json_t *j;
+        char *s;
         if (RAND_bytes(store->key, MD_STORE_KEY_LEN) != 1) {
             *perr = "no random bytes for the store key";
             return APR_EGENERAL;
@@ -156,10 +159,14 @@ apr_status_t md_store_open(md_store_t **pstore, const char *base, apr_pool_t *p,
         store->key_len = MD_STORE_KEY_LEN;
         j = json_pack("{s:{s:f},s:s}", "store", "version", MD_STORE_VERSION,
                       "key", md_util_base64url_encode(p, store->key, store->key_len));
-        path = md_store_path(store, MD_SG_NONE, NULL, MD_FN_STORE, p);
-        rv = md_json_write_file(j, path, 0x0600, p);
+        s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         json_decref(j);
-        if (rv != APR_SUCCESS)
+        if (!s) return APR_ENOMEM;
+        path = md_store_path(store, MD_SG_NONE, NULL, MD_FN_STORE, p);
+        rv = md_util_file_create_atomic(path, s, strlen(s), 0x0600, p);
+        free(s);
+        if (APR_STATUS_IS_EEXIST(rv)) rv = read_store_file(store, p, perr);
+        else if (rv != APR_SUCCESS)
             *perr = apr_psprintf(p, "cannot write %s: %s", path, apr_strerror(rv, apr_palloc(p, 128), 128));
     }
     if (rv == APR_SUCCESS) *pstore = store;

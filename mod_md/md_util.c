@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_date.h>
@@ -151,8 +152,9 @@ int md_util_array_add_unique(apr_array_header_t *a, const char *s)
     return 1;
 }
 
-apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_size_t len,
-                                       apr_fileperms_t perms, apr_pool_t *p)
+/* data into a new temp file next to path (fsynced, with perms); *ptmp names it */
+static apr_status_t write_temp(const char **ptmp, const char *path, const void *data,
+                               apr_size_t len, apr_fileperms_t perms, apr_pool_t *p)
 {
     apr_file_t *f;
     apr_status_t rv;
@@ -168,8 +170,33 @@ apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_s
     if (rv == APR_SUCCESS) rv = apr_file_sync(f);
     if (rv == APR_SUCCESS) rv = apr_file_close(f);
     else apr_file_close(f);
-    if (rv == APR_SUCCESS) rv = apr_file_rename(tmp, path, p);
     if (rv != APR_SUCCESS) apr_file_remove(tmp, p);
+    *ptmp = tmp;
+    return rv;
+}
+
+apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_size_t len,
+                                       apr_fileperms_t perms, apr_pool_t *p)
+{
+    const char *tmp;
+    apr_status_t rv = write_temp(&tmp, path, data, len, perms, p);
+
+    if (rv != APR_SUCCESS) return rv;
+    rv = apr_file_rename(tmp, path, p);
+    if (rv != APR_SUCCESS) apr_file_remove(tmp, p);
+    return rv;
+}
+
+apr_status_t md_util_file_create_atomic(const char *path, const void *data, apr_size_t len,
+                                        apr_fileperms_t perms, apr_pool_t *p)
+{
+    const char *tmp;
+    apr_status_t rv = write_temp(&tmp, path, data, len, perms, p);
+
+    if (rv != APR_SUCCESS) return rv;
+    /* link() fails when path exists, also on NFS, and path appears with all its content */
+    rv = link(tmp, path) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+    apr_file_remove(tmp, p);
     return rv;
 }
 

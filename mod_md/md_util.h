@@ -46,6 +46,10 @@ int md_util_array_add_unique(apr_array_header_t *a, const char *s);
 /* Write data to path atomically: temp file in the same directory, fsync, chmod, rename. */
 apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_size_t len,
                                        apr_fileperms_t perms, apr_pool_t *p);
+/* Create path with data unless it exists (then APR_EEXIST), never showing it half-written:
+ * temp file, fsync, link(). Of several processes racing for path, exactly one succeeds. */
+apr_status_t md_util_file_create_atomic(const char *path, const void *data, apr_size_t len,
+                                        apr_fileperms_t perms, apr_pool_t *p);
 /* Read a whole file (at most max_len bytes, else APR_EINVAL) as a NUL-terminated string. */
 apr_status_t md_util_file_read(char **pdata, apr_size_t *plen, const char *path,
                                apr_size_t max_len, apr_pool_t *p);

@@ -355,11 +355,40 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_
     return APR_SUCCESS;
 }
 
+/* Servers sharing one store (a cluster) may (re)start at the same moment. Each brings the
+ * store in line with its configuration and activates staged sets under store.lock, so a
+ * staged set is activated once and one server's fallback key never meets another's
+ * certificate. MDStoreLocks sets how long to wait for it (a server that does not get it
+ * starts without activating: the next restart does); without MDStoreLocks the wait is short
+ * and the server goes on anyway. A file system without locks is used without. */
+#define MD_STORE_LOCK_WAIT_DEFAULT apr_time_from_sec(5)
+
+static apr_status_t lock_store(apr_file_t **plock, md_store_t *store, apr_interval_time_t wait,
+                               apr_pool_t *p)
+{
+    const char *path = md_store_path(store, MD_SG_NONE, NULL, "store.lock", p);
+    apr_time_t end = apr_time_now() + wait;
+    apr_status_t rv;
+
+    *plock = NULL;
+    rv = apr_file_open(plock, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
+    if (rv != APR_SUCCESS) return rv;
+    while ((rv = apr_file_lock(*plock, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK)) != APR_SUCCESS
+           && APR_STATUS_IS_EAGAIN(rv) && apr_time_now() < end)
+        apr_sleep(apr_time_from_msec(20));
+    if (rv != APR_SUCCESS) {
+        apr_file_close(*plock);
+        *plock = NULL;
+    }
+    return rv;
+}
+
 static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     md_mod_conf_t *mc = md_config_get(s)->mc;
     const char *base, *err = NULL;
     json_t *httpd_json;
+    apr_file_t *lock;
     apr_status_t rv;
     apr_time_t started = apr_time_now();
     int i, dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
@@ -396,14 +425,34 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
             return !OK;
         }
     }
-    md_drive_post_config_activate(mc, s, pconf, ptemp);
+    rv = lock_store(&lock, mc->store, mc->use_store_locks ? mc->lock_wait_timeout
+                                                           : MD_STORE_LOCK_WAIT_DEFAULT, ptemp);
+    if (APR_STATUS_IS_EAGAIN(rv))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10962)
+                     "the store is locked by another server for more than %s (%s/store.lock)%s",
+                     md_util_duration_format(ptemp, mc->use_store_locks ? mc->lock_wait_timeout
+                                                                        : MD_STORE_LOCK_WAIT_DEFAULT),
+                     base,
+                     mc->use_store_locks ? "; staged certificates are activated at the next restart"
+                                         : "; going on without the lock (see MDStoreLocks)");
+    else if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, mc->use_store_locks ? APLOG_WARNING : APLOG_DEBUG, rv, s, APLOGNO(10990)
+                     "cannot lock the store %s (does its file system support locks?); going on "
+                     "without the lock", base);
+    md_drive_post_config_activate(mc, s, !(APR_STATUS_IS_EAGAIN(rv) && mc->use_store_locks),
+                                  pconf, ptemp);
     for (i = 0; i < mc->mds->nelts; ++i) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);
         rv = sync_md(mc, APR_ARRAY_IDX(mc->mds, i, md_t *), s, dry_run, pconf, p);
         apr_pool_destroy(p);
-        if (rv != APR_SUCCESS) return !OK;
+        if (rv != APR_SUCCESS) break;
     }
+    if (lock) {
+        apr_file_unlock(lock);
+        apr_file_close(lock);
+    }
+    if (rv != APR_SUCCESS) return !OK;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10915)
                  "mod_md: store %s in line with %d managed domains in %" APR_TIME_T_FMT " ms%s",
                  base, mc->mds->nelts, apr_time_as_msec(apr_time_now() - started),

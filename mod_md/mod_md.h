@@ -15,7 +15,8 @@ void md_drive_register_hooks(apr_pool_t *p);
 /* post_config, parent: activate staged certificates, before the store is synced */
 struct md_mod_conf_t;
 apr_status_t md_drive_post_config_activate(struct md_mod_conf_t *mc, server_rec *s,
-                                           apr_pool_t *pconf, apr_pool_t *ptemp);
+                                           int may_activate, apr_pool_t *pconf,
+                                           apr_pool_t *ptemp);
 
 /* OCSP stapling (mod_md_ocsp.c) */
 void md_ocsp_register_hooks(apr_pool_t *p);

@@ -11,6 +11,7 @@
  * (the acme-tls/1 protocol) from challenges/ in the store.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_atomic.h>
 #include <apr_strings.h>
@@ -22,6 +23,7 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_ssl.h>
@@ -50,6 +52,8 @@ typedef struct slot_t {
     int staged;                       /* a complete set waits for the restart */
     int ari_check;                    /* the thread asks the CA (ARI) before renewing */
     int running;
+    md_lock_t *lock;                  /* its renewal lock while running (in pool) */
+    int lock_lost;
     apr_uint32_t done;                /* set by the renewal thread when it ends */
     apr_thread_t *thread;
     apr_pool_t *pool;                 /* the renewal's own, unmanaged */
@@ -93,22 +97,6 @@ static void run_installed(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool_t
                      mc->message_cmd, md->name, err ? err : apr_psprintf(p, "exit code %d", code));
 }
 
-/* MDStoreLocks: several servers sharing one store activate one at a time. */
-static apr_status_t lock_store(apr_file_t **plock, md_mod_conf_t *mc, apr_pool_t *p)
-{
-    const char *path = md_store_path(mc->store, MD_SG_NONE, NULL, "store.lock", p);
-    apr_time_t end = apr_time_now() + mc->lock_wait_timeout;
-    apr_status_t rv;
-
-    rv = apr_file_open(plock, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
-    if (rv != APR_SUCCESS) return rv;
-    while ((rv = apr_file_lock(*plock, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK)) != APR_SUCCESS
-           && apr_time_now() < end)
-        apr_sleep(apr_time_from_msec(50));
-    if (rv != APR_SUCCESS) apr_file_close(*plock);
-    return rv;
-}
-
 /* drive lives in pconf: a configuration without MDs must not see the previous one's */
 static apr_status_t forget_drive(void *data)
 {
@@ -117,11 +105,10 @@ static apr_status_t forget_drive(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf,
-                                           apr_pool_t *ptemp)
+apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int may_activate,
+                                           apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_drive_accounts_t accts;
-    apr_file_t *lock = NULL;
     int i;
 
     drive = apr_pcalloc(pconf, sizeof(*drive));
@@ -131,14 +118,7 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr
     drive->certs = apr_hash_make(pconf);
     /* the first (dry-run) configuration pass at start-up leaves the store alone */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return APR_SUCCESS;
-    if (mc->use_store_locks && lock_store(&lock, mc, ptemp) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10962)
-                     "MDStoreLocks: the store is locked by another server for more than %s; "
-                     "staged certificates are activated at the next restart",
-                     md_util_duration_format(ptemp, mc->lock_wait_timeout));
-        goto accounts;
-    }
-    for (i = 0; i < mc->mds->nelts; ++i) {
+    for (i = 0; may_activate && i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         const char *msg = NULL;
         apr_pool_t *p;
@@ -155,11 +135,6 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, apr
         if (md->ca_account) md->ca_account = apr_pstrdup(pconf, md->ca_account);
         apr_pool_destroy(p);
     }
-    if (lock) {
-        apr_file_unlock(lock);
-        apr_file_close(lock);
-    }
-accounts:
     /* children cannot read accounts/: they get the accounts (keys still encrypted) in memory */
     accts.p = pconf;
     accts.mutex = NULL;
@@ -208,47 +183,48 @@ static void *APR_THREAD_FUNC renew_thread(apr_thread_t *thread, void *data)
     slot_t *slot = data;
     apr_pool_t *p = slot->pool;
     md_job_t *job;
-    apr_status_t rv = md_drive_lock_md(drive->mc->store, slot->md->name, p);
+    apr_status_t rv;
+    int due = 1;
 
-    if (rv != APR_SUCCESS) {
-        /* the child of the previous generation is still at it: look again shortly */
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, rv, drive->s, APLOGNO(10963)
-                     "MDomain %s: renewal runs in another process, waiting", slot->md->name);
-        slot->r_errors = slot->errors;
-        slot->r_next = apr_time_now() + apr_time_from_msec(500);
-        slot->r_staged = 0;
-    }
-    else {
-        /* loaded under the lock: another process may have finished it meanwhile */
-        int due = 1;
-        job = md_job_load(drive->mc->store, slot->md->name, p);
-        if (!job->finished && slot->ari_check) {
-            apr_time_t next, later = apr_time_now() + drive->mc->check_interval;
-            const char *msg;
-            rv = md_drive_ari_check(&drive->env, slot->md, slot->certs, &due, &next, &msg, p);
-            if (msg)
-                ap_log_error(APLOG_MARK, due ? APLOG_INFO : APLOG_DEBUG, rv, drive->s, APLOGNO(10964)
-                             "MDomain %s: %s", slot->md->name, msg);
-            if (!due) {
-                slot->r_errors = slot->errors;
-                slot->r_next = next && next < later ? next : later;
-                slot->r_staged = 0;
-                goto done;
-            }
+    /* loaded under the renewal lock: another server may have finished it meanwhile */
+    job = md_job_load(drive->mc->store, slot->md->name, p);
+    job->lock = slot->lock;
+    if (!job->finished && slot->ari_check) {
+        apr_time_t next, later = apr_time_now() + drive->mc->check_interval;
+        const char *msg;
+        rv = md_drive_ari_check(&drive->env, slot->md, slot->certs, &due, &next, &msg, p);
+        if (msg)
+            ap_log_error(APLOG_MARK, due ? APLOG_INFO : APLOG_DEBUG, rv, drive->s, APLOGNO(10964)
+                         "MDomain %s: %s", slot->md->name, msg);
+        if (!due) {
+            slot->r_errors = slot->errors;
+            slot->r_next = next && next < later ? next : later;
+            slot->r_staged = 0;
+            goto done;
         }
-        if (!job->finished)
-            md_drive_renew(&drive->env, md_clone(p, slot->md), job,
-                           slot->certs ? slot->certs->ari_id : NULL, p);
-        slot->r_errors = job->errors;
-        slot->r_next = job->next_run;
-        slot->r_staged = job->finished;
     }
+    if (!job->finished)
+        md_drive_renew(&drive->env, md_clone(p, slot->md), job,
+                       slot->certs ? slot->certs->ari_id : NULL, p);
+    slot->r_errors = job->errors;
+    slot->r_next = job->next_run;
+    slot->r_staged = job->finished;
 done:
     apr_atomic_set32(&slot->done, 1);
     /* a plain return, not apr_thread_exit(): pthread_exit's forced unwinding is not needed
      * (the thread's pool goes with slot->pool) and trips AddressSanitizer at thread exit */
     (void)thread;
     return NULL;
+}
+
+/* This server as lock files and job logs name it: servers sharing a store differ by host
+ * or, on one host, by ServerRoot. */
+static const char *node_name(apr_pool_t *p)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0) apr_cpystrn(host, "localhost", sizeof(host));
+    host[sizeof(host) - 1] = '\0';
+    return apr_psprintf(p, "%s:%s", host, ap_server_root);
 }
 
 static void start_child_side(drive_t *d)
@@ -279,6 +255,8 @@ static void start_child_side(drive_t *d)
     d->env.notify_cmd = mc->notify_cmd;
     d->env.retry_delay = mc->retry_delay;
     d->env.retry_failover = mc->retry_failover;
+    d->env.check_interval = mc->check_interval;
+    d->env.node = node_name(d->wp);
     d->env.accounts = &d->accounts;
     d->env.abort_flag = &d->aborting;
     d->env.log = env_log;
@@ -314,9 +292,51 @@ static void reap(slot_t *slot)
     slot->pool = NULL;
     slot->thread = NULL;
     slot->running = 0;
+    slot->lock = NULL;                /* released with the pool */
     slot->errors = slot->r_errors;
     slot->staged = slot->r_staged;
     slot->next_run = slot->r_staged ? 0 : slot->r_next;
+}
+
+/* Keep the leases of running renewals fresh (cheap: a file write every MD_LOCK_REFRESH). */
+static void refresh_locks(drive_t *d)
+{
+    apr_pool_t *p = NULL;
+    int i;
+
+    for (i = 0; i < d->slots->nelts; ++i) {
+        slot_t *slot = APR_ARRAY_IDX(d->slots, i, slot_t *);
+        if (!slot->running || !slot->lock || slot->lock_lost) continue;
+        if (!p) apr_pool_create_unmanaged(&p);
+        if (md_lock_refresh(slot->lock, 0, p) == APR_EBUSY) {
+            slot->lock_lost = 1;
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, d->s, APLOGNO(10991)
+                         "MDomain %s: another server took over the renewal lock (this one "
+                         "did not refresh its lease in time); the renewal here stops before it "
+                         "writes anything", slot->md->name);
+        }
+        apr_pool_clear(p);
+    }
+    if (p) apr_pool_destroy(p);
+}
+
+/* The renewal lock of slot's MD, taken before its thread starts. */
+static int lock_slot(drive_t *d, slot_t *slot, apr_time_t now)
+{
+    const char *msg;
+    apr_status_t rv = md_drive_lock_md(&slot->lock, d->mc->store, slot->md->name, d->env.node,
+                                       slot->pool, &msg);
+    if (rv == APR_SUCCESS) {
+        slot->lock_lost = 0;
+        if (msg) ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, APLOGNO(10992)
+                              "MDomain %s: %s", slot->md->name, msg);
+        return 1;
+    }
+    /* another server (or the previous generation's child) renews it: look again shortly */
+    ap_log_error(APLOG_MARK, rv == APR_EBUSY ? APLOG_DEBUG : APLOG_ERR, rv, d->s, APLOGNO(10963)
+                 "MDomain %s: renewal lock: %s", slot->md->name, msg);
+    slot->next_run = now + apr_time_from_sec(1);
+    return 0;
 }
 
 /* Nothing to renew: maybe warn that the certificate is expiring (at most daily). */
@@ -351,6 +371,7 @@ static void tick(drive_t *d)
         if (slot->running && apr_atomic_read32(&slot->done)) reap(slot);
         if (slot->running) ++active;
     }
+    if (active) refresh_locks(d);
     for (i = 0; i < d->slots->nelts && active < d->mc->renew_jobs; ++i) {
         slot_t *slot = APR_ARRAY_IDX(d->slots, i, slot_t *);
         const char *why = NULL;
@@ -379,6 +400,11 @@ static void tick(drive_t *d)
                          "MDomain %s: renewing, %s", slot->md->name, why);
         }
         slot->pool = p;
+        if (!lock_slot(d, slot, now)) {
+            apr_pool_destroy(p);
+            slot->pool = NULL;
+            continue;
+        }
         apr_atomic_set32(&slot->done, 0);
         rv = apr_thread_create(&slot->thread, NULL, renew_thread, slot, p);
         if (rv != APR_SUCCESS) {
@@ -386,6 +412,7 @@ static void tick(drive_t *d)
                          "MDomain %s: cannot start the renewal thread", slot->md->name);
             apr_pool_destroy(p);
             slot->pool = NULL;
+            slot->lock = NULL;
             continue;
         }
         slot->running = 1;

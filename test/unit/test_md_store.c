@@ -1,5 +1,7 @@
 /* Unit tests of md_store: creation, the store key, groups, md.json, keys, fallbacks. */
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_store.h"
@@ -30,6 +32,39 @@ START_TEST(open_creates_and_keeps_key)
     ck_assert(json_is_real(json_object_get(json_object_get(j, "store"), "version")));
     ck_assert_int_eq(md_store_open(&s2, base, pool, &err), APR_SUCCESS);
     ck_assert(!memcmp(s1->key, s2->key, MD_STORE_KEY_LEN));
+}
+END_TEST
+
+START_TEST(concurrent_open_one_key)
+{
+    /* servers sharing a store start at the same moment on an empty store: all get one key */
+    const char *base = apr_pstrcat(pool, tmp_dir(), "/store", NULL), *err = NULL;
+    int fds[2], i, status;
+    pid_t pids[6];
+    md_store_t *s;
+    char got[6][MD_STORE_KEY_LEN];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    for (i = 0; i < 6; ++i) {
+        if ((pids[i] = fork()) == 0) {
+            apr_pool_t *p;
+            md_store_t *cs;
+            const char *cerr;
+            apr_pool_create(&p, NULL);
+            if (md_store_open(&cs, base, p, &cerr) != APR_SUCCESS) _exit(1);
+            if (write(fds[1], cs->key, MD_STORE_KEY_LEN) != MD_STORE_KEY_LEN) _exit(2);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    for (i = 0; i < 6; ++i) {
+        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert_int_eq(read(fds[0], got[i], MD_STORE_KEY_LEN), MD_STORE_KEY_LEN);
+    }
+    close(fds[0]);
+    ck_assert_int_eq(md_store_open(&s, base, pool, &err), APR_SUCCESS);
+    for (i = 0; i < 6; ++i) ck_assert(!memcmp(got[i], s->key, MD_STORE_KEY_LEN));
 }
 END_TEST
 
@@ -172,6 +207,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
     tcase_add_test(tc, open_creates_and_keeps_key);
+    tcase_add_test(tc, concurrent_open_one_key);
     tcase_add_test(tc, corrupt_store_file_is_an_error);
     tcase_add_test(tc, md_save_load);
     tcase_add_test(tc, keys_encrypted_where_required);
