@@ -14,8 +14,8 @@ const char *md_match_check_mds(apr_array_header_t *mds, apr_hash_t **pname2md, a
         for (j = 0; j < md->domains->nelts; ++j) {
             const char *name = APR_ARRAY_IDX(md->domains, j, const char *);
             md_t *other;
-            if (!md_util_is_dns_name(name, 1) && !md_util_is_ip(name))
-                return apr_psprintf(p, "MDomain %s: '%s' is not a valid DNS name", md->name, name);
+            const char *problem = md_util_name_problem(p, name);
+            if (problem) return apr_psprintf(p, "MDomain %s: '%s': %s", md->name, name, problem);
             other = apr_hash_get(name2md, name, APR_HASH_KEY_STRING);
             if (other && other != md)
                 return apr_psprintf(p, "the domain name '%s' is part of MDomain %s and of MDomain %s: "

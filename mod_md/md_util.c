@@ -96,6 +96,72 @@ int md_util_is_ip(const char *s)
     return s && (inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1);
 }
 
+const char *md_util_ip_canonical(apr_pool_t *p, const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    char buf[INET6_ADDRSTRLEN];
+    apr_size_t n = s ? strlen(s) : 0;
+
+    if (n > 2 && s[0] == '[' && s[n - 1] == ']') s = apr_pstrmemdup(p, s + 1, n - 2);
+    if (inet_pton(AF_INET, s, addr) == 1)
+        return apr_pstrdup(p, inet_ntop(AF_INET, addr, buf, sizeof(buf)));
+    if (inet_pton(AF_INET6, s, addr) == 1)
+        return apr_pstrdup(p, inet_ntop(AF_INET6, addr, buf, sizeof(buf)));
+    return NULL;
+}
+
+const char *md_util_ip_from_reverse(apr_pool_t *p, const char *name)
+{
+    static const char v4[] = ".in-addr.arpa", v6[] = ".ip6.arpa";
+    apr_size_t n = name ? strlen(name) : 0;
+    const char *end;
+
+    if (n > sizeof(v4) - 1 && !strcasecmp(name + n - (sizeof(v4) - 1), v4)) {
+        /* "4.3.2.1.in-addr.arpa" -> 1.2.3.4 */
+        char *labels[4], *copy = apr_pstrmemdup(p, name, n - (sizeof(v4) - 1)), *last;
+        int k = 0;
+        for (end = apr_strtok(copy, ".", &last); end && k < 4; end = apr_strtok(NULL, ".", &last))
+            labels[k++] = (char *)end;
+        if (k != 4 || end) return NULL;
+        return md_util_ip_canonical(p, apr_pstrcat(p, labels[3], ".", labels[2], ".", labels[1],
+                                                   ".", labels[0], NULL));
+    }
+    if (n == 63 + sizeof(v6) - 1 && !strcasecmp(name + 63, v6)) {
+        /* 32 nibbles, least significant first, each followed by a dot */
+        char hex[40], *h = hex;
+        int i;
+        for (i = 31; i >= 0; --i) {
+            if (!isxdigit((unsigned char)name[2 * i]) || name[2 * i + 1] != '.') return NULL;
+            *h++ = name[2 * i];
+            if (i % 4 == 0 && i) *h++ = ':';
+        }
+        *h = '\0';
+        return md_util_ip_canonical(p, hex);
+    }
+    return NULL;
+}
+
+const char *md_util_name_problem(apr_pool_t *p, const char *name)
+{
+    const char *last;
+
+    if (md_util_ip_canonical(p, name)) {
+        if (*name == '[') return "write an IP address without brackets";
+        return NULL;
+    }
+    if (strchr(name, ':') || strchr(name, '%'))
+        return "not a valid IP address (IPv6 addresses are written like 2001:db8::1, without "
+               "a zone)";
+    last = strrchr(name, '.');
+    last = last ? last + 1 : name;
+    if (*last && strspn(last, "0123456789") == strlen(last))
+        return md_util_is_wildcard(name) ? "a wildcard cannot cover IP addresses"
+                                         : "not a valid IP address (nor a DNS name: no top-level "
+                                           "domain is numeric)";
+    if (!md_util_is_dns_name(name, 1)) return "not a valid DNS name";
+    return NULL;
+}
+
 int md_util_is_dns_name(const char *name, int allow_wildcard)
 {
     const char *s = name;

@@ -36,6 +36,14 @@ int md_util_is_dns_name(const char *name, int allow_wildcard);
 int md_util_is_wildcard(const char *name);
 /* Is s a literal IPv4 or IPv6 address? */
 int md_util_is_ip(const char *s);
+/* The canonical text of an IPv4 or IPv6 literal (RFC 5952 for IPv6; "[...]" accepted), or
+ * NULL when s is no IP address. */
+const char *md_util_ip_canonical(apr_pool_t *p, const char *s);
+/* The address named by a reverse-DNS name ("1.0.0.127.in-addr.arpa", "...ip6.arpa"), as
+ * used for IP identifiers in tls-alpn-01 (RFC 8738 section 6), or NULL. */
+const char *md_util_ip_from_reverse(apr_pool_t *p, const char *name);
+/* Why name cannot be a name of a managed domain (DNS name, wildcard, IP address), or NULL. */
+const char *md_util_name_problem(apr_pool_t *p, const char *name);
 /* Lower-cased copy. */
 char *md_util_str_tolower(apr_pool_t *p, const char *s);
 /* Index of s (case-insensitive) in a const char* array, or -1. */

@@ -31,14 +31,21 @@
 
 /* ---- check_config: matching and validation ---- */
 
+static const char *as_ip(const char *name, apr_pool_t *p)
+{
+    const char *ip = md_util_ip_canonical(p, name);
+    return ip ? ip : name;
+}
+
 static apr_array_header_t *server_names(server_rec *s, apr_pool_t *p)
 {
     apr_array_header_t *names = apr_array_make(p, 5, sizeof(const char *));
     int i;
 
-    if (s->server_hostname) APR_ARRAY_PUSH(names, const char *) = s->server_hostname;
+    /* addresses as the MDs hold them: "[::1]" is ::1 */
+    if (s->server_hostname) APR_ARRAY_PUSH(names, const char *) = as_ip(s->server_hostname, p);
     for (i = 0; s->names && i < s->names->nelts; ++i)
-        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(s->names, i, const char *);
+        APR_ARRAY_PUSH(names, const char *) = as_ip(APR_ARRAY_IDX(s->names, i, const char *), p);
     for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
         const char *w = APR_ARRAY_IDX(s->wild_names, i, const char *);
         if (md_util_is_wildcard(w)) APR_ARRAY_PUSH(names, const char *) = w;

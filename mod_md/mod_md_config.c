@@ -141,9 +141,10 @@ static const char *add_domain_names(cmd_parms *cmd, md_t *md, int argc, char *co
 {
     int i;
     for (i = 0; i < argc; ++i) {
-        if (!md_util_is_dns_name(argv[i], 1) && !md_util_is_ip(argv[i]))
-            return bad_value(cmd, argv[i], "not a valid DNS name");
-        md_util_array_add_unique(md->domains, argv[i]);
+        const char *problem = md_util_name_problem(cmd->temp_pool, argv[i]);
+        const char *ip = md_util_ip_canonical(cmd->pool, argv[i]);
+        if (problem) return bad_value(cmd, argv[i], problem);
+        md_util_array_add_unique(md->domains, ip ? ip : argv[i]);
     }
     return NULL;
 }

@@ -500,8 +500,9 @@ static int http_challenge(request_rec *r)
         return DECLINED;
     if (r->method_number != M_GET) return DECLINED;
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
-    if (!host || !(md_util_is_dns_name(host, 0) || md_util_is_ip(host)) || !*token || strchr(token, '/'))
-        return DECLINED;
+    if (host && md_util_ip_canonical(r->pool, host)) host = md_util_ip_canonical(r->pool, host);
+    else if (!host || !md_util_is_dns_name(host, 0)) return DECLINED;
+    if (!*token || strchr(token, '/')) return DECLINED;
     host = md_util_str_tolower(r->pool, host);
     rv = md_util_file_read(&data, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_HTTP01,
                                                       r->pool), 4096, r->pool);
@@ -525,7 +526,9 @@ static int tls_alpn_challenge(conn_rec *c, const char *server_name, const char *
     const char *host;
 
     if (!store || !server_name || !md_util_is_dns_name(server_name, 0)) return DECLINED;
-    host = md_util_str_tolower(c->pool, server_name);
+    /* an IP identifier is validated under its reverse-DNS name (RFC 8738 section 6) */
+    host = md_util_ip_from_reverse(c->pool, server_name);
+    if (!host) host = md_util_str_tolower(c->pool, server_name);
     if (md_util_file_read(&cert, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_CERT,
                                                      c->pool), 64 * 1024, c->pool) != APR_SUCCESS
         || md_util_file_read(&key, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_KEY,

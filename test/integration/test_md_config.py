@@ -64,6 +64,13 @@ BAD_CASES = [
     ("dns01-version", "MDomain a.example.org\nMDChallengeDns01Version 3", ["MDChallengeDns01Version", "3"]),
     ("cert-file-missing", "<MDomain a.example.org>\nMDCertificateFile /nonexistent/cert.pem\n</MDomain>",
      ["MDCertificateFile", "/nonexistent/cert.pem"]),
+    ("ip-invalid-octet", "MDomain 300.1.2.3", ["MDomain", "300.1.2.3", "not a valid IP address"]),
+    ("ip-too-many-parts", "MDomain 192.0.2.1.5", ["MDomain", "192.0.2.1.5", "not a valid IP address"]),
+    ("ip-wildcard", "MDomain *.192.0.2.1", ["MDomain", "*.192.0.2.1", "wildcard cannot cover IP"]),
+    ("ipv6-invalid", "MDomain 2001:db8:::1", ["MDomain", "2001:db8:::1", "not a valid IP address"]),
+    ("ipv6-zone", "MDomain fe80::1%eth0", ["MDomain", "fe80::1%eth0", "without a zone"]),
+    ("ip-member-invalid", "<MDomain a.example.org>\nMDMember 10.0.0.256\n</MDomain>",
+     ["MDMember", "10.0.0.256", "not a valid IP address"]),
     ("ip-with-dns01-only", "MDomain 127.0.0.1\nMDCAChallenges dns-01", ["127.0.0.1", "dns-01", "http-01"]),
     ("cert-file-global", "MDomain a.example.org\nMDCertificateFile /etc/hostname", ["MDCertificateFile"]),
 ]

@@ -168,11 +168,46 @@ START_TEST(cmdline_split)
 }
 END_TEST
 
+START_TEST(ip_names)
+{
+    ck_assert_str_eq(md_util_ip_canonical(pool, "127.0.0.1"), "127.0.0.1");
+    ck_assert_str_eq(md_util_ip_canonical(pool, "0:0:0:0:0:0:0:1"), "::1");
+    ck_assert_str_eq(md_util_ip_canonical(pool, "[2001:DB8::1]"), "2001:db8::1");
+    ck_assert_ptr_null(md_util_ip_canonical(pool, "example.org"));
+    ck_assert_ptr_null(md_util_ip_canonical(pool, "300.1.2.3"));
+
+    ck_assert_str_eq(md_util_ip_from_reverse(pool, "1.0.0.127.in-addr.arpa"), "127.0.0.1");
+    ck_assert_str_eq(md_util_ip_from_reverse(pool, "1.0.0.127.IN-ADDR.ARPA"), "127.0.0.1");
+    ck_assert_str_eq(md_util_ip_from_reverse(pool,
+        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"), "2001:db8::1");
+    ck_assert_str_eq(md_util_ip_from_reverse(pool,
+        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"), "::1");
+    ck_assert_ptr_null(md_util_ip_from_reverse(pool, "0.127.in-addr.arpa"));
+    ck_assert_ptr_null(md_util_ip_from_reverse(pool, "1.2.3.4.5.in-addr.arpa"));
+    ck_assert_ptr_null(md_util_ip_from_reverse(pool, "1.0.0.999.in-addr.arpa"));
+    ck_assert_ptr_null(md_util_ip_from_reverse(pool, "x.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"));
+    ck_assert_ptr_null(md_util_ip_from_reverse(pool, "example.org"));
+
+    ck_assert_ptr_null(md_util_name_problem(pool, "example.org"));
+    ck_assert_ptr_null(md_util_name_problem(pool, "*.example.org"));
+    ck_assert_ptr_null(md_util_name_problem(pool, "192.0.2.7"));
+    ck_assert_ptr_null(md_util_name_problem(pool, "2001:db8::7"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "300.1.2.3"), "not a valid IP address"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "1.2.3.4.5"), "not a valid IP address"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "*.192.0.2.7"), "wildcard"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "fe80::1%eth0"), "IPv6"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "2001:db8:::1"), "IPv6"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "[::1]"), "brackets"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "exa mple.org"), "DNS name"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("md_util");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
+    tcase_add_test(tc, ip_names);
     tcase_add_test(tc, duration_units);
     tcase_add_test(tc, duration_invalid);
     tcase_add_test(tc, timeslice_parse_and_format);
