@@ -178,6 +178,25 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool
     return j;
 }
 
+/* Which server renews md right now (servers sharing a store): its lease lock, as written by
+ * md_lock. Absent when no renewal runs. */
+static void add_lock(json_t *renewal, const md_t *md, md_store_t *store, apr_pool_t *p)
+{
+    const char *err;
+    json_t *lock;
+
+    if (md_json_read_file(&lock, md_store_path(store, MD_SG_TMP, NULL,
+                                               apr_pstrcat(p, md->name, ".lock", NULL), p),
+                          p, &err) != APR_SUCCESS)
+        return;
+    if (json_is_object(lock))
+        json_object_set_new(renewal, "lock",
+                            json_pack("{s:O?,s:O?,s:O?,s:O?}", "node", json_object_get(lock, "node"),
+                                      "host", json_object_get(lock, "host"),
+                                      "pid", json_object_get(lock, "pid"),
+                                      "expires", json_object_get(lock, "expires")));
+}
+
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p)
 {
     int n = md_pkey_spec_count(md), found;
@@ -201,6 +220,7 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
         if (!with_log) json_object_del(renewal, "log");
         md_status_load_certs(staged, md, store, MD_SG_STAGING, p);
         json_object_set_new(renewal, "cert", certs_json(md, staged, p));
+        if (!jv.finished) add_lock(renewal, md, store, p);
         json_object_set_new(j, "renewal", renewal);
     }
     if (jv.error) json_object_set_new(j, "error", json_string(jv.error));

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from pebble import pebble_for, md_conf, wait_staged, verify_served  # noqa: F401
+from pebble import pebble_for, md_conf, wait_staged, verify_served, md_status, md_status_location  # noqa: F401
 from test_acme_basic import write_script, event_log, read_events
 
 
@@ -148,7 +148,8 @@ def test_killed_holder_lock_taken_over(httpd, pebble_for, shared_store):
     pb = pebble_for(a, env={"PEBBLE_VA_NOSLEEP": "0", "PEBBLE_VA_SLEEPTIME": "4"})
     name = "kill.cluster.mdtest.org"
     a.write_conf(node_conf(pb, a, shared_store, name, "MDCAChallenges http-01\n"))
-    b.write_conf(node_conf(pb, b, shared_store, name, "MDCAChallenges http-01\n"))
+    b.write_conf(node_conf(pb, b, shared_store, name, "MDCAChallenges http-01\n")
+                 + md_status_location())
     b.start()
     # B holds the lock and waits for pebble's validation (which goes to A's port: A is up
     # after B's kill)
@@ -159,6 +160,11 @@ def test_killed_holder_lock_taken_over(httpd, pebble_for, shared_store):
     with open(lock) as f:
         holder = json.load(f)
     assert holder["node"].endswith(f":{b.dir}") and holder["expires"], holder
+    # md-status tells which server renews
+    end, shown = time.time() + 5, None
+    while time.time() < end and not shown:
+        shown = md_status(b)["managed-domains"][0].get("renewal", {}).get("lock")
+    assert shown and shown["node"] == holder["node"] and shown["pid"] == holder["pid"], shown
     os.killpg(b.pid(), signal.SIGKILL)
     b.started = False
     killed = time.time()
