@@ -1,6 +1,7 @@
 /* Unit tests of md_tailscale: which configurations are accepted, the reading of tailscaled's
  * key+chain answer (and every way it can be wrong), the exchange over a real unix socket
- * with a small in-process daemon (errors, hangs, aborts). */
+ * with a small in-process daemon (errors, hangs, aborts), and a whole md_drive_renew run
+ * that stages the answer like an ACME result. */
 #include <string.h>
 #include <errno.h>
 #include <poll.h>
@@ -13,6 +14,8 @@
 
 #include "md_unit.h"
 #include "md_crypt.h"
+#include "md_drive.h"
+#include "md_status.h"
 #include "md_tailscale.h"
 
 #define DAY apr_time_from_sec(86400)
@@ -453,6 +456,105 @@ START_TEST(hanging_daemon_aborted_at_shutdown)
 }
 END_TEST
 
+/* ---- a whole renewal run through md_drive ---- */
+
+static md_drive_env_t *drive_env(md_store_t **pstore)
+{
+    md_drive_env_t *env = apr_pcalloc(pool, sizeof(*env));
+    const char *err = NULL;
+    ck_assert_int_eq(md_store_open(pstore, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_setup_groups(*pstore, pool), APR_SUCCESS);
+    env->store = *pstore;
+    env->http.timeout_ms = 5000;
+    env->retry_delay = apr_time_from_sec(5);
+    env->retry_failover = 13;
+    return env;
+}
+
+START_TEST(renewal_stages_like_acme)
+{
+    md_t *md = make_md("node.tail1.ts.net", NULL);
+    md_store_t *store;
+    md_drive_env_t *env = drive_env(&store);
+    X509 *leaf;
+    fake_ts_t *ts = fake_ts_start(TS_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, &leaf));
+    md_job_t *job;
+    apr_array_header_t *chain;
+    EVP_PKEY *k;
+
+    APR_ARRAY_IDX(md->ca_urls, 0, const char *) = url_of(ts);
+    job = md_job_load(store, md->name, pool);
+    ck_assert_int_eq(md_drive_renew(env, md, job, NULL, pool), APR_SUCCESS);
+    fake_ts_stop(ts);
+    /* staging/ holds what an ACME run leaves: key (encrypted), chain, md.json, job.json */
+    ck_assert_int_eq(md_chain_load(&chain, md_store_path(store, MD_SG_STAGING, md->name, "pubcert.pem", pool),
+                                   pool), APR_SUCCESS);
+    ck_assert_int_eq(chain->nelts, 2);
+    ck_assert(X509_cmp(APR_ARRAY_IDX(chain, 0, X509 *), leaf) == 0);
+    ck_assert_int_eq(md_store_load_pkey(store, MD_SG_STAGING, md->name, "privkey.pem", &k, pool), APR_SUCCESS);
+    ck_assert(md_cert_matches_key(leaf, k));
+    ck_assert(md_util_file_exists(md_store_path(store, MD_SG_STAGING, md->name, "md.json", pool), pool));
+    job = md_job_load(store, md->name, pool);
+    ck_assert(job->finished);
+    ck_assert_int_eq(job->errors, 0);
+    ck_assert_ptr_nonnull(strstr(job->last->detail, "staged"));
+    ck_assert_int_eq(md_job_log_last(job, "certificate") > 0, 1);
+    /* and the parent activates it like any staged set */
+    {
+        const char *msg = NULL;
+        ck_assert_int_eq(md_drive_activate(store, md, 0, pool, &msg), APR_SUCCESS);
+        ck_assert_ptr_nonnull(strstr(msg, "activated"));
+        ck_assert(md_util_file_exists(md_store_path(store, MD_SG_DOMAINS, md->name, "pubcert.pem", pool), pool));
+    }
+}
+END_TEST
+
+START_TEST(renewal_errors_stage_nothing)
+{
+    md_t *md = make_md("node.tail1.ts.net", NULL);
+    md_store_t *store;
+    md_drive_env_t *env = drive_env(&store);
+    fake_ts_t *ts = fake_ts_start(TS_REPLY, 403, "access denied: cert access denied\n");
+    md_job_t *job;
+
+    APR_ARRAY_IDX(md->ca_urls, 0, const char *) = url_of(ts);
+    job = md_job_load(store, md->name, pool);
+    ck_assert_int_ne(md_drive_renew(env, md, job, NULL, pool), APR_SUCCESS);
+    fake_ts_stop(ts);
+    job = md_job_load(store, md->name, pool);
+    ck_assert(!job->finished);
+    ck_assert_int_eq(job->errors, 1);
+    ck_assert_int_gt(job->next_run, apr_time_now());
+    ck_assert_ptr_nonnull(strstr(job->last->detail, "HTTP status 403"));
+    ck_assert_ptr_nonnull(strstr(job->last->detail, "cert access denied"));
+    ck_assert(!md_util_file_exists(md_store_path(store, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+    ck_assert(!md_util_file_exists(md_store_path(store, MD_SG_STAGING, md->name, "privkey.pem", pool), pool));
+}
+END_TEST
+
+START_TEST(same_certificate_again_is_no_renewal)
+{
+    md_t *md = make_md("node.tail1.ts.net", NULL);
+    md_store_t *store;
+    md_drive_env_t *env = drive_env(&store);
+    X509 *leaf;
+    fake_ts_t *ts = fake_ts_start(TS_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, &leaf));
+    md_job_t *job;
+
+    /* the parent found this very certificate in use */
+    md->rt_certs = apr_pcalloc(pool, sizeof(*md->rt_certs));
+    md->rt_certs[0] = md_status_cert_info(leaf, NULL, pool);
+    APR_ARRAY_IDX(md->ca_urls, 0, const char *) = url_of(ts);
+    job = md_job_load(store, md->name, pool);
+    ck_assert_int_eq(md_drive_renew(env, md, job, NULL, pool), APR_EAGAIN);
+    fake_ts_stop(ts);
+    job = md_job_load(store, md->name, pool);
+    ck_assert(!job->finished);
+    ck_assert_ptr_nonnull(strstr(job->last->detail, "has not renewed it yet"));
+    ck_assert(!md_util_file_exists(md_store_path(store, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+}
+END_TEST
+
 static Suite *tailscale_suite(void)
 {
     Suite *s = suite_create("md_tailscale");
@@ -467,6 +569,9 @@ static Suite *tailscale_suite(void)
     tcase_add_test(tc, daemon_errors_are_explained);
     tcase_add_test(tc, hanging_daemon_times_out);
     tcase_add_test(tc, hanging_daemon_aborted_at_shutdown);
+    tcase_add_test(tc, renewal_stages_like_acme);
+    tcase_add_test(tc, renewal_errors_stage_nothing);
+    tcase_add_test(tc, same_certificate_again_is_no_renewal);
     suite_add_tcase(s, tc);
     return s;
 }
