@@ -94,6 +94,22 @@ static apr_status_t parse(const char *body, const md_t *md, const char **perr)
     return md_tailscale_parse_pair(&k, &chain, body, strlen(body), md, apr_time_now(), pool, perr);
 }
 
+/* Remove a directory this test made, with everything in it. */
+static void rm_rf(const char *path)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    if (apr_dir_open(&d, path, pool) != APR_SUCCESS) return;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        const char *sub = apr_pstrcat(pool, path, "/", fi.name, NULL);
+        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
+        if (fi.filetype == APR_DIR) rm_rf(sub);
+        else apr_file_remove(sub, pool);
+    }
+    apr_dir_close(d);
+    apr_dir_remove(path, pool);
+}
+
 /* ---- configuration ---- */
 
 START_TEST(socket_urls)
@@ -261,6 +277,7 @@ END_TEST
 typedef enum { TS_REPLY, TS_HANG, TS_CLOSE } ts_mode_t;
 
 typedef struct {
+    const char *dir;
     const char *path;
     int fd;
     ts_mode_t mode;
@@ -315,7 +332,8 @@ static fake_ts_t *fake_ts_start(ts_mode_t mode, int status, const char *body)
     fake_ts_t *ts = apr_pcalloc(pool, sizeof(*ts));
     struct sockaddr_un sa;
 
-    ts->path = apr_pstrcat(pool, tmp_dir(), "/tailscaled.sock", NULL);
+    ts->dir = tmp_dir();
+    ts->path = apr_pstrcat(pool, ts->dir, "/tailscaled.sock", NULL);
     ts->mode = mode;
     if (body)
         ts->reply = apr_psprintf(pool, "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %lu"
@@ -339,6 +357,7 @@ static void fake_ts_stop(fake_ts_t *ts)
     apr_thread_join(&trv, ts->thread);
     close(ts->fd);
     unlink(ts->path);
+    rmdir(ts->dir);
 }
 
 static const char *url_of(fake_ts_t *ts)
@@ -410,6 +429,8 @@ START_TEST(daemon_errors_are_explained)
     ts->path = file;
     ck_assert_int_ne(obtain(ts, md, 5000, NULL, &r), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(r->detail, "is not a unix socket"));
+    unlink(file);
+    rmdir(apr_pstrndup(pool, file, strlen(file) - strlen("/plain")));
 }
 END_TEST
 
@@ -506,6 +527,7 @@ START_TEST(renewal_stages_like_acme)
         ck_assert_ptr_nonnull(strstr(msg, "activated"));
         ck_assert(md_util_file_exists(md_store_path(store, MD_SG_DOMAINS, md->name, "pubcert.pem", pool), pool));
     }
+    rm_rf(store->base);
 }
 END_TEST
 
@@ -529,6 +551,7 @@ START_TEST(renewal_errors_stage_nothing)
     ck_assert_ptr_nonnull(strstr(job->last->detail, "cert access denied"));
     ck_assert(!md_util_file_exists(md_store_path(store, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
     ck_assert(!md_util_file_exists(md_store_path(store, MD_SG_STAGING, md->name, "privkey.pem", pool), pool));
+    rm_rf(store->base);
 }
 END_TEST
 
@@ -552,6 +575,7 @@ START_TEST(same_certificate_again_is_no_renewal)
     ck_assert(!job->finished);
     ck_assert_ptr_nonnull(strstr(job->last->detail, "has not renewed it yet"));
     ck_assert(!md_util_file_exists(md_store_path(store, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+    rm_rf(store->base);
 }
 END_TEST
 
