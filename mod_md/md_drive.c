@@ -11,6 +11,8 @@
 #include "md_util.h"
 #include "md_acme_order.h"
 #include "md_drive.h"
+#include "md_status.h"
+#include "md_tailscale.h"
 
 /* ---- when ---- */
 
@@ -342,17 +344,117 @@ leave:
     return rv;
 }
 
+/* Stage one certificate of the new set: its key and chain in staging/<md>/ under the
+ * file names of spec. Both protocols stage through here. */
+static apr_status_t stage_cert(run_t *run, const md_pkey_spec_t *spec, EVP_PKEY *pkey,
+                               apr_array_header_t *chain, md_result_t *result, apr_pool_t *p)
+{
+    md_store_t *store = run->env->store;
+    X509 *leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    apr_status_t rv;
+
+    if (lock_lost(run->job, result, p)) return APR_EBUSY;
+    md_result_activity(result, "saving the certificate in staging/");
+    rv = md_store_save_pkey(store, MD_SG_STAGING, run->md->name, md_store_fname(p, "privkey", spec), pkey, p);
+    if (rv == APR_SUCCESS)
+        rv = md_store_save_data(store, MD_SG_STAGING, run->md->name,
+                                md_store_fname(p, "pubcert", spec), md_chain_to_pem(chain, p), p);
+    if (rv != APR_SUCCESS) {
+        md_result_set(result, rv, "cannot write the new certificate into staging/");
+        return rv;
+    }
+    if (md_cert_not_before(leaf) > run->job->valid_from) run->job->valid_from = md_cert_not_before(leaf);
+    md_job_log_append(run->job, "certificate", APR_SUCCESS,
+                      apr_psprintf(p, "%s certificate obtained, valid until %s",
+                                   md_cert_key_type(leaf, p),
+                                   md_util_time_format(p, md_cert_not_after(leaf))));
+    return APR_SUCCESS;
+}
+
+/* ACME: an account at the CA, then one order per key spec. */
+static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *replaces,
+                                md_result_t *result, apr_pool_t *p)
+{
+    md_drive_env_t *env = run->env;
+    const md_t *md = run->md;
+    md_acme_t *acme;
+    md_acme_env_t aenv;
+    md_http_opts_t http;
+    apr_status_t rv;
+    int i, n = md_pkey_spec_count(md);
+
+    http = env->http;
+    if (md->proxy_url) http.proxy_url = md->proxy_url;
+    if (md->ca_certs) http.ca_file = md->ca_certs;
+    if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
+        || (rv = md_acme_setup(acme)) != APR_SUCCESS
+        || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
+        return rv;
+    if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
+        md_result_set(result, rv, "cannot save the account in staging/");
+        return rv;
+    }
+
+    memset(&aenv, 0, sizeof(aenv));
+    aenv.store = env->store;
+    aenv.can_http = env->can_http;
+    aenv.can_https = env->can_https;
+    aenv.on_setup = on_setup;
+    aenv.run_dns01 = md->dns01_cmd ? run_dns01 : NULL;
+    aenv.baton = run;
+    aenv.abort_flag = env->abort_flag;
+    aenv.replaces = replaces;
+    for (i = 0; i < n; ++i) {
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
+        apr_array_header_t *chain;
+        EVP_PKEY *pkey;
+
+        md_result_activity(result, apr_psprintf(p, "generating a %s key", md_pkey_spec_name(p, spec)));
+        if ((rv = md_pkey_gen(&pkey, spec, p)) != APR_SUCCESS) {
+            md_result_set(result, rv, "key generation failed");
+            return rv;
+        }
+        if ((rv = md_acme_order_cert(&chain, acme, md, pkey, &aenv, p)) != APR_SUCCESS
+            || (rv = stage_cert(run, spec, pkey, chain, result, p)) != APR_SUCCESS)
+            return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* tailscale: the local daemon hands out key and chain; the MD has one key spec
+ * (md_tailscale_check_md), which names the files. */
+static apr_status_t obtain_tailscale(run_t *run, const char *ca_url, md_result_t *result,
+                                     apr_pool_t *p)
+{
+    const md_t *md = run->md;
+    const md_cert_info_t *served = md->rt_certs && !md->rt_fallback ? md->rt_certs[0] : NULL;
+    apr_array_header_t *chain;
+    EVP_PKEY *pkey;
+    apr_status_t rv;
+
+    rv = md_tailscale_obtain(&pkey, &chain, md, ca_url, &run->env->http, result, p);
+    if (rv != APR_SUCCESS) return rv;
+    /* tailscaled keeps its certificate until it renews it by its own schedule: the one in
+     * use again is no renewal, staging it would only repeat restarts */
+    if (served && served->sha256
+        && !strcmp(served->sha256, md_cert_sha256_hex(APR_ARRAY_IDX(chain, 0, X509 *), p))) {
+        md_result_set(result, APR_EAGAIN, apr_psprintf(p, "tailscaled answered with the certificate "
+                      "in use (valid until %s): it has not renewed it yet. tailscaled renews by its "
+                      "own schedule, MDRenewWindow %s asks earlier; it is asked again later",
+                      md_util_time_format(p, served->valid_until),
+                      md_util_timeslice_format(p, md->renew_window)));
+        return APR_EAGAIN;
+    }
+    return stage_cert(run, md_pkey_spec_get(md, 0), pkey, chain, result, p);
+}
+
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
                             const char *replaces, apr_pool_t *p)
 {
     md_result_t *result = md_result_make(p);
-    md_acme_t *acme;
-    md_acme_env_t aenv;
-    md_http_opts_t http;
     run_t run;
     const char *ca_url = md_drive_ca_url(md, job->errors, env->retry_failover);
     apr_status_t rv;
-    int i, n = md_pkey_spec_count(md);
     const char *extra[2];
 
     /* MDMessageCmd renewing may veto the renewal on this server (cluster nodes use it to
@@ -385,55 +487,9 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     result->baton = &run;
     if (lock_lost(job, result, p)) goto fail;
     clear_staging(env->store, md->name, p);
-    http = env->http;
-    if (md->proxy_url) http.proxy_url = md->proxy_url;
-    if (md->ca_certs) http.ca_file = md->ca_certs;
-    if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
-        || (rv = md_acme_setup(acme)) != APR_SUCCESS
-        || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
-        goto fail;
-    if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
-        md_result_set(result, rv, "cannot save the account in staging/");
-        goto fail;
-    }
-
-    memset(&aenv, 0, sizeof(aenv));
-    aenv.store = env->store;
-    aenv.can_http = env->can_http;
-    aenv.can_https = env->can_https;
-    aenv.on_setup = on_setup;
-    aenv.run_dns01 = md->dns01_cmd ? run_dns01 : NULL;
-    aenv.baton = &run;
-    aenv.abort_flag = env->abort_flag;
-    aenv.replaces = replaces;
-    for (i = 0; i < n; ++i) {
-        const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
-        apr_array_header_t *chain;
-        EVP_PKEY *pkey;
-
-        md_result_activity(result, apr_psprintf(p, "generating a %s key", md_pkey_spec_name(p, spec)));
-        if ((rv = md_pkey_gen(&pkey, spec, p)) != APR_SUCCESS) {
-            md_result_set(result, rv, "key generation failed");
-            goto fail;
-        }
-        if ((rv = md_acme_order_cert(&chain, acme, md, pkey, &aenv, p)) != APR_SUCCESS) goto fail;
-        if (lock_lost(job, result, p)) goto fail;
-        md_result_activity(result, "saving the certificate in staging/");
-        rv = md_store_save_pkey(env->store, MD_SG_STAGING, md->name, md_store_fname(p, "privkey", spec), pkey, p);
-        if (rv == APR_SUCCESS)
-            rv = md_store_save_data(env->store, MD_SG_STAGING, md->name,
-                                    md_store_fname(p, "pubcert", spec), md_chain_to_pem(chain, p), p);
-        if (rv != APR_SUCCESS) {
-            md_result_set(result, rv, "cannot write the new certificate into staging/");
-            goto fail;
-        }
-        if (md_cert_not_before(APR_ARRAY_IDX(chain, 0, X509 *)) > job->valid_from)
-            job->valid_from = md_cert_not_before(APR_ARRAY_IDX(chain, 0, X509 *));
-        md_job_log_append(job, "certificate", APR_SUCCESS,
-                          apr_psprintf(p, "%s certificate obtained, valid until %s",
-                                       md_pkey_spec_name(p, spec),
-                                       md_util_time_format(p, md_cert_not_after(APR_ARRAY_IDX(chain, 0, X509 *)))));
-    }
+    if (md_tailscale_is_proto(md->ca_proto)) rv = obtain_tailscale(&run, ca_url, result, p);
+    else rv = obtain_acme(&run, ca_url, replaces, result, p);
+    if (rv != APR_SUCCESS) goto fail;
     if ((rv = md_store_save_md(env->store, MD_SG_STAGING, md, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot write md.json into staging/");
         goto fail;

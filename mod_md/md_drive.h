@@ -2,8 +2,9 @@
  *
  * Owns: the renewal decision for an MD (no certificate, inside MDRenewWindow, MDRenewMode),
  * the retry schedule (MDRetryDelay doubling with jitter, capped at a day) and the CA
- * failover (MDRetryFailover), one complete renewal run (account, one order per key spec,
- * staging/<md>/ written so that job.json marks it complete last), the MDMessageCmd /
+ * failover (MDRetryFailover), one complete renewal run (ACME: account, one order per key
+ * spec; tailscale: key and chain from the local daemon, md_tailscale), staged the same way
+ * for both (staging/<md>/ written so that job.json marks it complete last), the MDMessageCmd /
  * MDNotifyCmd events (run without a shell), and the activation of a staged set into
  * domains/ (all-or-nothing, previous set archived, rolled back on failure).
  * Never: includes httpd headers; activation runs only in the parent (root), renewal only

@@ -135,7 +135,11 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     }
     if (http->opts.ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, http->opts.ca_file);
-    if (http->opts.proxy_url) {
+    if (http->opts.unix_socket) {
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, http->opts.unix_socket);
+        curl_easy_setopt(c, CURLOPT_PROXY, "");   /* a local socket is never proxied */
+    }
+    else if (http->opts.proxy_url) {
         curl_easy_setopt(c, CURLOPT_PROXY, http->opts.proxy_url);
         if (http->opts.proxy_ca_file) curl_easy_setopt(c, CURLOPT_PROXY_CAINFO, http->opts.proxy_ca_file);
     }
@@ -162,6 +166,9 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
                                  method, url, (unsigned long)x.max);
         else if (cc == CURLE_ABORTED_BY_CALLBACK)
             *perr = apr_psprintf(p, "%s %s: aborted (server shutting down)", method, url);
+        else if (http->opts.unix_socket)
+            *perr = apr_psprintf(p, "%s %s over the unix socket %s: %s", method, url,
+                                 http->opts.unix_socket, errbuf[0] ? errbuf : curl_easy_strerror(cc));
         else if (http->opts.proxy_url)
             *perr = apr_psprintf(p, "%s %s through the proxy %s (MDHttpProxy): %s", method, url,
                                  http->opts.proxy_url, errbuf[0] ? errbuf : curl_easy_strerror(cc));

@@ -1,8 +1,8 @@
 /* md_http.h: the HTTP client of the mod_md core, on libcurl.
  *
  * Owns: one request/response exchange with timeouts, the outgoing proxy (MDHttpProxy),
- * the trust roots for the CA (MDCACertificateFile) and the proxy, and a hard limit on
- * the size of what a peer may send us.
+ * the trust roots for the CA (MDCACertificateFile) and the proxy, a hard limit on
+ * the size of what a peer may send us, and HTTP over a local unix socket (tailscaled).
  * Never: interprets bodies (md_acme does), logs, or keeps state between requests other
  * than the reusable curl handle of one md_http_t (so an md_http_t belongs to one thread).
  */
@@ -24,6 +24,8 @@ typedef struct md_http_opts_t {
     long timeout_ms;              /* whole exchange, 0: 60s */
     apr_size_t max_body;          /* 0: MD_HTTP_MAX_BODY */
     const volatile int *abort_flag; /* when it becomes non-zero, requests in flight stop */
+    const char *unix_socket;      /* connect to this unix socket instead of the URL's host
+                                   * (which still names the Host header); no proxy then */
 } md_http_opts_t;
 
 typedef struct md_http_response_t {

@@ -7,6 +7,7 @@
 #include "md_crypt.h"
 #include "md_drive.h"
 #include "md_status.h"
+#include "md_tailscale.h"
 
 static md_status_cert_cb *cert_cb;
 static void *cert_cb_baton;
@@ -53,8 +54,11 @@ int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *sto
             path = md_store_path(store, group, md->name, md_store_fname(p, "pubcert", spec), p);
         }
         if (md_chain_load(&chain, path, p) != APR_SUCCESS) continue;
+        /* static files and tailscale's certificates (its key type, whatever the spec)
+         * are labelled by what they are */
         infos[i] = md_status_cert_info(APR_ARRAY_IDX(chain, 0, X509 *),
-                                       static_files ? NULL : md_pkey_spec_name(p, spec), p);
+                                       static_files || md_tailscale_is_proto(md->ca_proto)
+                                       ? NULL : md_pkey_spec_name(p, spec), p);
         ++found;
     }
     return found;

@@ -25,6 +25,7 @@
 #include "md_match.h"
 #include "md_status.h"
 #include "md_store.h"
+#include "md_tailscale.h"
 #include "mod_md.h"
 #include "mod_md_config.h"
 
@@ -156,9 +157,15 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     for (i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         md_merge(md, mc->defaults);
+        if (md_tailscale_is_proto(md->ca_proto) && !md->ca_urls) {
+            /* tailscale without MDCertificateAuthority: the daemon's usual socket */
+            md->ca_urls = apr_array_make(pconf, 1, sizeof(const char *));
+            APR_ARRAY_PUSH(md->ca_urls, const char *) = MD_TAILSCALE_DEFAULT_URL;
+        }
         md_merge(md, builtin);
         md->ca_effective = APR_ARRAY_IDX(md->ca_urls, 0, const char *);
         if (md->eab_kid && !strcmp(md->eab_kid, "none")) md->eab_kid = md->eab_hmac = NULL;
+        if ((err = md_tailscale_check_md(md, ptemp)) != NULL) goto fail;
         if ((err = check_static_files(md, ptemp)) != NULL) goto fail;
     }
     if ((err = md_match_check_mds(mc->mds, &mc->name2md, pconf)) != NULL) goto fail;
@@ -194,7 +201,8 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         int j, dns01 = md->dns01_cmd && (!md->ca_challenges
                                          || md_util_array_index(md->ca_challenges, "dns-01") >= 0);
-        for (j = 0; j < md->domains->nelts; ++j) {
+        /* tailscale needs no challenges: the daemon gets the certificate */
+        for (j = 0; j < md->domains->nelts && !md_tailscale_is_proto(md->ca_proto); ++j) {
             const char *d = APR_ARRAY_IDX(md->domains, j, const char *);
             if (md_util_is_ip(d) && md->ca_challenges
                 && md_util_array_index(md->ca_challenges, "http-01") < 0
@@ -204,7 +212,7 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                                    "them to MDCAChallenges", md->name, d);
                 goto fail;
             }
-            if (md_util_is_wildcard(d) && !dns01 && strcmp(md->ca_proto, "tailscale"))
+            if (md_util_is_wildcard(d) && !dns01)
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, APLOGNO(10903)
                              "MDomain %s: the wildcard name %s can only be validated with "
                              "dns-01; configure MDChallengeDns01 (and do not exclude dns-01 "

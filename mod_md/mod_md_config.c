@@ -282,6 +282,7 @@ const char *md_config_ca_url(apr_pool_t *p, const char *name)
     for (i = 0; i < sizeof(known) / sizeof(known[0]); ++i) {
         if (!strcasecmp(name, known[i][0])) return known[i][1];
     }
+    if (name[0] == '/') return apr_pstrcat(p, "file://localhost", name, NULL); /* a socket */
     if (apr_uri_parse(p, name, &uri) != APR_SUCCESS || !uri.scheme) return NULL;
     if (!strcasecmp(uri.scheme, "file")) return name;          /* tailscale socket */
     if ((strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https")) || !uri.hostname)
@@ -301,8 +302,9 @@ static const char *set_ca(cmd_parms *cmd, void *dc, int argc, char *const argv[]
     urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; ++i) {
         const char *url = md_config_ca_url(cmd->pool, argv[i]);
-        if (!url) return bad_value(cmd, argv[i], "not an http(s) URL nor one of letsencrypt, "
-                                   "letsencrypt-test, buypass, buypass-test");
+        if (!url) return bad_value(cmd, argv[i], "not an http(s) URL, one of letsencrypt, "
+                                   "letsencrypt-test, buypass, buypass-test, nor the socket of "
+                                   "tailscaled (file://localhost/PATH)");
         APR_ARRAY_PUSH(urls, const char *) = url;
     }
     target_md(cmd)->ca_urls = urls;

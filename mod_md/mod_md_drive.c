@@ -33,6 +33,7 @@
 #include "md_crypt.h"
 #include "md_drive.h"
 #include "md_acme_order.h"
+#include "md_tailscale.h"
 #include "md_util.h"
 #include "mod_md.h"
 #include "mod_md_config.h"
@@ -268,8 +269,6 @@ static void start_child_side(drive_t *d)
         apr_pool_t *p;
         md_job_t *job;
 
-        if (strcmp(md->ca_proto ? md->ca_proto : "ACME", "ACME") && strcmp(md->ca_proto, "acme"))
-            continue;                 /* other protocols are driven elsewhere */
         apr_pool_create_unmanaged(&p);
         job = md_job_load(mc->store, md->name, p);
         slot->md = md;
@@ -388,6 +387,7 @@ static void tick(drive_t *d)
                          "MDomain %s: no renewal now: %s", slot->md->name, why);
             check_expiring(d, slot, now);
             if (slot->md->ari_renewals <= 0 || slot->md->renew_mode == MD_RENEW_MANUAL
+                || md_tailscale_is_proto(slot->md->ca_proto)        /* ARI is ACME's */
                 || !slot->certs || !slot->certs->ari_id
                 || (slot->md->cert_files && slot->md->cert_files->nelts)) {
                 apr_pool_destroy(p);
