@@ -278,6 +278,7 @@ static void start_child_side(drive_t *d)
     d->env.message_cmd = mc->message_cmd;
     d->env.notify_cmd = mc->notify_cmd;
     d->env.retry_delay = mc->retry_delay;
+    d->env.check_interval = mc->check_interval;
     d->env.retry_failover = mc->retry_failover;
     d->env.accounts = &d->accounts;
     d->env.abort_flag = &d->aborting;
