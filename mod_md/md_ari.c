@@ -96,6 +96,13 @@ void md_ari_set_error(md_ari_t *ari, const char *error, apr_time_t now, apr_pool
     ari->error = apr_pstrdup(p, error);
 }
 
+/* Whole seconds, rounded up: the record keeps RFC 1123 times, and a question must not be
+ * asked before the moment the CA named. */
+static apr_time_t ceil_sec(apr_time_t t)
+{
+    return apr_time_from_sec(apr_time_sec(t + APR_USEC_PER_SEC - 1));
+}
+
 apr_time_t md_ari_next_check(apr_time_t now, apr_time_t retry_after, int errors,
                              apr_interval_time_t floor, apr_interval_time_t normal)
 {
@@ -108,11 +115,12 @@ apr_time_t md_ari_next_check(apr_time_t now, apr_time_t retry_after, int errors,
         d = retry_after - now;
         if (d < floor) d = floor;
         if (d > MD_ARI_MAX_INTERVAL) d = MD_ARI_MAX_INTERVAL;
-        return now + d;
+        return ceil_sec(now + d);
     }
-    if (errors <= 0) return now + normal;
-    for (d = floor, i = 1; i < errors && d < normal; ++i) d *= 2;
-    return now + (d > normal ? normal : d);
+    if (errors <= 0) return ceil_sec(now + normal);
+    /* failures back off up to the default interval, however often the driver looks */
+    for (d = floor, i = 1; i < errors && d < MD_ARI_DEFAULT_INTERVAL; ++i) d *= 2;
+    return ceil_sec(now + (d > MD_ARI_DEFAULT_INTERVAL ? MD_ARI_DEFAULT_INTERVAL : d));
 }
 
 int md_ari_due(const md_ari_t *ari, apr_time_t now)

@@ -57,9 +57,10 @@ int md_ari_set_window(md_ari_t *ari, apr_time_t start, apr_time_t end, const cha
 /* Record a failed question at now (the last good window stays in force). */
 void md_ari_set_error(md_ari_t *ari, const char *error, apr_time_t now, apr_pool_t *p);
 
-/* When to ask next: retry_after (the CA's, 0 if none) clamped to [floor, MAX] from now;
- * without one, 'normal' after a good answer, floor doubled per consecutive error (capped
- * at 'normal') after failures. */
+/* When to ask next (in whole seconds, rounded up): retry_after (the CA's, 0 if none)
+ * clamped to [floor, MD_ARI_MAX_INTERVAL] from now; without one, 'normal' after a good
+ * answer, floor doubled per consecutive error (capped at MD_ARI_DEFAULT_INTERVAL) after
+ * failures. */
 apr_time_t md_ari_next_check(apr_time_t now, apr_time_t retry_after, int errors,
                              apr_interval_time_t floor, apr_interval_time_t normal);
 

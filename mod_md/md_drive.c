@@ -349,11 +349,11 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
 {
     md_result_t *result = md_result_make(p);
     md_http_opts_t http = env->http;
-    md_acme_t *acme;
+    md_acme_t *acme = NULL;
     md_ari_t *ari = NULL;
     apr_time_t now = apr_time_now(), start, end, retry_after = 0;
     apr_interval_time_t ci = env->check_interval, floor, normal;
-    const char *body, *expl, *error = NULL, *prev_error;
+    const char *body, *expl, *error = NULL;
     apr_size_t len;
     apr_status_t rv;
 
@@ -374,7 +374,6 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
         if (*pdue) *pmsg = ari_due_msg(ari, p);
         return APR_SUCCESS;
     }
-    prev_error = ari->error;
 
     if (md->proxy_url) http.proxy_url = md->proxy_url;
     if (md->ca_certs) http.ca_file = md->ca_certs;
@@ -396,6 +395,7 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
         return APR_SUCCESS;
     }
     else if (rv != APR_SUCCESS) {
+        md_result_activity(result, NULL);          /* the detail names the URL already */
         error = md_result_describe(result, p);
     }
     else if (md_ari_parse(&start, &end, &expl, body, len, p, &error) != APR_SUCCESS) {
@@ -404,11 +404,12 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
     }
 
     if (error) {
+        if (acme && acme->renewal_info) ari->supported = 1;   /* the CA has ARI, but it failed */
         md_ari_set_error(ari, error, now, p);
         ari->retry_after = md_ari_next_check(now, retry_after, ari->errors, floor, normal);
         md_ari_save(ari, env->store, md->name, p);
-        /* said once as a warning, repetitions only in the debug log */
-        if (!prev_error || strcmp(prev_error, error))
+        /* said once per streak of failures as a warning, repetitions only in the debug log */
+        if (ari->errors == 1)
             drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s; MDRenewWindow decides until the CA "
                                            "answers properly (next question on %s)", md->name,
                                            error, md_util_time_format(p, ari->retry_after)));

@@ -149,8 +149,12 @@ START_TEST(next_check_schedule)
     ck_assert(md_ari_next_check(now, 0, 2, fl, normal) == now + 2 * fl);
     ck_assert(md_ari_next_check(now, 0, 4, fl, normal) == now + 8 * fl);
     ck_assert(md_ari_next_check(now, 0, 50, fl, normal) == now + normal);
-    /* a 1 s MDCheckInterval (tests) makes a 1 s floor */
+    /* a 1 s MDCheckInterval (tests) makes a 1 s floor; failures still back off */
     ck_assert(md_ari_next_check(now, now + SEC(2), 0, SEC(1), SEC(1)) == now + SEC(2));
+    ck_assert(md_ari_next_check(now, 0, 3, SEC(1), SEC(1)) == now + SEC(4));
+    ck_assert(md_ari_next_check(now, 0, 40, SEC(1), SEC(1)) == now + MD_ARI_DEFAULT_INTERVAL);
+    /* never before the CA's moment: fractions of a second round up */
+    ck_assert(md_ari_next_check(now, now + SEC(100) + 500000, 0, fl, normal) == now + SEC(101));
     ck_assert(md_ari_next_check(now, 0, 0, 0, 0) == now + MD_ARI_MIN_INTERVAL);
 }
 END_TEST
