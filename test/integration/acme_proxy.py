@@ -104,6 +104,8 @@ class AcmeProxy:
         self.order_attempts = []      # (HTTP status, payload) of every newOrder request
         self.requests = []            # (method, path, status)
         self.new_order_path = None    # learnt from pebble's directory
+        self.new_account_path = None
+        self.reject_replaces = False  # answer newOrder with "replaces" by alreadyReplaced (409)
         self.upstream = f"127.0.0.1:{pebble.port}"
         self.tls_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls_server.load_cert_chain(pebble.tls["cert"], pebble.tls["key"])
@@ -165,19 +167,24 @@ class AcmeProxy:
     def edit_directory(self, data):
         d = json.loads(self.rewrite(data.decode()))
         self.new_order_path = urllib.parse.urlparse(d.get("newOrder", "")).path or None
+        self.new_account_path = urllib.parse.urlparse(d.get("newAccount", "")).path or None
         if self.ari:
             d["renewalInfo"] = f"{self.base}/renewal-info/"
         if self.profiles is not None:
             d.setdefault("meta", {})["profiles"] = dict(self.profiles)
         return json.dumps(d).encode()
 
+    @staticmethod
+    def jws_payload(body):
+        try:
+            return json.loads(b64url_decode(json.loads(body)["payload"]))
+        except (ValueError, KeyError, TypeError):
+            return {"unreadable": True}
+
     def record_order(self, body, status):
         """Only reads the JWS (its payload is base64url JSON): the request went on unchanged.
         Pebble rejects some nonces (badNonce), so a retried request counts as one order."""
-        try:
-            payload = json.loads(b64url_decode(json.loads(body)["payload"]))
-        except (ValueError, KeyError, TypeError):
-            payload = {"unreadable": True}
+        payload = self.jws_payload(body)
         with self.lock:
             self.order_attempts.append((status, payload))
             if status == 201:
@@ -211,6 +218,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 px.requests.append((self.command, path, status))
             return self._send(status, headers, body)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        if (px.reject_replaces and self.command == "POST" and path == px.new_order_path
+                and "replaces" in px.jws_payload(body)):
+            # what a CA says when the certificate was replaced already (RFC 9773 section 7.4)
+            px.record_order(body, 409)
+            with px.lock:
+                px.requests.append((self.command, path, 409))
+            return self._send(409, [("Content-Type", "application/problem+json")], json.dumps({
+                "type": "urn:ietf:params:acme:error:alreadyReplaced",
+                "detail": "the certificate was already replaced"}).encode())
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("connection", "accept-encoding", "keep-alive")}
         conn = http.client.HTTPSConnection("127.0.0.1", px.pb.port, context=px.tls_client, timeout=30)

@@ -158,6 +158,22 @@ def test_replaces_on_renewal_window_renewal(httpd, pebble_for, proxy_for):
     assert px.orders[1]["replaces"] == ari_cert_id(cert), (px.orders, ari_cert_id(cert))
 
 
+def test_already_replaced_orders_again_without_replaces(httpd, pebble_for, proxy_for):
+    h = httpd()
+    pb = pebble_for(h)
+    px = proxy_for(pb)
+    px.reject_replaces = True
+    name = "replaced.mdtest.org"
+    h.write_conf(conf(h, pb, px, "MDRenewWindow 100%\n") + f"MDomain {name}\n"
+                 + h.ssl_vhost(name) + h.http_vhost(name))
+    h.start()
+    cid = ari_cert_id(first_cert(h, pb, name))
+    job = wait_for(lambda: staged(h, name) and read_job(h, name), what="the renewal")
+    assert job["errors"] == 0
+    attempts = [(st, o.get("replaces")) for st, o in px.order_attempts]
+    assert attempts[-2:] == [(409, cid), (201, None)], attempts
+
+
 def test_ari_off_asks_nothing_and_replaces_nothing(httpd, pebble_for, proxy_for):
     h = httpd()
     pb = pebble_for(h)
