@@ -183,11 +183,17 @@ md_ari_t *md_ari_from_json(json_t *j, apr_pool_t *p)
     return ari;
 }
 
+const char *md_ari_path(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    return md_store_path(store, MD_SG_TMP, MD_ARI_DIR, apr_pstrcat(p, name, ".json", NULL), p);
+}
+
 apr_status_t md_ari_load(md_ari_t **pari, md_store_t *store, const char *name, apr_pool_t *p)
 {
     json_t *j;
     const char *err = NULL;
-    apr_status_t rv = md_store_load_json(store, MD_SG_STAGING, name, MD_FN_ARI, &j, p, &err);
+    apr_status_t rv = md_store_load_json(store, MD_SG_TMP, MD_ARI_DIR, apr_pstrcat(p, name, ".json", NULL),
+                                         &j, p, &err);
 
     *pari = NULL;
     if (rv != APR_SUCCESS) return rv;
@@ -198,7 +204,8 @@ apr_status_t md_ari_load(md_ari_t **pari, md_store_t *store, const char *name, a
 apr_status_t md_ari_save(const md_ari_t *ari, md_store_t *store, const char *name, apr_pool_t *p)
 {
     json_t *j = md_ari_to_json(ari, p);
-    apr_status_t rv = md_store_save_json(store, MD_SG_STAGING, name, MD_FN_ARI, j, p);
+    apr_status_t rv = md_store_save_json(store, MD_SG_TMP, MD_ARI_DIR, apr_pstrcat(p, name, ".json", NULL),
+                                         j, p);
     json_decref(j);
     return rv;
 }

@@ -5,7 +5,8 @@
  * random time, kept while the CA keeps the window; a window in the past means now), the
  * schedule of the next question to the CA (Retry-After clamped, a default interval when
  * the CA gives none, doubling after failures) and the per-MD record of all that,
- * staging/<md>/ari.json, which the status pages show.
+ * tmp/ari/<md>.json, which the status pages show. The record is a cache of the CA's
+ * answers: losing it only means asking again; one about another certificate is ignored.
  * Never: talks to the CA (md_acme does) or decides a renewal for other reasons
  * (md_drive does); a failed or odd answer is never a renewal by itself.
  */
@@ -18,7 +19,7 @@
 
 #include "md_store.h"
 
-#define MD_FN_ARI "ari.json"
+#define MD_ARI_DIR "ari"                 /* tmp/ari/<md>.json */
 /* how often to ask when the CA sends no Retry-After (and the floor/ceiling of what it
  * may ask for: RFC 9773 section 4.3 suggests clamping to a minute .. a day) */
 #define MD_ARI_DEFAULT_INTERVAL apr_time_from_sec(6 * 3600)
@@ -74,7 +75,9 @@ json_t *md_ari_to_json(const md_ari_t *ari, apr_pool_t *p);
 /* NULL when j is no usable record. */
 md_ari_t *md_ari_from_json(json_t *j, apr_pool_t *p);
 
-/* staging/<name>/ari.json: APR_ENOENT when there is none. */
+/* tmp/ari/<name>.json (written by the child, read by the status pages): APR_ENOENT when
+ * there is none. */
+const char *md_ari_path(md_store_t *store, const char *name, apr_pool_t *p);
 apr_status_t md_ari_load(md_ari_t **pari, md_store_t *store, const char *name, apr_pool_t *p);
 apr_status_t md_ari_save(const md_ari_t *ari, md_store_t *store, const char *name, apr_pool_t *p);
 

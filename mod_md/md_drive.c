@@ -311,8 +311,7 @@ static void clear_staging(md_store_t *store, const char *name, apr_pool_t *p)
 
     if (apr_dir_open(&d, dir, p) != APR_SUCCESS) return;
     while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        /* ari.json stays: it is about the certificate in use, which this run replaces */
-        if (fi.filetype == APR_REG && strcmp(fi.name, MD_FN_JOB) && strcmp(fi.name, MD_FN_ARI))
+        if (fi.filetype == APR_REG && strcmp(fi.name, MD_FN_JOB))
             apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
     }
     apr_dir_close(d);

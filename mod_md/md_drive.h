@@ -95,7 +95,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
 
 /* MDRenewViaARI: should the current certificate be renewed now according to the CA's
  * renewal information (RFC 9773)? The CA is asked only when the record in
- * staging/<md>/ari.json allows it (its Retry-After has passed); every answer, good or bad,
+ * tmp/ari/<md>.json allows it (its Retry-After has passed); every answer, good or bad,
  * is recorded there (md_ari.h). *pdue is set when the chosen moment inside the suggested
  * window has come; *pnext is when to look again (0: the CA has no renewal information).
  * Failures are no renewal errors: they are recorded, logged once as a warning, and

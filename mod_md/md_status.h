@@ -3,9 +3,9 @@
  * Owns: the md-status JSON document (SPEC.md section 2, "Status output"): per MD its
  * md.json keys, the certificates per key type, renew-at, the renewal job, errors; the
  * server-status section (HTML table and the ?auto lines); the Prometheus metrics text.
- * Secrets (the EAB hmac) never leave here unmasked. Work per request is a read of the MD's
- * job.json and ari.json at most: certificate facts are computed once at start-up, and the
- * ARI window is what the renewal driver recorded (never asked from the CA here).
+ * Secrets (the EAB hmac) never leave here unmasked. Work per request is a read of the
+ * MD's job.json and tmp/ari/<md>.json at most: certificate facts are computed once at
+ * start-up, and the ARI window is what the renewal driver recorded (never asked here).
  * Never: writes to the store or knows about httpd requests.
  */
 #ifndef MD_STATUS_H

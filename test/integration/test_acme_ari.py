@@ -241,7 +241,7 @@ def test_retry_after_is_honoured(httpd, pebble_for, proxy_for):
     # a short Retry-After (the record must expire first: set it, then restart with a
     # store whose record says "ask now")
     px.set_answer("window", start=30 * 86400, end=31 * 86400, retry_after=2)
-    os.remove(os.path.join(h.store_dir, "staging", name, "ari.json"))
+    os.remove(os.path.join(h.store_dir, "tmp", "ari", f"{name}.json"))
     h.graceful()
     wait_for(lambda: len(px.ari_times(cid)) >= 2, what="the question after the restart")
     time.sleep(6.5)

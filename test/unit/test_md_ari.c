@@ -1,5 +1,5 @@
 /* Unit tests of md_ari (RFC 9773 renewal information): reading the CA's answer, choosing the
- * renewal moment inside the window, the schedule of questions, the ari.json record; and the
+ * renewal moment inside the window, the schedule of questions, the tmp/ari/<md>.json record; and the
  * places where the driver and the order use it (renew-at, the profile choice). */
 #include <string.h>
 #include "md_unit.h"
@@ -190,7 +190,9 @@ START_TEST(record_round_trip_and_store)
     ck_assert_int_eq(md_store_open(&store, tmp_dir(), pool, &err), APR_SUCCESS);
     ck_assert(APR_STATUS_IS_ENOENT(md_ari_load(&back, store, "a.example.org", pool)));
     ck_assert_int_eq(md_ari_save(ari, store, "a.example.org", pool), APR_SUCCESS);
-    ck_assert(md_util_file_exists(md_store_path(store, MD_SG_STAGING, "a.example.org", MD_FN_ARI, pool), pool));
+    ck_assert_str_eq(md_ari_path(store, "a.example.org", pool),
+                     md_store_path(store, MD_SG_NONE, NULL, "tmp/ari/a.example.org.json", pool));
+    ck_assert(md_util_file_exists(md_ari_path(store, "a.example.org", pool), pool));
     ck_assert_int_eq(md_ari_load(&back, store, "a.example.org", pool), APR_SUCCESS);
     ck_assert(back->renew_at == ari->renew_at);
 }
