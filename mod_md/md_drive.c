@@ -360,8 +360,8 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
     *pnext = 0;
     *pmsg = NULL;
     if (!certs || !certs->complete || !certs->ari_id || md->ari_renewals <= 0) return APR_SUCCESS;
-    /* a short MDCheckInterval (tests, impatient admins) shortens the defaults, never the
-     * Retry-After of the CA beyond it */
+    /* an MDCheckInterval below the minimum or the default interval (tests) shortens them to
+     * it; a longer Retry-After of the CA is honoured all the same */
     floor = ci > 0 && ci < MD_ARI_MIN_INTERVAL ? ci : MD_ARI_MIN_INTERVAL;
     normal = ci > 0 && ci < MD_ARI_DEFAULT_INTERVAL ? ci : MD_ARI_DEFAULT_INTERVAL;
     if (md_ari_load(&ari, env->store, md->name, p) != APR_SUCCESS || strcmp(ari->cert_id, certs->ari_id))
