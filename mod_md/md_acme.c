@@ -483,30 +483,29 @@ apr_time_t md_acme_parse_rfc3339(const char *s)
     return 0;
 }
 
-apr_status_t md_acme_ari_window(md_acme_t *acme, const char *cert_id, apr_time_t *pstart,
-                                apr_time_t *pend, apr_pool_t *p)
+apr_status_t md_acme_ari_get(md_acme_t *acme, const char *cert_id, const char **pbody,
+                            apr_size_t *plen, apr_time_t *pretry_after, apr_pool_t *p)
 {
     const char *url, *err = NULL;
     md_http_response_t *resp;
-    json_t *j, *w;
     apr_status_t rv;
 
+    *pbody = NULL;
+    *plen = 0;
+    *pretry_after = 0;
     if (!acme->renewal_info) return APR_ENOTIMPL;
     url = apr_pstrcat(p, acme->renewal_info,
                       acme->renewal_info[strlen(acme->renewal_info) - 1] == '/' ? "" : "/", cert_id, NULL);
     md_result_activity(acme->result, apr_psprintf(p, "asking the CA when to renew (%s)", url));
     rv = md_http_request(&resp, acme->http, "GET", url, NULL, "application/json", NULL, 0, p, &err);
     if (rv != APR_SUCCESS) return transport_error(acme, rv, err, p);
-    if (resp->status != 200) return problem_result(acme, "the renewal information request", url, resp, p);
-    j = body_json(resp, p);
-    w = j ? json_object_get(j, "suggestedWindow") : NULL;
-    *pstart = md_acme_parse_rfc3339(json_string_value(json_object_get(w, "start")));
-    *pend = md_acme_parse_rfc3339(json_string_value(json_object_get(w, "end")));
-    if (!*pstart || !*pend || *pend < *pstart) {
-        md_result_set(acme->result, APR_EINVAL,
-                      apr_psprintf(p, "the CA's renewal information from %s has no valid "
-                                   "suggestedWindow", url));
-        return APR_EINVAL;
+    *pretry_after = md_acme_retry_after(resp);
+    if (resp->status != 200) {
+        rv = problem_result(acme, "the renewal information request", url, resp, p);
+        *pretry_after = acme->result->retry_after;
+        return rv;
     }
+    *pbody = resp->body;
+    *plen = resp->body_len;
     return APR_SUCCESS;
 }

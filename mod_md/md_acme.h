@@ -85,10 +85,12 @@ apr_status_t md_acme_acct_register(md_acme_t *acme, const md_t *md, apr_pool_t *
  * still valid. APR_ENOENT when the CA no longer knows it or it is not valid. */
 apr_status_t md_acme_acct_use(md_acme_t *acme, md_acme_acct_t *acct, md_store_t *store, apr_pool_t *p);
 
-/* ARI (RFC 9773): the CA's suggested renewal window for the certificate cert_id.
- * APR_ENOTIMPL when the CA offers no renewal information. */
-apr_status_t md_acme_ari_window(md_acme_t *acme, const char *cert_id, apr_time_t *pstart,
-                                apr_time_t *pend, apr_pool_t *p);
+/* ARI (RFC 9773): GET renewalInfo/CERT-ID, the CA's renewal information (unsigned).
+ * APR_ENOTIMPL when the CA offers none. On success *pbody and *plen hold the answer (to be read
+ * with md_ari_parse()); *pretry_after is the CA's Retry-After (0 if none), also on an HTTP
+ * error, which sets the result like every other failure. */
+apr_status_t md_acme_ari_get(md_acme_t *acme, const char *cert_id, const char **pbody,
+                            apr_size_t *plen, apr_time_t *pretry_after, apr_pool_t *p);
 /* An RFC 3339 time ("2025-01-02T03:04:05Z", fractions and offsets allowed), 0 if invalid. */
 apr_time_t md_acme_parse_rfc3339(const char *s);
 

@@ -494,6 +494,34 @@ static apr_status_t check_chain(md_acme_t *acme, apr_array_header_t *chain, cons
     return APR_SUCCESS;
 }
 
+apr_status_t md_acme_order_profile(const char **pprofile, const char **pnotice, md_acme_t *acme,
+                                   const md_t *md, apr_pool_t *p)
+{
+    const char *offered;
+    int i;
+
+    *pprofile = *pnotice = NULL;
+    if (!md->profile) return APR_SUCCESS;
+    if ((i = md_util_array_index(acme->profiles, md->profile)) >= 0) {
+        *pprofile = APR_ARRAY_IDX(acme->profiles, i, const char *);   /* the CA's spelling */
+        return APR_SUCCESS;
+    }
+    offered = acme->profiles->nelts ? apr_array_pstrcat(p, acme->profiles, ',') : NULL;
+    offered = offered ? apr_psprintf(p, "it offers: %s", offered) : "it offers no profiles";
+    if (md->profile_mandatory > 0) {
+        md_result_set(acme->result, APR_EINVAL,
+                      apr_psprintf(p, "MDProfile %s is mandatory (MDProfileMandatory on), but the "
+                                   "CA at %s does not offer it (%s); no certificate is ordered. "
+                                   "Choose a profile the CA offers or set MDProfileMandatory off",
+                                   md->profile, acme->url, offered));
+        return APR_EINVAL;
+    }
+    *pnotice = apr_psprintf(p, "MDProfile %s is not offered by the CA at %s (%s); ordering with "
+                            "the CA's default profile (MDProfileMandatory off)", md->profile,
+                            acme->url, offered);
+    return APR_SUCCESS;
+}
+
 apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, const md_t *md,
                                 EVP_PKEY *pkey, const md_acme_env_t *env, apr_pool_t *p)
 {
@@ -513,22 +541,19 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
                                              "value", d));
     }
     payload = json_pack("{s:o}", "identifiers", ids);
-    if (env->replaces && acme->renewal_info)
+    /* RFC 9773 section 5: only to a CA that knows ARI, and only when the admin wants ARI */
+    if (env->replaces && acme->renewal_info && md->ari_renewals > 0)
         json_object_set_new(payload, "replaces", json_string(env->replaces));
-    if (md->profile) {
-        if (md_util_array_index(acme->profiles, md->profile) >= 0) {
-            json_object_set_new(payload, "profile", json_string(md->profile));
-        }
-        else if (md->profile_mandatory > 0) {
-            json_decref(payload);
-            md_result_set(acme->result, APR_EINVAL,
-                          apr_psprintf(p, "MDProfile %s is mandatory (MDProfileMandatory on), but the "
-                                       "CA at %s does not offer it", md->profile, acme->url));
-            return APR_EINVAL;
-        }
-    }
+    if (env->profile) json_object_set_new(payload, "profile", json_string(env->profile));
     md_result_activity(acme->result, apr_psprintf(p, "creating an order for %s", md->name));
     rv = md_acme_post(acme, acme->new_order, payload, NULL, &resp, &order, p);
+    if (rv != APR_SUCCESS && json_object_get(payload, "replaces") && acme->result->problem
+        && !strcmp(acme->result->problem, MD_ACME_PROBLEM_PREFIX "alreadyReplaced")) {
+        /* the certificate was replaced already (by an earlier run whose result we lost):
+         * a new order without the claim is still fine (RFC 9773 section 5) */
+        json_object_del(payload, "replaces");
+        rv = md_acme_post(acme, acme->new_order, payload, NULL, &resp, &order, p);
+    }
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
     if (!(order_url = apr_table_get(resp->headers, "Location"))) {

@@ -30,7 +30,14 @@ typedef struct md_acme_env_t {
     const volatile int *abort_flag;
     apr_interval_time_t poll_timeout; /* for validations and issuance, 0: 5 minutes */
     const char *replaces;             /* ARI id of the replaced certificate, or NULL */
+    const char *profile;              /* ACME profile to order with, or NULL (CA default) */
 } md_acme_env_t;
+
+/* Which ACME profile to order md's certificate with at this CA (its directory read):
+ * MDProfile when the CA offers it (*pprofile), else none: with *pnotice saying so, or,
+ * under MDProfileMandatory on, APR_EINVAL with the result naming the profile and the CA. */
+apr_status_t md_acme_order_profile(const char **pprofile, const char **pnotice, md_acme_t *acme,
+                                   const md_t *md, apr_pool_t *p);
 
 /* Order, validate, finalize with pkey and download: *pchain is leaf first (X509*). */
 apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, const md_t *md,

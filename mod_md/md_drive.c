@@ -7,9 +7,12 @@
 #include <apr_thread_proc.h>
 #include <apr_uri.h>
 
+#include <openssl/rand.h>
+
 #include "md_crypt.h"
 #include "md_util.h"
 #include "md_acme_order.h"
+#include "md_ari.h"
 #include "md_drive.h"
 #include "md_status.h"
 #include "md_tailscale.h"
@@ -18,8 +21,12 @@
 
 apr_time_t md_drive_renew_at(const md_t *md, const md_drive_certs_t *certs)
 {
+    apr_time_t at;
+
     if (!certs || !certs->complete) return 0;
-    return certs->not_after - md_timeslice_span(md->renew_window, certs->not_before, certs->not_after);
+    at = certs->not_after - md_timeslice_span(md->renew_window, certs->not_before, certs->not_after);
+    if (certs->ari_renew_at && md->ari_renewals > 0 && certs->ari_renew_at < at) at = certs->ari_renew_at;
+    return at;
 }
 
 int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_time_t now,
@@ -46,6 +53,12 @@ int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_tim
         return 1;
     }
     renew_at = md_drive_renew_at(md, certs);
+    if (now >= renew_at && certs->ari_renew_at && md->ari_renewals > 0
+        && renew_at == certs->ari_renew_at) {
+        *preason = apr_psprintf(p, "the CA's renewal information suggests renewal from %s "
+                                "(MDRenewViaARI)", md_util_time_format(p, renew_at));
+        return 1;
+    }
     if (now >= renew_at) {
         *preason = apr_psprintf(p, "its certificate expires on %s, inside MDRenewWindow %s",
                                 md_util_time_format(p, certs->not_after),
@@ -309,39 +322,117 @@ static void clear_staging(md_store_t *store, const char *name, apr_pool_t *p)
     apr_dir_close(d);
 }
 
+/* A uniformly distributed number in [0, 1). */
+static double random_unit(void)
+{
+    unsigned char b[4];
+    if (RAND_bytes(b, sizeof(b)) != 1) return (double)(apr_time_now() % 1000) / 1000.0;
+    return (double)(((apr_uint32_t)b[0] << 24) | ((apr_uint32_t)b[1] << 16)
+                    | ((apr_uint32_t)b[2] << 8) | b[3]) / 4294967296.0;
+}
+
+/* Where the driver looks next after this record: its Retry-After, or the chosen moment
+ * when that comes first. */
+static apr_time_t ari_next(const md_ari_t *ari, apr_time_t now)
+{
+    apr_time_t next = ari->retry_after;
+    if (ari->supported && ari->renew_at > now && (!next || ari->renew_at < next)) next = ari->renew_at;
+    return next;
+}
+
+static const char *ari_due_msg(const md_ari_t *ari, apr_pool_t *p)
+{
+    return apr_psprintf(p, "the CA suggests renewal between %s and %s%s%s (MDRenewViaARI)",
+                        md_util_time_format(p, ari->start), md_util_time_format(p, ari->end),
+                        ari->explanation_url ? ", see " : "",
+                        ari->explanation_url ? ari->explanation_url : "");
+}
+
 apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
                                 int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p)
 {
     md_result_t *result = md_result_make(p);
     md_http_opts_t http = env->http;
-    md_acme_t *acme;
-    apr_time_t start, end, at;
+    md_acme_t *acme = NULL;
+    md_ari_t *ari = NULL;
+    apr_time_t now = apr_time_now(), start, end, retry_after = 0;
+    apr_interval_time_t ci = env->check_interval, floor, normal;
+    const char *body, *expl, *error = NULL;
+    apr_size_t len;
     apr_status_t rv;
 
     *pdue = 0;
     *pnext = 0;
     *pmsg = NULL;
-    if (!certs || !certs->complete || !certs->ari_id) return APR_SUCCESS;
+    if (!certs || !certs->complete || !certs->ari_id || md->ari_renewals <= 0) return APR_SUCCESS;
+    /* an MDCheckInterval below the minimum or the default interval (tests) shortens them to
+     * it; a longer Retry-After of the CA is honoured all the same */
+    floor = ci > 0 && ci < MD_ARI_MIN_INTERVAL ? ci : MD_ARI_MIN_INTERVAL;
+    normal = ci > 0 && ci < MD_ARI_DEFAULT_INTERVAL ? ci : MD_ARI_DEFAULT_INTERVAL;
+    if (md_ari_load(&ari, env->store, md->name, p) != APR_SUCCESS || strcmp(ari->cert_id, certs->ari_id))
+        ari = md_ari_make(certs->ari_id, p);
+    else if (ari->retry_after && now < ari->retry_after) {
+        /* asked before: that answer stands until its Retry-After */
+        *pdue = md_ari_due(ari, now);
+        *pnext = ari_next(ari, now);
+        if (*pdue) *pmsg = ari_due_msg(ari, p);
+        return APR_SUCCESS;
+    }
+
     if (md->proxy_url) http.proxy_url = md->proxy_url;
     if (md->ca_certs) http.ca_file = md->ca_certs;
     if ((rv = md_acme_create(&acme, md_drive_ca_url(md, 0, 0), &http, result, p)) != APR_SUCCESS
-        || (rv = md_acme_setup(acme)) != APR_SUCCESS)
-        goto leave;
-    rv = md_acme_ari_window(acme, certs->ari_id, &start, &end, p);
-    if (APR_STATUS_IS_ENOTIMPL(rv)) return APR_SUCCESS;
-    if (rv != APR_SUCCESS) goto leave;
-    /* a random moment inside the window spreads the renewals of many servers */
-    at = start + (apr_interval_time_t)((double)(end - start) * (double)(apr_time_now() % 997) / 997.0);
-    if (at <= apr_time_now()) {
-        *pdue = 1;
-        *pmsg = apr_psprintf(p, "the CA suggests renewal between %s and %s (MDRenewViaARI)",
-                             md_util_time_format(p, start), md_util_time_format(p, end));
+        || (rv = md_acme_setup(acme)) != APR_SUCCESS) {
+        error = md_result_describe(result, p);
+        retry_after = result->retry_after;
     }
-    *pnext = at;
+    else if (APR_STATUS_IS_ENOTIMPL(rv = md_acme_ari_get(acme, certs->ari_id, &body, &len,
+                                                         &retry_after, p))) {
+        /* a CA without ARI: MDRenewWindow decides, nothing to complain about */
+        ari = md_ari_make(certs->ari_id, p);
+        ari->checked = now;
+        ari->retry_after = md_ari_next_check(now, 0, 0, floor, normal);
+        md_ari_save(ari, env->store, md->name, p);
+        *pnext = ari->retry_after;
+        *pmsg = apr_psprintf(p, "the CA at %s offers no renewal information (ARI); MDRenewWindow "
+                             "decides", acme->url);
+        return APR_SUCCESS;
+    }
+    else if (rv != APR_SUCCESS) {
+        md_result_activity(result, NULL);          /* the detail names the URL already */
+        error = md_result_describe(result, p);
+    }
+    else if (md_ari_parse(&start, &end, &expl, body, len, p, &error) != APR_SUCCESS) {
+        error = apr_psprintf(p, "the CA's renewal information for certificate %s (from %s) is "
+                             "not usable: %s", certs->ari_id, acme->renewal_info, error);
+    }
+
+    if (error) {
+        if (acme && acme->renewal_info) ari->supported = 1;   /* the CA has ARI, but it failed */
+        md_ari_set_error(ari, error, now, p);
+        ari->retry_after = md_ari_next_check(now, retry_after, ari->errors, floor, normal);
+        md_ari_save(ari, env->store, md->name, p);
+        /* said once per streak of failures as a warning, repetitions only in the debug log */
+        if (ari->errors == 1)
+            drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s; MDRenewWindow decides until the CA "
+                                           "answers properly (next question on %s)", md->name,
+                                           error, md_util_time_format(p, ari->retry_after)));
+        *pmsg = apr_psprintf(p, "renewal information: %s", error);
+    }
+    else {
+        int changed = md_ari_set_window(ari, start, end, expl, now, random_unit(), p);
+        ari->retry_after = md_ari_next_check(now, retry_after, 0, floor, normal);
+        md_ari_save(ari, env->store, md->name, p);
+        if (changed && !md_ari_due(ari, now))
+            drive_log(env, 6, apr_psprintf(p, "MDomain %s: the CA suggests renewal between %s and "
+                                           "%s (MDRenewViaARI); planned for %s", md->name,
+                                           md_util_time_format(p, start), md_util_time_format(p, end),
+                                           md_util_time_format(p, ari->renew_at)));
+    }
+    *pdue = md_ari_due(ari, now);
+    *pnext = ari_next(ari, now);
+    if (*pdue) *pmsg = ari_due_msg(ari, p);
     return APR_SUCCESS;
-leave:
-    *pmsg = md_result_describe(result, p);
-    return rv;
 }
 
 /* Stage one certificate of the new set: its key and chain in staging/<md>/ under the
@@ -365,8 +456,10 @@ static apr_status_t stage_cert(run_t *run, const md_pkey_spec_t *spec, EVP_PKEY 
     }
     if (md_cert_not_before(leaf) > run->job->valid_from) run->job->valid_from = md_cert_not_before(leaf);
     md_job_log_append(run->job, "certificate", APR_SUCCESS,
-                      apr_psprintf(p, "%s certificate obtained, valid until %s",
+                      apr_psprintf(p, "%s certificate obtained%s%s, valid until %s",
                                    md_cert_key_type(leaf, p),
+                                   run->job->profile ? " with profile " : "",
+                                   run->job->profile ? run->job->profile : "",
                                    md_util_time_format(p, md_cert_not_after(leaf))));
     return APR_SUCCESS;
 }
@@ -380,6 +473,7 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     md_acme_t *acme;
     md_acme_env_t aenv;
     md_http_opts_t http;
+    const char *profile = NULL, *notice = NULL;
     apr_status_t rv;
     int i, n = md_pkey_spec_count(md);
 
@@ -388,8 +482,14 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     if (md->ca_certs) http.ca_file = md->ca_certs;
     if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
         || (rv = md_acme_setup(acme)) != APR_SUCCESS
+        || (rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS
         || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
         return rv;
+    if (notice) {
+        md_job_log_append(run->job, "notice", APR_SUCCESS, notice);
+        drive_log(env, 5, apr_psprintf(p, "MDomain %s: %s", md->name, notice));
+    }
+    run->job->profile = profile;
     if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot save the account in staging/");
         return rv;
@@ -403,7 +503,7 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     aenv.run_dns01 = md->dns01_cmd ? run_dns01 : NULL;
     aenv.baton = run;
     aenv.abort_flag = env->abort_flag;
-    aenv.replaces = replaces;
+    aenv.profile = profile;
     for (i = 0; i < n; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
         apr_array_header_t *chain;
@@ -414,6 +514,8 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
             md_result_set(result, rv, "key generation failed");
             return rv;
         }
+        /* replaces names the first certificate only: one order may claim to replace it */
+        aenv.replaces = i == 0 ? replaces : NULL;
         if ((rv = md_acme_order_cert(&chain, acme, md, pkey, &aenv, p)) != APR_SUCCESS
             || (rv = stage_cert(run, spec, pkey, chain, result, p)) != APR_SUCCESS)
             return rv;
@@ -474,6 +576,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     job->last_run = apr_time_now();
     job->finished = 0;
     job->valid_from = 0;
+    job->profile = NULL;
     job->notified = job->notified_renewed = 0;
     md_job_log_append(job, "starting", APR_SUCCESS,
                       env->node ? apr_psprintf(p, "renewal with %s on %s", ca_url, env->node)

@@ -39,8 +39,10 @@ typedef struct md_drive_env_t {
     const char *message_cmd;          /* MDMessageCmd */
     const char *notify_cmd;           /* MDNotifyCmd */
     apr_interval_time_t retry_delay;  /* MDRetryDelay */
+    apr_interval_time_t check_interval; /* MDCheckInterval: next look after a veto; ARI
+                                         * questions are spaced by it when it is shorter
+                                         * than their defaults */
     int retry_failover;               /* MDRetryFailover */
-    apr_interval_time_t check_interval; /* MDCheckInterval: next look after a veto */
     const char *node;                 /* this server, as named in lock files and job logs */
     md_drive_accounts_t *accounts;
     const volatile int *abort_flag;
@@ -56,10 +58,12 @@ typedef struct md_drive_certs_t {
     apr_time_t not_before;            /* latest notBefore of them */
     apr_time_t not_after;             /* earliest notAfter of them */
     const char *ari_id;               /* RFC 9773 certificate id (of the first), or NULL */
+    apr_time_t ari_renew_at;          /* the moment chosen in the CA's ARI window, 0 if none */
 } md_drive_certs_t;
 
 /* When renewal of these certificates starts: not_after minus MDRenewWindow (a share of the
- * lifetime or a duration); 0 when they are not complete (renew now). */
+ * lifetime or a duration), or the ARI moment when that is earlier (MDRenewViaARI); 0 when
+ * they are not complete (renew now). */
 apr_time_t md_drive_renew_at(const md_t *md, const md_drive_certs_t *certs);
 /* Should md be renewed at 'now'? *preason says why (or why not). */
 int md_drive_should_renew(const md_t *md, const md_drive_certs_t *certs, apr_time_t now,
@@ -96,10 +100,13 @@ apr_status_t md_drive_lock_md(md_lock_t **plock, md_store_t *store, const char *
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
                             const char *replaces, apr_pool_t *p);
 
-/* MDRenewViaARI: ask md's CA (RFC 9773) whether the current certificate should be renewed
- * now. *pdue is set when it should; otherwise *pnext is the time the CA suggests (0: the
- * CA has no renewal information). Failures here are no renewal errors: *pmsg says what
- * happened and the caller simply asks again later. */
+/* MDRenewViaARI: should the current certificate be renewed now according to the CA's
+ * renewal information (RFC 9773)? The CA is asked only when the record in
+ * tmp/ari/<md>.json allows it (its Retry-After has passed); every answer, good or bad,
+ * is recorded there (md_ari.h). *pdue is set when the chosen moment inside the suggested
+ * window has come; *pnext is when to look again (0: the CA has no renewal information).
+ * Failures are no renewal errors: they are recorded, logged once as a warning, and
+ * MDRenewWindow keeps deciding. *pmsg says what happened (for the debug log). */
 apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
                                 int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p);
 

@@ -102,6 +102,7 @@ json_t *md_job_to_json(const md_job_t *job, apr_pool_t *p)
     put_time(j, "next-run", job->next_run, p);
     put_time(j, "last-run", job->last_run, p);
     put_time(j, "valid-from", job->valid_from, p);
+    if (job->profile) json_object_set_new(j, "profile", json_string(job->profile));
     if (job->last->status != APR_SUCCESS || job->last->detail || job->last->activity)
         json_object_set_new(j, "last", md_result_to_json(job->last));
     json_object_set_new(j, "log", json_pack("{s:O}", "entries", job->log));
@@ -129,6 +130,8 @@ md_job_t *md_job_from_json(json_t *j, const char *name, apr_pool_t *p)
     job->next_run = get_time(j, "next-run");
     job->last_run = get_time(j, "last-run");
     job->valid_from = get_time(j, "valid-from");
+    if (json_string_value(json_object_get(j, "profile")))
+        job->profile = apr_pstrdup(p, json_string_value(json_object_get(j, "profile")));
     last = json_object_get(j, "last");
     if (json_is_object(last)) {
         md_result_problem_set(job->last, (apr_status_t)json_integer_value(json_object_get(last, "status")),

@@ -52,6 +52,7 @@ typedef struct md_job_t {
     apr_time_t last_run;
     apr_time_t valid_from;        /* staged set activates from then (MDActivationDelay) */
     int errors;                   /* consecutive failed runs */
+    const char *profile;          /* ACME profile the staged certificates were ordered with */
     md_result_t *last;
     json_t *log;                  /* array, newest first; owned */
     struct md_lock_t *lock;       /* the renewal lock it runs under, or NULL; while set,

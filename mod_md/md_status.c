@@ -4,6 +4,7 @@
 
 #include <apr_strings.h>
 
+#include "md_ari.h"
 #include "md_crypt.h"
 #include "md_drive.h"
 #include "md_status.h"
@@ -39,6 +40,13 @@ int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *sto
 {
     int static_files = group == MD_SG_DOMAINS && md->cert_files && md->cert_files->nelts;
     int i, found = 0, n = md_pkey_spec_count(md);
+    const char *profile = NULL;
+    json_t *job;
+
+    /* the renewal that obtained them recorded the profile (job.json moves along on activation) */
+    if (!static_files && md_store_load_json(store, group, md->name, MD_FN_JOB, &job, p, NULL) == APR_SUCCESS
+        && json_string_value(json_object_get(job, "profile")))
+        profile = apr_pstrdup(p, json_string_value(json_object_get(job, "profile")));
 
     for (i = 0; i < n; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
@@ -59,6 +67,7 @@ int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *sto
         infos[i] = md_status_cert_info(APR_ARRAY_IDX(chain, 0, X509 *),
                                        static_files || md_tailscale_is_proto(md->ca_proto)
                                        ? NULL : md_pkey_spec_name(p, spec), p);
+        infos[i]->profile = profile;
         ++found;
     }
     return found;
@@ -79,11 +88,27 @@ static md_cert_info_t **served_certs(const md_t *md, md_store_t *store, int *pfo
     return infos;
 }
 
+/* What the renewal driver recorded of the CA's renewal information (RFC 9773) for the
+ * served certificate, when MDRenewViaARI is on and the CA has it; NULL otherwise. */
+static md_ari_t *served_ari(const md_t *md, md_store_t *store, md_cert_info_t *const *infos,
+                            apr_pool_t *p)
+{
+    md_ari_t *ari;
+
+    if (md->ari_renewals <= 0 || !infos[0] || !infos[0]->ari_cert_id
+        || md_ari_load(&ari, store, md->name, p) != APR_SUCCESS
+        || strcmp(ari->cert_id, infos[0]->ari_cert_id) || !ari->supported)
+        return NULL;
+    return ari;
+}
+
 /* When renewal of the served certificates starts (now, when one is missing) and whether it
  * is due: the renewal driver's own rules (md_drive), so that the pages say what it does. */
-static apr_time_t renewal_due(const md_t *md, md_cert_info_t *const *infos, int *pdue, apr_pool_t *p)
+static apr_time_t renewal_due(const md_t *md, md_store_t *store, md_cert_info_t *const *infos,
+                              int *pdue, apr_pool_t *p)
 {
-    md_drive_certs_t certs = { 1, 0, 0, NULL };
+    md_drive_certs_t certs = { 1, 0, 0, NULL, 0 };
+    md_ari_t *ari = served_ari(md, store, infos, p);
     apr_time_t now = apr_time_now(), at;
     const char *reason;
     int i, n = md_pkey_spec_count(md);
@@ -96,6 +121,7 @@ static apr_time_t renewal_due(const md_t *md, md_cert_info_t *const *infos, int 
         if (infos[i]->valid_from > certs.not_before) certs.not_before = infos[i]->valid_from;
         if (!certs.not_after || infos[i]->valid_until < certs.not_after) certs.not_after = infos[i]->valid_until;
     }
+    if (ari) certs.ari_renew_at = ari->renew_at;
     at = md_drive_renew_at(md, &certs);
     if (pdue) *pdue = md_drive_should_renew(md, &certs, now, &reason, p);
     return at ? at : now;
@@ -161,6 +187,7 @@ static json_t *cert_json(const md_cert_info_t *ci, apr_pool_t *p)
                           "serial", ci->serial, "sha256-fingerprint", ci->sha256);
     if (ci->issuer_uri) json_object_set_new(j, "issuer-uri", json_string(ci->issuer_uri));
     if (ci->ari_cert_id) json_object_set_new(j, "ari-cert-id", json_string(ci->ari_cert_id));
+    if (ci->profile) json_object_set_new(j, "profile", json_string(ci->profile));
     if (cert_cb) cert_cb(j, ci->sha256, cert_cb_baton, p);
     return j;
 }
@@ -213,10 +240,14 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     if ((eab = json_object_get(j, "eab")) != NULL)
         json_object_set_new(eab, "hmac", json_string("***"));
     json_object_set_new(j, "cert", certs_json(md, infos, p));
-    renew_at = renewal_due(md, infos, &due, p);
+    renew_at = renewal_due(md, store, infos, &due, p);
     json_object_set_new(j, "renew-at", json_string(md_util_time_format(p, renew_at)));
     json_object_set_new(j, "watched", json_boolean(md->watched));
     if (due) json_object_set_new(j, "renew", json_true());
+    {
+        md_ari_t *ari = served_ari(md, store, infos, p);
+        if (ari) json_object_set_new(j, "ari", md_ari_to_json(ari, p));
+    }
     load_job(&jv, md, store, p);
     if (jv.job) {
         json_t *renewal = json_deep_copy(jv.job);
@@ -359,7 +390,7 @@ const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
         const md_t *md = list[i];
         int n = md_pkey_spec_count(md), found, due;
         md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
-        apr_time_t renew_at = renewal_due(md, infos, &due, ptemp);
+        apr_time_t renew_at = renewal_due(md, store, infos, &due, ptemp);
         apr_time_t until = certs_valid_until(md, infos);
         const char *names = "", *renewal, *checks = "";
         job_view_t jv;
@@ -408,7 +439,7 @@ const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store, apr
         int found, due;
         md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
         job_view_t jv;
-        renewal_due(md, infos, &due, ptemp);
+        renewal_due(md, store, infos, &due, ptemp);
         load_job(&jv, md, store, ptemp);
         ++counts[overall(md, &jv, due)];
         apr_pool_clear(ptemp);
@@ -454,7 +485,7 @@ const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, 
         const char *name = label(md->name, p);
         int n = md_pkey_spec_count(md), found;
         md_cert_info_t **infos = served_certs(md, store, &found, p);
-        apr_time_t at = renewal_due(md, infos, NULL, p);
+        apr_time_t at = renewal_due(md, store, infos, NULL, p);
         job_view_t jv;
 
         for (k = 0; k < n; ++k) {

@@ -3,8 +3,9 @@
  * Owns: the md-status JSON document (SPEC.md section 2, "Status output"): per MD its
  * md.json keys, the certificates per key type, renew-at, the renewal job, errors; the
  * server-status section (HTML table and the ?auto lines); the Prometheus metrics text.
- * Secrets (the EAB hmac) never leave here unmasked. Work per request is one stat/read of
- * the MD's job.json at most: certificate facts are computed once at start-up.
+ * Secrets (the EAB hmac) never leave here unmasked. Work per request is a read of the
+ * MD's job.json and tmp/ari/<md>.json at most: certificate facts are computed once at
+ * start-up, and the ARI window is what the renewal driver recorded (never asked here).
  * Never: writes to the store or knows about httpd requests.
  */
 #ifndef MD_STATUS_H
@@ -23,6 +24,7 @@ typedef struct md_cert_info_t {
     const char *issuer;
     const char *issuer_uri;     /* CA Issuers URL from the AIA extension, or NULL */
     const char *ari_cert_id;    /* RFC 9773: base64url(AKI keyid) "." base64url(serial) */
+    const char *profile;        /* ACME profile it was ordered with (from job.json), or NULL */
 } md_cert_info_t;
 
 /* Optional facts about one certificate added by another part of mod_md (the stapling glue
@@ -32,9 +34,9 @@ typedef void md_status_cert_cb(json_t *cert_json, const char *sha256, void *bato
                                apr_pool_t *p);
 void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton);
 
-/* Read the certificates of an MD per key spec (static files, or pubcert*.pem of the group);
- * entries without a usable cert are NULL. infos must have md_pkey_spec_count() slots.
- * Returns the number found. */
+/* Read the certificates of an MD per key spec (static files, or pubcert*.pem of the group,
+ * with the ACME profile recorded in that group's job.json); entries without a usable cert
+ * are NULL. infos must have md_pkey_spec_count() slots. Returns the number found. */
 int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *store,
                          md_store_group_t group, apr_pool_t *p);
 md_cert_info_t *md_status_cert_info(X509 *cert, const char *spec_name, apr_pool_t *p);
