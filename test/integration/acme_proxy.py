@@ -30,6 +30,11 @@ import threading
 import time
 import urllib.parse
 
+try:
+    import pytest
+except ImportError:          # usable without pytest
+    pytest = None
+
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -255,3 +260,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             conn.close()
 
     do_GET = do_POST = do_HEAD = _handle
+
+
+def _proxy_for():
+    """proxy_for(pebble, **kw): an AcmeProxy in front of that pebble, closed at the end."""
+    made = []
+
+    def make(pb, **kw):
+        px = AcmeProxy(pb, **kw)
+        made.append(px)
+        return px
+    yield make
+    for px in made:
+        px.close()
+
+
+proxy_for = pytest.fixture(_proxy_for) if pytest else None

@@ -11,22 +11,9 @@ import time
 import pytest
 from cryptography import x509
 
-from acme_proxy import AcmeProxy, ari_cert_id
+from acme_proxy import ari_cert_id, proxy_for  # noqa: F401
 from pebble import (pebble_for, md_conf, wait_staged, verify_served, read_job,  # noqa: F401
                     md_status, md_status_location)
-
-
-@pytest.fixture
-def proxy_for():
-    made = []
-
-    def make(pb, **kw):
-        px = AcmeProxy(pb, **kw)
-        made.append(px)
-        return px
-    yield make
-    for px in made:
-        px.close()
 
 
 def conf(h, pb, px, extra=""):

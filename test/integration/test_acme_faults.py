@@ -25,7 +25,7 @@ def wait_job(h, name, pred, timeout=30):
         job = read_job(h, name)
         if job and pred(job):
             return job
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError(f"job of {name} never matched; last: {json.dumps(job, indent=1)}\n"
                          f"{h.log()[-4000:]}")
 

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from acme_proxy import proxy_for  # noqa: F401
 from pebble import pebble_for, md_conf, wait_staged, md_status, md_status_location  # noqa: F401
 
 
@@ -85,26 +86,21 @@ def test_names_and_addresses_in_one_md(httpd, pebble_for):
         assert f"IP Address:{ip}" in text and f"DNS:{name}" in text, text
 
 
-def test_ip_certificate_with_shortlived_profile(httpd, pebble_for):
+def test_ip_certificate_with_shortlived_profile(httpd, pebble_for, proxy_for):
     """As Let's Encrypt wants it: an address ordered with the 'shortlived' profile (pebble
     behind acme_proxy.py, which offers profiles and records the orders)."""
-    from acme_proxy import AcmeProxy
     h = httpd()
     pb = pebble_for(h)
-    px = AcmeProxy(pb, profiles={"classic": "90 days", "shortlived": "IP addresses allowed"})
-    try:
-        ip = "127.0.0.1"
-        h.write_conf(md_conf(pb, h).replace(pb.directory, px.directory)
-                     + f"<MDomain {ip}>\n  MDProfile shortlived\n  MDProfileMandatory on\n"
-                     + "  MDCAChallenges http-01\n</MDomain>\n" + h.ssl_vhost(ip) + h.http_vhost(ip))
-        h.start()
-        job = wait_staged(h, ip)
-        assert job["profile"] == "shortlived", job
-        assert [(o.get("profile"), o.get("identifiers")) for o in px.orders] == \
-            [("shortlived", [{"type": "ip", "value": ip}])], px.orders
-        h.graceful()
-        text = served_sans(h, pb, f"{ip}:{h.https_port}", verify_ip=ip)
-        assert f"IP Address:{ip}" in text, text
-    finally:
-        h.stop()
-        px.close()
+    px = proxy_for(pb, profiles={"classic": "90 days", "shortlived": "IP addresses allowed"})
+    ip = "127.0.0.1"
+    h.write_conf(md_conf(pb, h).replace(pb.directory, px.directory)
+                 + f"<MDomain {ip}>\n  MDProfile shortlived\n  MDProfileMandatory on\n"
+                 + "  MDCAChallenges http-01\n</MDomain>\n" + h.ssl_vhost(ip) + h.http_vhost(ip))
+    h.start()
+    job = wait_staged(h, ip)
+    assert job["profile"] == "shortlived", job
+    assert [(o.get("profile"), o.get("identifiers")) for o in px.orders] == \
+        [("shortlived", [{"type": "ip", "value": ip}])], px.orders
+    h.graceful()
+    text = served_sans(h, pb, f"{ip}:{h.https_port}", verify_ip=ip)
+    assert f"IP Address:{ip}" in text, text

@@ -5,25 +5,12 @@ import time
 
 import pytest
 
-from acme_proxy import AcmeProxy
+from acme_proxy import proxy_for  # noqa: F401
 from pebble import (pebble_for, md_conf, wait_staged, verify_served, read_job,  # noqa: F401
                     md_status, md_status_location)
 from test_acme_faults import wait_job
 
 PROFILES = {"classic": "the usual 90 days", "shortlived": "six days, IP addresses allowed"}
-
-
-@pytest.fixture
-def proxy_for():
-    made = []
-
-    def make(pb, **kw):
-        px = AcmeProxy(pb, **kw)
-        made.append(px)
-        return px
-    yield make
-    for px in made:
-        px.close()
 
 
 def start_with(h, pb, px, name, md_lines):

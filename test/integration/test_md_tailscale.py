@@ -14,6 +14,7 @@ from fake_tailscaled import FakeTailscaled
 from httpd import process_alive
 from pebble import wait_staged, verify_served, read_job, md_status, md_status_location
 from test_acme_basic import write_script, event_log, read_events
+from test_acme_faults import wait_job
 
 NAME = "node.tail1234.ts.net"
 
@@ -44,18 +45,6 @@ def ts_md(h, name, ts_url, extra="", aliases=()):
 def base(h, extra=""):
     # no challenge can work here (no http port, no acme-tls/1): tailscale needs none
     return (f"MDPortMap http:- https:-\nMDRetryDelay 1s\n" + md_status_location() + extra)
-
-
-def wait_job(h, name, pred, timeout=20):
-    end = time.time() + timeout
-    job = None
-    while time.time() < end:
-        job = read_job(h, name)
-        if job and pred(job):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job of {name} never matched; last: {json.dumps(job, indent=1)}\n"
-                         f"{h.log()[-4000:]}")
 
 
 def served_leaf(h, name):

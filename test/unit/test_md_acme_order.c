@@ -7,21 +7,9 @@
 #include "md_crypt.h"
 #include "md_acme_order.h"
 
-static md_t *make_md(void)
-{
-    apr_array_header_t *n = apr_array_make(pool, 3, sizeof(const char *));
-    md_t *md;
-    APR_ARRAY_PUSH(n, const char *) = "a.example.org";
-    APR_ARRAY_PUSH(n, const char *) = "www.a.example.org";
-    APR_ARRAY_PUSH(n, const char *) = "*.b.example.org";
-    md = md_create(pool, n);
-    md_merge(md, md_create_defaults(pool));
-    return md;
-}
-
 START_TEST(csr_has_all_names_and_must_staple)
 {
-    md_t *md = make_md();
+    md_t *md = unit_md("a.example.org www.a.example.org *.b.example.org");
     md_pkey_spec_t spec = { MD_PKEY_EC, 0, "secp256r1" };
     EVP_PKEY *k;
     unsigned char *der;

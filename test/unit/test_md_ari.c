@@ -198,20 +198,9 @@ START_TEST(record_round_trip_and_store)
 }
 END_TEST
 
-static md_t *make_md(const char *name)
-{
-    apr_array_header_t *n = apr_array_make(pool, 1, sizeof(const char *));
-    md_t *md;
-    APR_ARRAY_PUSH(n, const char *) = name;
-    md = md_create(pool, n);
-    md_merge(md, md_create_defaults(pool));
-    md->watched = 1;
-    return md;
-}
-
 START_TEST(renew_at_takes_the_earlier_ari_moment)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     apr_time_t now = now_s();
     md_drive_certs_t c = { 1, now - 10 * DAY, now + 80 * DAY, "x.y", 0 }; /* window from day 60 */
     const char *why;
@@ -234,7 +223,7 @@ END_TEST
 
 START_TEST(profile_choice)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     md_acme_t acme;
     const char *prof, *notice;
 

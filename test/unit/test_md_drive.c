@@ -7,20 +7,9 @@
 
 #define DAY apr_time_from_sec(86400)
 
-static md_t *make_md(const char *name)
-{
-    apr_array_header_t *n = apr_array_make(pool, 1, sizeof(const char *));
-    md_t *md;
-    APR_ARRAY_PUSH(n, const char *) = name;
-    md = md_create(pool, n);
-    md_merge(md, md_create_defaults(pool));
-    md->watched = 1;
-    return md;
-}
-
 START_TEST(renew_decision)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     apr_time_t now = apr_time_now();
     md_drive_certs_t c = { 1, now - 60 * DAY, now + 30 * DAY };  /* 90 days, 30 left */
     const char *why;
@@ -42,7 +31,7 @@ END_TEST
 
 START_TEST(six_day_certificates)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     apr_time_t nb = apr_time_now();
     md_drive_certs_t c = { 1, nb, nb + 6 * DAY };
     const char *why;
@@ -73,7 +62,7 @@ END_TEST
 
 START_TEST(failover_rotates_ca_urls)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     md->ca_urls = apr_array_make(pool, 2, sizeof(const char *));
     APR_ARRAY_PUSH(md->ca_urls, const char *) = "https://one/dir";
     APR_ARRAY_PUSH(md->ca_urls, const char *) = "https://two/dir";
@@ -147,7 +136,7 @@ static md_store_t *staged_store(md_t *md, const apr_array_header_t *names, int f
 
 START_TEST(activation_moves_set_and_archives)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     md_store_t *s = staged_store(md, md->domains, 1, "https://ca.example/acct/7");
     const char *msg = NULL;
     char *data;
@@ -174,7 +163,7 @@ END_TEST
 
 START_TEST(activation_reuses_account_dir)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     md_store_t *s = staged_store(md, md->domains, 1, "https://ca.example/acct/7");
     const char *msg = NULL;
     md_job_t *job;
@@ -205,7 +194,7 @@ END_TEST
 
 START_TEST(activation_refuses_incomplete_or_wrong_sets)
 {
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     apr_array_header_t *other = apr_array_make(pool, 1, sizeof(const char *));
     md_store_t *s;
     const char *msg = NULL;

@@ -6,16 +6,6 @@
 #include "md_crypt.h"
 #include "md_store.h"
 
-static md_t *make_md(const char *name)
-{
-    apr_array_header_t *n = apr_array_make(pool, 1, sizeof(const char *));
-    md_t *md;
-    APR_ARRAY_PUSH(n, const char *) = name;
-    md = md_create(pool, n);
-    md_merge(md, md_create_defaults(pool));
-    return md;
-}
-
 START_TEST(open_creates_and_keeps_key)
 {
     const char *base = apr_pstrcat(pool, tmp_dir(), "/store", NULL), *err = NULL;
@@ -86,7 +76,7 @@ START_TEST(md_save_load)
 {
     const char *err = NULL;
     md_store_t *s;
-    md_t *md = make_md("a.example.org"), *back;
+    md_t *md = unit_md("a.example.org"), *back;
     apr_finfo_t fi;
 
     ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
@@ -132,7 +122,7 @@ START_TEST(fallback_created_once)
 {
     const char *err = NULL, *cf, *kf, *cf2, *kf2;
     md_store_t *s;
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     md_pkey_spec_t rsa = { MD_PKEY_RSA, 2048, NULL };
     apr_array_header_t *chain;
     char *first, *second;
@@ -160,7 +150,7 @@ START_TEST(cert_facts_cached_by_size_and_mtime)
 {
     const char *err = NULL, *cf, *kf;
     md_store_t *s;
-    md_t *md = make_md("a.example.org");
+    md_t *md = unit_md("a.example.org");
     md_pkey_spec_t rsa = { MD_PKEY_RSA, 2048, NULL };
     md_cert_facts_t facts;
     apr_hash_t *cache = apr_hash_make(pool);

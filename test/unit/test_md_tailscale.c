@@ -22,16 +22,10 @@
 
 static md_t *make_md(const char *name, const char *name2)
 {
-    apr_array_header_t *n = apr_array_make(pool, 2, sizeof(const char *));
-    md_t *md;
-    APR_ARRAY_PUSH(n, const char *) = name;
-    if (name2) APR_ARRAY_PUSH(n, const char *) = name2;
-    md = md_create(pool, n);
+    md_t *md = unit_md(name2 ? apr_pstrcat(pool, name, " ", name2, NULL) : name);
     md->ca_proto = "tailscale";
     md->ca_urls = apr_array_make(pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(md->ca_urls, const char *) = MD_TAILSCALE_DEFAULT_URL;
-    md_merge(md, md_create_defaults(pool));
-    md->watched = 1;
     return md;
 }
 
