@@ -145,10 +145,7 @@ const char *md_util_name_problem(apr_pool_t *p, const char *name)
 {
     const char *last;
 
-    if (md_util_ip_canonical(p, name)) {
-        if (*name == '[') return "write an IP address without brackets";
-        return NULL;
-    }
+    if (md_util_ip_canonical(p, name)) return NULL;       /* "[::1]" too: stored as ::1 */
     if (strchr(name, ':') || strchr(name, '%'))
         return "not a valid IP address (IPv6 addresses are written like 2001:db8::1, without "
                "a zone)";

@@ -197,7 +197,8 @@ START_TEST(ip_names)
     ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "*.192.0.2.7"), "wildcard"));
     ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "fe80::1%eth0"), "IPv6"));
     ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "2001:db8:::1"), "IPv6"));
-    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "[::1]"), "brackets"));
+    ck_assert_ptr_null(md_util_name_problem(pool, "[::1]"));
+    ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "[example.org]"), "DNS name"));
     ck_assert_ptr_nonnull(strstr(md_util_name_problem(pool, "exa mple.org"), "DNS name"));
 }
 END_TEST
