@@ -24,6 +24,7 @@ struct md_lock_t {
     apr_interval_time_t lease;
     apr_time_t refreshed;             /* written by md_lock_refresh only */
     int released;
+    int from_self;                    /* taken over from a dead process of this node */
 };
 
 /* What a lock file says; ok is 0 for garbage. */
@@ -162,6 +163,8 @@ apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *no
             *pmsg = busy_msg(path, &info, lease, p);
             return APR_EBUSY;
         }
+        lock->from_self = info.ok && !strcmp(info.node, node) && !strcmp(info.host, this_host(p))
+                          && process_gone(info.pid);
         /* Take the stale file aside and make sure it is the one judged stale: another
          * server may have replaced it between our read and the rename. */
         aside = apr_psprintf(p, "%s.stale.%s", path, lock->token);
@@ -217,4 +220,9 @@ void md_lock_release(md_lock_t *lock)
     if (md_lock_is_held(lock, p)) apr_file_remove(lock->path, p);
     apr_pool_destroy(p);
     lock->released = 1;
+}
+
+int md_lock_from_self(const md_lock_t *lock)
+{
+    return lock->from_self;
 }

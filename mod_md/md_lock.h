@@ -28,6 +28,10 @@ typedef struct md_lock_t md_lock_t;
 apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *node,
                              apr_interval_time_t lease, apr_pool_t *p, const char **pmsg);
 
+/* Was the lock taken over from a process of the same node that no longer exists (e.g. a child
+ * of an earlier generation that ended during a restart)? That is routine, not news. */
+int md_lock_from_self(const md_lock_t *lock);
+
 /* Extend the lease when a refresh is due (MD_LOCK_REFRESH since the last one; force: now).
  * APR_EBUSY when the lock is no longer ours (taken over: our lease ran out). Allocates from
  * ptemp only, so it may run in another thread than the lock holder's work. */

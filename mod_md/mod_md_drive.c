@@ -327,8 +327,9 @@ static int lock_slot(drive_t *d, slot_t *slot, apr_time_t now)
                                        slot->pool, &msg);
     if (rv == APR_SUCCESS) {
         slot->lock_lost = 0;
-        if (msg) ap_log_error(APLOG_MARK, APLOG_WARNING, 0, d->s, APLOGNO(10992)
-                              "MDomain %s: %s", slot->md->name, msg);
+        /* a child of an earlier generation that ended mid-renewal is routine */
+        if (msg) ap_log_error(APLOG_MARK, md_lock_from_self(slot->lock) ? APLOG_DEBUG : APLOG_WARNING,
+                              0, d->s, APLOGNO(10992) "MDomain %s: %s", slot->md->name, msg);
         return 1;
     }
     /* another server (or the previous generation's child) renews it: look again shortly */

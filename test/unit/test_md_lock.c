@@ -121,6 +121,11 @@ START_TEST(dead_holder_on_this_host_taken_over)
     write_lock(path, hostname(), dead_pid(), apr_time_now() + apr_time_from_sec(20));
     ck_assert_int_eq(md_lock_acquire(&a, path, "node-a", MD_LOCK_LEASE, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "no longer exists"));
+    ck_assert(!md_lock_from_self(a));                  /* written by "other:/srv" */
+    md_lock_release(a);
+    write_lock(path, hostname(), dead_pid(), apr_time_now() + apr_time_from_sec(20));
+    ck_assert_int_eq(md_lock_acquire(&a, path, "other:/srv", MD_LOCK_LEASE, pool, &msg), APR_SUCCESS);
+    ck_assert(md_lock_from_self(a));
 }
 END_TEST
 
