@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "integration"))
 
 from httpd import Httpd, MOD_MD, DEBIAN_MOD_MD  # noqa: E402
-from pebble import Pebble, stop_httpd  # noqa: E402
+from pebble import Pebble  # noqa: E402
 
 
 def staged(h, name):
@@ -52,7 +52,7 @@ def run(module, n, ports, pb, timeout=300):
         pending = {x for x in pending if not staged(h, x)}
         time.sleep(0.05)
     wall = time.time() - t0
-    stop_httpd(h)
+    h.stop()
     ok = not pending
     if not ok:
         sys.stderr.write(f"{os.path.basename(module)}: {len(pending)} MDs not staged; log:\n"
