@@ -638,6 +638,13 @@ fail:
         job->next_run = 0;
         return rv;
     }
+    if (job->lock && !md_lock_is_held(job->lock, p)) {
+        /* another server took the renewal over: no error of ours, no 'errored' event; look
+         * again at once (the lock is busy until that server has staged the certificate) */
+        drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", md->name, md_result_describe(result, p)));
+        job->next_run = 0;
+        return rv;
+    }
     job->errors++;
     job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
                                                           (double)(apr_time_now() % 1000) / 1000.0);

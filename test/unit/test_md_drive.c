@@ -4,6 +4,7 @@
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_util.h"
 
 #define DAY apr_time_from_sec(86400)
 
@@ -223,6 +224,43 @@ START_TEST(activation_refuses_incomplete_or_wrong_sets)
 }
 END_TEST
 
+START_TEST(renewal_that_lost_its_lock_writes_nothing)
+{
+    /* another server took the renewal lock over: this renewal stops before it touches
+     * staging/ or job.json and counts no error */
+    md_t *md = unit_md("lost.example.org");
+    md_drive_env_t env;
+    md_store_t *s;
+    md_lock_t *lock;
+    md_job_t *job;
+    const char *err = NULL, *msg, *lockpath;
+    char *data;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_setup_groups(s, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_STAGING, md->name, "pubcert.pem", "theirs", pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(md_drive_lock_md(&lock, s, md->name, "here:/etc/apache2", pool, &msg), APR_SUCCESS);
+    lockpath = md_store_path(s, MD_SG_TMP, NULL, "lost.example.org.lock", pool);
+    ck_assert_int_eq(md_util_file_write_atomic(lockpath, "{\"node\": \"there\"}", 17, 0x0644, pool),
+                     APR_SUCCESS);
+    memset(&env, 0, sizeof(env));
+    env.store = s;
+    env.retry_delay = apr_time_from_sec(5);
+    job = md_job_make(md->name, pool);
+    job->lock = lock;
+    ck_assert_int_ne(md_drive_renew(&env, md, job, NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(job->errors, 0);
+    ck_assert_int_eq(job->finished, 0);
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, MD_FN_JOB, pool), pool));
+    ck_assert_int_eq(md_util_file_read(&data, NULL, md_store_path(s, MD_SG_STAGING, md->name,
+                                                                  "pubcert.pem", pool), 100, pool),
+                     APR_SUCCESS);
+    ck_assert_str_eq(data, "theirs");
+    ck_assert_str_eq(job->last->detail ? job->last->detail : "", "");   /* nothing recorded */
+}
+END_TEST
+
 static Suite *drive_suite(void)
 {
     Suite *s = suite_create("md_drive");
@@ -237,6 +275,7 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, activation_moves_set_and_archives);
     tcase_add_test(tc, activation_reuses_account_dir);
     tcase_add_test(tc, activation_refuses_incomplete_or_wrong_sets);
+    tcase_add_test(tc, renewal_that_lost_its_lock_writes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
