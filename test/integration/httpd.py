@@ -5,9 +5,11 @@ user), its own loopback ports picked at run time, and its own generated httpd.co
 Only the processes started here are stopped here. Logs stay on disk and are printed by
 conftest.py when a test fails.
 """
+import errno
 import os
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import tempfile
@@ -25,11 +27,35 @@ DEBIAN_MOD_MD = os.path.join(MODULES, "mod_md.so")
 IS_ROOT = os.geteuid() == 0
 
 
+_given_ports = set()
+
+
+def _bindable(family, addr, port):
+    """False only when the port is taken (a machine without IPv6 does not count)."""
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((addr, port))
+        return True
+    except OSError as e:
+        return e.errno != errno.EADDRINUSE
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 (and ::1) right now, not handed out before in this run.
+    Taken below the kernel's ephemeral range (32768 and up on Linux), where the outgoing
+    connections of curl, pebble and httpd would otherwise grab a port between its choice
+    here and the server's bind."""
+    rnd = random.Random()
+    for _ in range(1000):
+        port = rnd.randrange(10000, 32000)
+        if port in _given_ports:
+            continue
+        if not _bindable(socket.AF_INET, "127.0.0.1", port) \
+                or not _bindable(socket.AF_INET6, "::1", port):
+            continue
+        _given_ports.add(port)
+        return port
+    raise AssertionError("no free TCP port found between 10000 and 32000")
 
 
 def wait_port(port, timeout=10.0, up=True):
