@@ -142,22 +142,33 @@ static void drive_log(md_drive_env_t *env, int level, const char *msg)
     if (env->log) env->log(env->log_baton, level, msg);
 }
 
-apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event, apr_pool_t *p)
+apr_status_t md_drive_event(const char *cmdline, const char *event, const char *name,
+                            apr_pool_t *p, const char **perr)
 {
-    const char *extra[3], *err = NULL;
+    const char *extra[3];
     int code;
     apr_status_t rv;
 
-    if (!env->message_cmd) return APR_SUCCESS;
+    *perr = NULL;
+    if (!cmdline) return APR_SUCCESS;
     extra[0] = event;
-    extra[1] = job->name;
+    extra[1] = name;
     extra[2] = NULL;
-    rv = md_drive_run_cmd(env->message_cmd, extra, &code, p, &err);
+    rv = md_drive_run_cmd(cmdline, extra, &code, p, perr);
     if (rv == APR_SUCCESS && code != 0) {
-        err = apr_psprintf(p, "MDMessageCmd %s %s %s exited with %d", env->message_cmd, event,
-                           job->name, code);
+        *perr = apr_psprintf(p, "MDMessageCmd %s %s %s exited with %d", cmdline, event, name, code);
         rv = APR_EGENERAL;
     }
+    return rv;
+}
+
+apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event, apr_pool_t *p)
+{
+    const char *err;
+    apr_status_t rv;
+
+    if (!env->message_cmd) return APR_SUCCESS;
+    rv = md_drive_event(env->message_cmd, event, job->name, p, &err);
     md_job_log_append(job, apr_pstrcat(p, "message-", event, NULL), rv, err);
     if (rv != APR_SUCCESS) drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", job->name, err));
     return rv;

@@ -81,6 +81,10 @@ const char *md_drive_ca_url(const md_t *md, int errors, int failover);
  * *pexit gets the exit code (-1 when it could not run or was killed). */
 apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int *pexit,
                               apr_pool_t *p, const char **perr);
+/* cmdline EVENT NAME (MDMessageCmd; nothing when cmdline is NULL). Non-success when it could
+ * not run or exited non-zero, *perr saying which. */
+apr_status_t md_drive_event(const char *cmdline, const char *event, const char *name,
+                            apr_pool_t *p, const char **perr);
 /* MDMessageCmd EVENT MDNAME, logged in the job. Returns non-success when the command
  * failed to run or exited non-zero. */
 apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event,

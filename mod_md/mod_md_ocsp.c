@@ -348,17 +348,9 @@ static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t 
 /* MDMessageCmd as "cmd args... EVENT NAME", without a shell; waits for it. */
 static void run_event(const char *event, const char *name, apr_pool_t *p)
 {
-    const char *extra[3], *err = NULL;
-    int code = 0;
-
-    if (!reg->mc->message_cmd) return;
-    extra[0] = event;
-    extra[1] = name;
-    extra[2] = NULL;
-    if (md_drive_run_cmd(reg->mc->message_cmd, extra, &code, p, &err) != APR_SUCCESS || code)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10944)
-                     "MDMessageCmd %s %s %s: %s", reg->mc->message_cmd, event, name,
-                     err ? err : apr_psprintf(p, "exited with %d", code));
+    const char *err;
+    if (md_drive_event(reg->mc->message_cmd, event, name, p, &err) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10944) "%s", err);
 }
 
 static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *p)
