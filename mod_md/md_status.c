@@ -103,9 +103,10 @@ static md_ari_t *served_ari(const md_t *md, md_store_t *store, md_cert_info_t *c
 }
 
 /* When renewal of the served certificates starts (now, when one is missing) and whether it
- * is due: the renewal driver's own rules (md_drive), so that the pages say what it does. */
+ * is due: the renewal driver's own rules (md_drive), so that the pages say what it does.
+ * *pari (may be NULL) gets the ARI record that was taken into account, if any. */
 static apr_time_t renewal_due(const md_t *md, md_store_t *store, md_cert_info_t *const *infos,
-                              int *pdue, apr_pool_t *p)
+                              int *pdue, md_ari_t **pari, apr_pool_t *p)
 {
     md_drive_certs_t certs = { 1, 0, 0, NULL, 0 };
     md_ari_t *ari = served_ari(md, store, infos, p);
@@ -124,6 +125,7 @@ static apr_time_t renewal_due(const md_t *md, md_store_t *store, md_cert_info_t 
     if (ari) certs.ari_renew_at = ari->renew_at;
     at = md_drive_renew_at(md, &certs);
     if (pdue) *pdue = md_drive_should_renew(md, &certs, now, &reason, p);
+    if (pari) *pari = ari;
     return at ? at : now;
 }
 
@@ -234,20 +236,18 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     md_cert_info_t **infos = served_certs(md, store, &found, p);
     json_t *j = md_to_json(md, p), *eab;
     apr_time_t renew_at;
+    md_ari_t *ari;
     job_view_t jv;
     int due;
 
     if ((eab = json_object_get(j, "eab")) != NULL)
         json_object_set_new(eab, "hmac", json_string("***"));
     json_object_set_new(j, "cert", certs_json(md, infos, p));
-    renew_at = renewal_due(md, store, infos, &due, p);
+    renew_at = renewal_due(md, store, infos, &due, &ari, p);
     json_object_set_new(j, "renew-at", json_string(md_util_time_format(p, renew_at)));
     json_object_set_new(j, "watched", json_boolean(md->watched));
     if (due) json_object_set_new(j, "renew", json_true());
-    {
-        md_ari_t *ari = served_ari(md, store, infos, p);
-        if (ari) json_object_set_new(j, "ari", md_ari_to_json(ari, p));
-    }
+    if (ari) json_object_set_new(j, "ari", md_ari_to_json(ari, p));
     load_job(&jv, md, store, p);
     if (jv.job) {
         json_t *renewal = json_deep_copy(jv.job);
@@ -390,7 +390,7 @@ const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
         const md_t *md = list[i];
         int n = md_pkey_spec_count(md), found, due;
         md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
-        apr_time_t renew_at = renewal_due(md, store, infos, &due, ptemp);
+        apr_time_t renew_at = renewal_due(md, store, infos, &due, NULL, ptemp);
         apr_time_t until = certs_valid_until(md, infos);
         const char *names = "", *renewal, *checks = "";
         job_view_t jv;
@@ -439,7 +439,7 @@ const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store, apr
         int found, due;
         md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
         job_view_t jv;
-        renewal_due(md, store, infos, &due, ptemp);
+        renewal_due(md, store, infos, &due, NULL, ptemp);
         load_job(&jv, md, store, ptemp);
         ++counts[overall(md, &jv, due)];
         apr_pool_clear(ptemp);
@@ -485,7 +485,7 @@ const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, 
         const char *name = label(md->name, p);
         int n = md_pkey_spec_count(md), found;
         md_cert_info_t **infos = served_certs(md, store, &found, p);
-        apr_time_t at = renewal_due(md, store, infos, NULL, p);
+        apr_time_t at = renewal_due(md, store, infos, NULL, NULL, p);
         job_view_t jv;
 
         for (k = 0; k < n; ++k) {
