@@ -404,6 +404,8 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     const char *base, *err = NULL;
     json_t *httpd_json;
     apr_file_t *lock;
+    apr_interval_time_t lock_wait = mc->use_store_locks ? mc->lock_wait_timeout
+                                                        : MD_STORE_LOCK_WAIT_DEFAULT;
     apr_status_t rv;
     apr_time_t started = apr_time_now();
     int i, dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
@@ -440,14 +442,11 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
             return !OK;
         }
     }
-    rv = lock_store(&lock, mc->store, mc->use_store_locks ? mc->lock_wait_timeout
-                                                           : MD_STORE_LOCK_WAIT_DEFAULT, ptemp);
+    rv = lock_store(&lock, mc->store, lock_wait, ptemp);
     if (APR_STATUS_IS_EAGAIN(rv))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10962)
                      "the store is locked by another server for more than %s (%s/store.lock)%s",
-                     md_util_duration_format(ptemp, mc->use_store_locks ? mc->lock_wait_timeout
-                                                                        : MD_STORE_LOCK_WAIT_DEFAULT),
-                     base,
+                     md_util_duration_format(ptemp, lock_wait), base,
                      mc->use_store_locks ? "; staged certificates are activated at the next restart"
                                          : "; going on without the lock (see MDStoreLocks)");
     else if (rv != APR_SUCCESS)

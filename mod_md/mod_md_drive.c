@@ -85,17 +85,9 @@ static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback
 
 static void run_installed(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool_t *p)
 {
-    const char *extra[3], *err = NULL;
-    int code;
-
-    if (!mc->message_cmd) return;
-    extra[0] = "installed";
-    extra[1] = md->name;
-    extra[2] = NULL;
-    if (md_drive_run_cmd(mc->message_cmd, extra, &code, p, &err) != APR_SUCCESS || code != 0)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10950)
-                     "MDomain %s: MDMessageCmd %s installed %s failed: %s", md->name,
-                     mc->message_cmd, md->name, err ? err : apr_psprintf(p, "exit code %d", code));
+    const char *err;
+    if (md_drive_event(mc->message_cmd, "installed", md->name, p, &err) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10950) "MDomain %s: %s", md->name, err);
 }
 
 /* drive lives in pconf: a configuration without MDs must not see the previous one's */
@@ -492,7 +484,7 @@ static md_store_t *store_of(void)
 static int http_challenge(request_rec *r)
 {
     md_store_t *store = store_of();
-    const char *path = r->parsed_uri.path, *token, *host = r->hostname;
+    const char *path = r->parsed_uri.path, *token, *host = r->hostname, *ip;
     char *data;
     apr_size_t len, tlen;
     apr_status_t rv;
@@ -501,7 +493,8 @@ static int http_challenge(request_rec *r)
         return DECLINED;
     if (r->method_number != M_GET) return DECLINED;
     token = path + sizeof(ACME_CHALLENGE_PREFIX) - 1;
-    if (host && md_util_ip_canonical(r->pool, host)) host = md_util_ip_canonical(r->pool, host);
+    ip = host ? md_util_ip_canonical(r->pool, host) : NULL;
+    if (ip) host = ip;
     else if (!host || !md_util_is_dns_name(host, 0)) return DECLINED;
     if (!*token || strchr(token, '/')) return DECLINED;
     host = md_util_str_tolower(r->pool, host);
