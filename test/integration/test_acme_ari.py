@@ -157,8 +157,9 @@ def test_already_replaced_orders_again_without_replaces(httpd, pebble_for, proxy
     cid = ari_cert_id(first_cert(h, pb, name))
     job = wait_for(lambda: staged(h, name) and read_job(h, name), what="the renewal")
     assert job["errors"] == 0
-    attempts = [(st, o.get("replaces")) for st, o in px.order_attempts]
-    assert attempts[-2:] == [(409, cid), (201, None)], attempts
+    # pebble rejects a share of nonces (badNonce, 400), which the client simply retries
+    attempts = [(st, o.get("replaces")) for st, o in px.order_attempts if st != 400]
+    assert attempts[-2:] == [(409, cid), (201, None)], px.order_attempts
 
 
 def test_ari_off_asks_nothing_and_replaces_nothing(httpd, pebble_for, proxy_for):
