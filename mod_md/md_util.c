@@ -16,7 +16,24 @@
 
 #define MD_SEC(n) ((apr_interval_time_t)(n) * APR_USEC_PER_SEC)
 
-const char *md_util_parse_duration(const char *s, apr_interval_time_t *pduration)
+const char *md_util_plain_unit(const char *directive)
+{
+    static const char *const units[][2] = {
+        { "MDRenewWindow", MD_UNIT_DAYS },          { "MDWarnWindow", MD_UNIT_DAYS },
+        { "MDStaplingRenewWindow", MD_UNIT_DAYS },  { "MDStaplingKeepResponse", MD_UNIT_DAYS },
+        { "MDActivationDelay", MD_UNIT_DAYS },      { "MDRetryDelay", MD_UNIT_SECONDS },
+        { "MDCheckInterval", MD_UNIT_SECONDS },     { "MDInitialDelay", MD_UNIT_SECONDS },
+        { "MDStoreLocks", MD_UNIT_SECONDS },
+    };
+    size_t i;
+    for (i = 0; directive && i < sizeof(units) / sizeof(units[0]); ++i) {
+        if (!strcasecmp(directive, units[i][0])) return units[i][1];
+    }
+    return NULL;
+}
+
+const char *md_util_parse_duration(const char *s, const char *def_unit,
+                                   apr_interval_time_t *pduration)
 {
     char *end;
     long long n;
@@ -27,7 +44,8 @@ const char *md_util_parse_duration(const char *s, apr_interval_time_t *pduration
     errno = 0;
     n = strtoll(s, &end, 10);
     if (errno || n < 0) return "number out of range";
-    if (!*end || !strcasecmp(end, "s")) unit = MD_SEC(1);
+    if (!*end) end = (char *)def_unit;
+    if (!strcasecmp(end, "s")) unit = MD_SEC(1);
     else if (!strcasecmp(end, "ms")) unit = 1000;
     else if (!strcasecmp(end, "mi")) unit = MD_SEC(60);
     else if (!strcasecmp(end, "h")) unit = MD_SEC(3600);
@@ -46,17 +64,18 @@ const char *md_util_parse_timeslice(const char *s, md_timeslice_t *ts)
     if (len && s[len - 1] == '%') {
         char *end;
         long n;
-        if (!isdigit((unsigned char)*s)) return "a percentage must be a number from 0 to 100";
+        if (!isdigit((unsigned char)*s)) return "a percentage must be a whole number from 0 to 99";
         errno = 0;
         n = strtol(s, &end, 10);
-        if (errno || end != s + len - 1 || n < 0 || n > 100)
-            return "a percentage must be a number from 0 to 100";
+        if (errno || end != s + len - 1 || n < 0)
+            return "a percentage must be a whole number from 0 to 99";
+        if (n >= 100) return MD_TIMESLICE_TOO_LONG;
         ts->norm = 100;
         ts->len = n;
         return NULL;
     }
     ts->norm = 0;
-    return md_util_parse_duration(s, &ts->len);
+    return md_util_parse_duration(s, MD_UNIT_DAYS, &ts->len);
 }
 
 const char *md_util_duration_format(apr_pool_t *p, apr_interval_time_t d)
@@ -74,6 +93,7 @@ const char *md_util_timeslice_format(apr_pool_t *p, const md_timeslice_t *ts)
 {
     if (ts->norm > 0)
         return apr_psprintf(p, "%" APR_INT64_T_FMT "%%", (apr_int64_t)(ts->len * 100 / ts->norm));
+    if (ts->len == 0) return "0d";             /* as the reference writes it into md.json */
     return md_util_duration_format(p, ts->len);
 }
 

@@ -18,11 +18,25 @@ typedef struct md_timeslice_t {
     apr_interval_time_t len;
 } md_timeslice_t;
 
-/* Parse "Nd", "Nh", "Nmi", "Ns", "Nms" or plain seconds. NULL on success, else the reason.
- * def_unit: the unit used for plain numbers, in seconds (1 for seconds). */
-const char *md_util_parse_duration(const char *s, apr_interval_time_t *pduration);
-/* Parse a duration or "N%" (0..100). */
+/* The unit of a plain number. As in the reference mod_md, the windows and delays that concern
+ * certificates and staples (MDRenewWindow, MDWarnWindow, MDStaplingRenewWindow,
+ * MDStaplingKeepResponse, MDActivationDelay, and the windows in md.json) count in days; the
+ * driver's timers (MDRetryDelay, MDCheckInterval, MDInitialDelay, MDStoreLocks) in seconds. */
+#define MD_UNIT_DAYS    "d"
+#define MD_UNIT_SECONDS "s"
+/* The unit of a plain number in the value of the directive named (case-insensitive): one of
+ * MD_UNIT_*, or NULL for a directive that takes no duration. */
+const char *md_util_plain_unit(const char *directive);
+
+/* Parse "Nd", "Nh", "Nmi", "Ns", "Nms" or a plain number N counted in def_unit (MD_UNIT_*).
+ * NULL on success, else the reason. */
+const char *md_util_parse_duration(const char *s, const char *def_unit,
+                                   apr_interval_time_t *pduration);
+/* Parse a duration (a plain number is days) or "N%" (0 <= N < 100: a window of the whole
+ * lifetime or more would renew at once, forever). */
 const char *md_util_parse_timeslice(const char *s, md_timeslice_t *ts);
+/* The reason md_util_parse_timeslice gives for 100% or more (the reference's words). */
+#define MD_TIMESLICE_TOO_LONG "a length of 100% or more is not allowed."
 /* Format a time slice back the way it was given: "33%", "21d", "90s", "12h"... */
 const char *md_util_timeslice_format(apr_pool_t *p, const md_timeslice_t *ts);
 /* Format a duration compactly: "12h", "30s", "1500ms". */

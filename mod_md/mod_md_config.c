@@ -120,19 +120,27 @@ static const char *parse_flag(cmd_parms *cmd, const char *value, int *pflag)
     return NULL;
 }
 
+/* A plain number counts in the unit the reference gives this directive (md_util_plain_unit). */
 static const char *parse_duration(cmd_parms *cmd, const char *value, apr_interval_time_t *pd)
 {
-    const char *why = md_util_parse_duration(value, pd);
-    return why ? bad_value(cmd, value, apr_pstrcat(cmd->pool, why,
-                           " (durations are like 30s, 10mi, 12h, 7d, 500ms)", NULL)) : NULL;
+    const char *def_unit = md_util_plain_unit(cmd->cmd->name);
+    const char *why = md_util_parse_duration(value, def_unit, pd);
+    if (!why) return NULL;
+    return bad_value(cmd, value, apr_psprintf(cmd->pool, "unrecognized duration format: %s "
+                     "(durations are like 30s, 10mi, 12h, 7d, 500ms; a plain number counts %s)",
+                     why, strcmp(def_unit, MD_UNIT_DAYS) ? "seconds" : "days"));
 }
 
 static const char *parse_timeslice(cmd_parms *cmd, const char *value, md_timeslice_t **pts)
 {
     md_timeslice_t *ts = apr_pcalloc(cmd->pool, sizeof(*ts));
     const char *why = md_util_parse_timeslice(value, ts);
-    if (why) return bad_value(cmd, value, apr_pstrcat(cmd->pool, why,
-                              " (use a duration like 21d or a share of the lifetime like 33%)", NULL));
+    if (why && !strcmp(why, MD_TIMESLICE_TOO_LONG))
+        return bad_value(cmd, value, apr_pstrcat(cmd->pool, "with ", why, NULL));
+    if (why)
+        return apr_psprintf(cmd->pool, "%s has unrecognized format '%s': %s (use a duration like "
+                            "21d, a plain number of days, or a share of the lifetime like 33%%)",
+                            cmd->cmd->name, value, why);
     *pts = ts;
     return NULL;
 }
@@ -488,7 +496,7 @@ static const char *set_check_interval(cmd_parms *cmd, void *dc, const char *valu
     (void)dc;
     if (err || (err = parse_duration(cmd, value, &mc->check_interval))) return err;
     if (mc->check_interval < apr_time_from_sec(1))
-        return bad_value(cmd, value, "the interval must be at least 1 second");
+        return bad_value(cmd, value, "check interval cannot be less than one second");
     return NULL;
 }
 
@@ -632,7 +640,7 @@ static const char *set_store_locks(cmd_parms *cmd, void *dc, const char *value)
     if (err) return err;
     if (!strcasecmp(value, "on")) mc->use_store_locks = 1;
     else if (!strcasecmp(value, "off")) mc->use_store_locks = 0;
-    else if ((why = md_util_parse_duration(value, &d)) != NULL)
+    else if ((why = md_util_parse_duration(value, md_util_plain_unit(cmd->cmd->name), &d)) != NULL)
         return bad_value(cmd, value, "use 'on', 'off' or a duration such as 10s");
     else {
         mc->use_store_locks = 1;

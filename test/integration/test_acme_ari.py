@@ -129,13 +129,13 @@ def test_future_window_does_not_renew(httpd, pebble_for, proxy_for):
 
 
 def test_replaces_on_renewal_window_renewal(httpd, pebble_for, proxy_for):
-    """A renewal decided by MDRenewWindow (100%: always due) at a CA with ARI also names the
+    """A renewal decided by MDRenewWindow (3650d, longer than the lifetime: always due) at a CA with ARI also names the
     certificate it replaces: the id computed here from the served certificate."""
     h = httpd()
     pb = pebble_for(h)
     px = proxy_for(pb)
     name = "replaces.mdtest.org"
-    h.write_conf(conf(h, pb, px, "MDRenewWindow 100%\n") + f"MDomain {name}\n"
+    h.write_conf(conf(h, pb, px, "MDRenewWindow 3650d\n") + f"MDomain {name}\n"
                  + h.ssl_vhost(name) + h.http_vhost(name))
     h.start()
     cert = first_cert(h, pb, name)
@@ -151,7 +151,7 @@ def test_already_replaced_orders_again_without_replaces(httpd, pebble_for, proxy
     px = proxy_for(pb)
     px.reject_replaces = True
     name = "replaced.mdtest.org"
-    h.write_conf(conf(h, pb, px, "MDRenewWindow 100%\n") + f"MDomain {name}\n"
+    h.write_conf(conf(h, pb, px, "MDRenewWindow 3650d\n") + f"MDomain {name}\n"
                  + h.ssl_vhost(name) + h.http_vhost(name))
     h.start()
     cid = ari_cert_id(first_cert(h, pb, name))
@@ -168,7 +168,7 @@ def test_ari_off_asks_nothing_and_replaces_nothing(httpd, pebble_for, proxy_for)
     px = proxy_for(pb)
     name = "noari.mdtest.org"
     px.set_answer("past", retry_after=1)
-    h.write_conf(conf(h, pb, px, "MDRenewWindow 100%\n")
+    h.write_conf(conf(h, pb, px, "MDRenewWindow 3650d\n")
                  + f"<MDomain {name}>\n  MDRenewViaARI off\n</MDomain>\n"
                  + h.ssl_vhost(name) + h.http_vhost(name))
     h.start()
@@ -187,7 +187,7 @@ def test_ca_without_ari_renews_normally_and_silently(httpd, pebble_for, proxy_fo
     px = proxy_for(pb, ari=False)
     name = "plainca.mdtest.org"
     px.set_answer("past")
-    h.write_conf(conf(h, pb, px) + f"<MDomain {name}>\n  MDRenewWindow 100%\n</MDomain>\n"
+    h.write_conf(conf(h, pb, px) + f"<MDomain {name}>\n  MDRenewWindow 3650d\n</MDomain>\n"
                  + "MDomain quiet.mdtest.org\n"
                  + h.ssl_vhost(name) + h.http_vhost(name)
                  + h.ssl_vhost("quiet.mdtest.org") + h.http_vhost("quiet.mdtest.org"))

@@ -6,17 +6,19 @@
 START_TEST(duration_units)
 {
     apr_interval_time_t d;
-    ck_assert_ptr_null(md_util_parse_duration("30", &d));
+    ck_assert_ptr_null(md_util_parse_duration("30", MD_UNIT_SECONDS, &d));
     ck_assert_int_eq(d, apr_time_from_sec(30));
-    ck_assert_ptr_null(md_util_parse_duration("30s", &d));
+    ck_assert_ptr_null(md_util_parse_duration("30", MD_UNIT_DAYS, &d));
+    ck_assert_int_eq(d, apr_time_from_sec(30 * 86400));
+    ck_assert_ptr_null(md_util_parse_duration("30s", MD_UNIT_DAYS, &d));
     ck_assert_int_eq(d, apr_time_from_sec(30));
-    ck_assert_ptr_null(md_util_parse_duration("500ms", &d));
+    ck_assert_ptr_null(md_util_parse_duration("500ms", MD_UNIT_DAYS, &d));
     ck_assert_int_eq(d, 500000);
-    ck_assert_ptr_null(md_util_parse_duration("10mi", &d));
+    ck_assert_ptr_null(md_util_parse_duration("10mi", MD_UNIT_DAYS, &d));
     ck_assert_int_eq(d, apr_time_from_sec(600));
-    ck_assert_ptr_null(md_util_parse_duration("12h", &d));
+    ck_assert_ptr_null(md_util_parse_duration("12h", MD_UNIT_DAYS, &d));
     ck_assert_int_eq(d, apr_time_from_sec(12 * 3600));
-    ck_assert_ptr_null(md_util_parse_duration("21d", &d));
+    ck_assert_ptr_null(md_util_parse_duration("21d", MD_UNIT_DAYS, &d));
     ck_assert_int_eq(d, apr_time_from_sec(21 * 86400));
 }
 END_TEST
@@ -27,8 +29,34 @@ START_TEST(duration_invalid)
     const char *bad[] = { "", "abc", "10x", "-5", "5 d", "d", "1e3", "99999999999999999999d", "36501000d" };
     size_t i;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i)
-        ck_assert_msg(md_util_parse_duration(bad[i], &d) != NULL, "accepted '%s'", bad[i]);
+        ck_assert_msg(md_util_parse_duration(bad[i], MD_UNIT_SECONDS, &d) != NULL, "accepted '%s'", bad[i]);
     ck_assert_int_eq(d, 7);
+}
+END_TEST
+
+/* The unit of a plain number, directive by directive (compat item 0: the reference's units). */
+START_TEST(plain_number_unit_per_directive)
+{
+    static const struct { const char *name; apr_interval_time_t plain30; } dirs[] = {
+        { "MDRenewWindow", 30 * 86400 },       { "MDWarnWindow", 30 * 86400 },
+        { "MDStaplingRenewWindow", 30 * 86400 }, { "MDStaplingKeepResponse", 30 * 86400 },
+        { "MDActivationDelay", 30 * 86400 },   { "MDRetryDelay", 30 },
+        { "MDCheckInterval", 30 },             { "MDInitialDelay", 30 },
+        { "MDStoreLocks", 30 },
+    };
+    apr_interval_time_t d;
+    size_t i;
+    for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); ++i) {
+        const char *unit = md_util_plain_unit(dirs[i].name);
+        ck_assert_msg(unit != NULL, "%s has no plain unit", dirs[i].name);
+        ck_assert_ptr_null(md_util_parse_duration("30", unit, &d));
+        ck_assert_msg(d == apr_time_from_sec(dirs[i].plain30), "%s 30 is %" APR_INT64_T_FMT "us",
+                      dirs[i].name, (apr_int64_t)d);
+        ck_assert_ptr_null(md_util_parse_duration("30s", unit, &d));   /* a unit always wins */
+        ck_assert_int_eq(d, apr_time_from_sec(30));
+    }
+    ck_assert_str_eq(md_util_plain_unit("mdrenewwindow"), MD_UNIT_DAYS);
+    ck_assert_ptr_null(md_util_plain_unit("MDomain"));
 }
 END_TEST
 
@@ -38,8 +66,11 @@ START_TEST(timeslice_parse_and_format)
     ck_assert_ptr_null(md_util_parse_timeslice("33%", &ts));
     ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "33%");
     ck_assert_ptr_null(md_util_parse_timeslice("0%", &ts));
-    ck_assert_ptr_null(md_util_parse_timeslice("100%", &ts));
-    ck_assert_ptr_nonnull(md_util_parse_timeslice("101%", &ts));
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "0%");
+    ck_assert_ptr_null(md_util_parse_timeslice("99%", &ts));
+    /* a window of the whole lifetime would renew at once, forever: refused as the reference does */
+    ck_assert_str_eq(md_util_parse_timeslice("100%", &ts), MD_TIMESLICE_TOO_LONG);
+    ck_assert_str_eq(md_util_parse_timeslice("101%", &ts), MD_TIMESLICE_TOO_LONG);
     ck_assert_ptr_nonnull(md_util_parse_timeslice("-1%", &ts));
     ck_assert_ptr_nonnull(md_util_parse_timeslice("x%", &ts));
     ck_assert_ptr_nonnull(md_util_parse_timeslice("5.5%", &ts));
@@ -47,8 +78,12 @@ START_TEST(timeslice_parse_and_format)
     ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "21d");
     ck_assert_ptr_null(md_util_parse_timeslice("90s", &ts));
     ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "90s");
+    /* a plain number is days, as with the reference: MDRenewWindow 30 is 30 days */
     ck_assert_ptr_null(md_util_parse_timeslice("120", &ts));
-    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "2mi");
+    ck_assert_int_eq(ts.len, apr_time_from_sec(120 * 86400));
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "120d");
+    ck_assert_ptr_null(md_util_parse_timeslice("0", &ts));
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "0d");
 }
 END_TEST
 
@@ -211,6 +246,7 @@ static Suite *suite(void)
     tcase_add_test(tc, ip_names);
     tcase_add_test(tc, duration_units);
     tcase_add_test(tc, duration_invalid);
+    tcase_add_test(tc, plain_number_unit_per_directive);
     tcase_add_test(tc, timeslice_parse_and_format);
     tcase_add_test(tc, timeslice_span_short_lived);
     tcase_add_test(tc, dns_names);
