@@ -12,7 +12,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
-#include "ct_sct.h"
+#include "ct_util.h"
 
 #define CT_AUDIT_SERVER_START 1
 #define CT_AUDIT_KEY_START    2

@@ -14,7 +14,7 @@
 #include <apr_tables.h>
 #include <openssl/evp.h>
 #include <openssl/ct.h>
-#include "ct_sct.h"
+#include "ct_util.h"
 
 #define CT_LOG_TS_UNSET ((apr_uint64_t)-1)
 

@@ -5,6 +5,7 @@
 #include <openssl/objects.h>
 
 #include "ct_merkle.h"
+#include "ct_sct.h"
 
 void ct_merkle_node_hash(unsigned char out[CT_HASH_LEN], const unsigned char *left,
                          const unsigned char *right)

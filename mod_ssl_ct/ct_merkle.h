@@ -10,7 +10,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <openssl/x509.h>
-#include "ct_sct.h"
+#include "ct_util.h"
 
 #define CT_HASH_LEN 32
 

@@ -1,8 +1,7 @@
 /* ct_sct.h: Signed Certificate Timestamps, one at a time and as TLS-encoded lists.
  *
  * Owns: the checked decoding of single SCTs and SCT lists (RFC 6962 3.2/3.3) on top of
- * OpenSSL's CT codec, re-encoding of lists with a cap, and the online verification of one
- * SCT against the configured logs (signature, trust, time range, not from the future).
+ * OpenSSL's CT codec and re-encoding of lists with a cap (verification: ct_sct_verify.h).
  * Never: trusts a length it has not checked against the buffer, parses what OpenSSL parses,
  * includes httpd headers, logs (results and reasons go back to the caller).
  */
@@ -14,17 +13,12 @@
 #include <openssl/ct.h>
 #include <openssl/x509.h>
 
-#define CT_LOG_ID_LEN        32
+#include "ct_util.h"
+
 /* An SCT is u16-length-prefixed inside a list, so it can never be longer than this. */
 #define CT_SCT_MAX_LEN       65535
 /* version(1) + log_id(32) + timestamp(8) + ext len(2) + hash(1) + sig alg(1) + sig len(2) */
 #define CT_SCT_MIN_LEN       47
-
-/* A byte string living in some pool. */
-typedef struct ct_blob_t {
-    const unsigned char *data;
-    apr_size_t len;
-} ct_blob_t;
 
 /* The fields of an SCT that callers need without keeping an OpenSSL object around. */
 typedef struct ct_sct_info_t {
@@ -46,37 +40,5 @@ apr_status_t ct_sct_list_split(apr_array_header_t **pscts, const unsigned char *
  * the list exceed 65535 bytes are left out. *pcount gets the number encoded (may be NULL). */
 apr_status_t ct_sct_list_encode(ct_blob_t *out, const apr_array_header_t *scts, int limit,
                                 int *pcount, apr_pool_t *p);
-
-/* The outcome of checking one SCT online. */
-typedef enum {
-    CT_SCT_VALID = 0,          /* known log, trusted, in range, signature verified */
-    CT_SCT_UNVERIFIED,         /* known log, trusted, in range, but no key to verify with */
-    CT_SCT_UNKNOWN_LOG,        /* log id not in the configuration */
-    CT_SCT_DISTRUSTED,         /* log marked distrusted */
-    CT_SCT_OUT_OF_RANGE,       /* timestamp outside the log's min/max */
-    CT_SCT_FUTURE,             /* timestamp later than now */
-    CT_SCT_BAD_SIGNATURE,      /* signature does not verify */
-    CT_SCT_MALFORMED
-} ct_sct_status_t;
-
-const char *ct_sct_status_str(ct_sct_status_t st);
-
-struct ct_logs_t;
-
-/* Verify one SCT (OpenSSL object, its source/entry type set) for cert. issuer is needed for
- * precertificate (embedded) SCTs; without it those SCTs fail as CT_SCT_BAD_SIGNATURE. */
-ct_sct_status_t ct_sct_verify(SCT *sct, X509 *cert, X509 *issuer,
-                              const struct ct_logs_t *logs, apr_uint64_t now_ms);
-
-/* Same for a TLS-encoded SCT, with the given source (SCT_SOURCE_TLS_EXTENSION, ...). */
-ct_sct_status_t ct_sct_verify_blob(const ct_blob_t *sct, sct_source_t source, X509 *cert,
-                                   X509 *issuer, const struct ct_logs_t *logs,
-                                   apr_uint64_t now_ms);
-
-/* Current time in ms since the epoch. */
-apr_uint64_t ct_now_ms(void);
-
-/* Lower-case hex of data (2*len chars). */
-const char *ct_hex(apr_pool_t *p, const unsigned char *data, apr_size_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "ct_store.h"
+#include "ct_sct_verify.h"
 
 apr_status_t ct_store_write_atomic(const char *path, const void *data, apr_size_t len,
                                    apr_fileperms_t perms, apr_pool_t *p)

@@ -13,7 +13,6 @@
 #include <apr_tables.h>
 #include <apr_file_info.h>
 #include <openssl/x509.h>
-#include "ct_sct.h"
 #include "ct_log.h"
 
 #define CT_STORE_CERTS   "servercerts.pem"

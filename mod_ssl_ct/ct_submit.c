@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "ct_submit.h"
+#include "ct_sct.h"
 
 static long b64_decode(apr_pool_t *p, const char *s, unsigned char **pout)
 {

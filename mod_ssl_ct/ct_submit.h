@@ -12,7 +12,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
-#include "ct_sct.h"
+#include "ct_util.h"
 
 #define CT_SUBMIT_MAX_BODY   (64 * 1024)
 

@@ -18,8 +18,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "ct_sct.h"
-#include "ct_log.h"
+#include "ct_sct_verify.h"
 #include "ct_store.h"
 
 extern module AP_MODULE_DECLARE_DATA ssl_ct_module;

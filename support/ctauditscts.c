@@ -28,6 +28,7 @@
 #include <openssl/objects.h>
 
 #include "ct_audit.h"
+#include "ct_sct.h"
 #include "ct_log.h"
 #include "ct_merkle.h"
 #include "ct_store.h"

@@ -1,12 +1,11 @@
-/* test_ct_sct.c: SCT codec and verification (ct_sct.c), against SCTs signed by the test. */
+/* test_ct_sct.c: the SCT codec (ct_sct.c), against SCTs signed by the test. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 
-#include "ct_sct.h"
-#include "ct_log.h"
+#include "ct_sct_verify.h"
 #include "ct_helpers.h"
 
 static apr_pool_t *pool;
@@ -149,90 +148,9 @@ START_TEST(list_over_64k_is_capped)
 }
 END_TEST
 
-START_TEST(verify_x509_entry)
-{
-    apr_uint64_t now = ct_now_ms();
-    ct_blob_t s = th_sct(pool, log_key, leaf, NULL, now - 5000, NULL, 0);
-    ct_blob_t other = th_sct(pool, other_key, leaf, NULL, now - 5000, NULL, 0);
-    ct_blob_t future = th_sct(pool, log_key, leaf, NULL, now + 3600000, NULL, 0);
-    X509 *leaf2 = th_cert(leaf_key, ca_key, ca, "other.example", 0);
-    unsigned char *bad = apr_pmemdup(pool, s.data, s.len);
-    ct_blob_t badb = { bad, s.len };
-
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
-                     CT_SCT_VALID);
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_OCSP_STAPLED_RESPONSE, leaf, NULL, logs,
-                                        now), CT_SCT_VALID);
-    /* the SCT of another certificate */
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf2, NULL, logs, now),
-                     CT_SCT_BAD_SIGNATURE);
-    /* a log we do not know */
-    ck_assert_int_eq(ct_sct_verify_blob(&other, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs,
-                                        now), CT_SCT_UNKNOWN_LOG);
-    ck_assert_int_eq(ct_sct_verify_blob(&future, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs,
-                                        now), CT_SCT_FUTURE);
-    /* flip a bit of the timestamp: signature no longer matches */
-    bad[1 + 32 + 7] ^= 0x01;
-    ck_assert_int_eq(ct_sct_verify_blob(&badb, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
-                     CT_SCT_BAD_SIGNATURE);
-    X509_free(leaf2);
-}
-END_TEST
-
-START_TEST(verify_policy)
-{
-    apr_uint64_t now = ct_now_ms();
-    ct_blob_t s = th_sct(pool, log_key, leaf, NULL, now - 5000, NULL, 0);
-    ct_log_t *log = APR_ARRAY_IDX(logs->logs, 0, ct_log_t *);
-
-    log->distrusted = 1;
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
-                     CT_SCT_DISTRUSTED);
-    log->distrusted = 0;
-    log->min_ts = now - 1000;
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
-                     CT_SCT_OUT_OF_RANGE);
-    log->min_ts = CT_LOG_TS_UNSET;
-    log->max_ts = now - 10000;
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
-                     CT_SCT_OUT_OF_RANGE);
-    log->max_ts = CT_LOG_TS_UNSET;
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
-                     CT_SCT_VALID);
-}
-END_TEST
-
-START_TEST(verify_precert_entry)
-{
-    apr_uint64_t now = ct_now_ms();
-    X509 *l = th_cert(leaf_key, ca_key, ca, "embedded.example", 0);
-    ct_blob_t s = th_sct(pool, log_key, l, ca, now - 5000, NULL, 0), list;
-    apr_array_header_t *a = apr_array_make(pool, 1, sizeof(ct_blob_t));
-
-    *(ct_blob_t *)apr_array_push(a) = s;
-    ck_assert_int_eq(ct_sct_list_encode(&list, a, -1, NULL, pool), APR_SUCCESS);
-    th_embed(l, ca_key, &list);
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_X509V3_EXTENSION, l, ca, logs, now),
-                     CT_SCT_VALID);
-    /* no issuer: a precert SCT cannot be checked, so it does not count as valid */
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_X509V3_EXTENSION, l, NULL, logs, now),
-                     CT_SCT_BAD_SIGNATURE);
-    /* wrong issuer key hash */
-    {
-        X509 *ca2 = th_cert(other_key, other_key, NULL, "Test CA", 1);
-        ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_X509V3_EXTENSION, l, ca2, logs, now),
-                         CT_SCT_BAD_SIGNATURE);
-        X509_free(ca2);
-    }
-    /* the same SCT presented as if it were over the whole cert fails */
-    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, l, ca, logs, now),
-                     CT_SCT_BAD_SIGNATURE);
-    X509_free(l);
-}
-END_TEST
-
 int main(void)
 {
-    const TTest *tests[] = { parse_valid_and_extensions, parse_truncated_trailing_garbage, list_roundtrip_and_bounds, list_over_64k_is_capped, verify_x509_entry, verify_policy, verify_precert_entry, NULL };
+    const TTest *tests[] = { parse_valid_and_extensions, parse_truncated_trailing_garbage,
+                             list_roundtrip_and_bounds, list_over_64k_is_capped, NULL };
     return th_run("ct_sct", setup, teardown, tests);
 }
