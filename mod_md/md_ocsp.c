@@ -42,16 +42,6 @@ int md_ocsp_status_parse(const char *s)
 static apr_status_t certid_cleanup(void *d) { OCSP_CERTID_free(d); return APR_SUCCESS; }
 static apr_status_t x509_cleanup(void *d) { X509_free(d); return APR_SUCCESS; }
 
-static const char *openssl_err(apr_pool_t *p)
-{
-    unsigned long e = ERR_get_error();
-    char buf[256];
-    if (!e) return "no details from OpenSSL";
-    ERR_error_string_n(e, buf, sizeof(buf));
-    ERR_clear_error();
-    return apr_pstrdup(p, buf);
-}
-
 static const char *digest_hex(X509 *x, const EVP_MD *md, apr_pool_t *p)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
@@ -91,7 +81,7 @@ apr_status_t md_ocsp_cert_make(md_ocsp_cert_t **pc, X509 *cert, X509 *issuer,
     apr_pool_cleanup_register(p, issuer, x509_cleanup, apr_pool_cleanup_null);
     c->id = OCSP_cert_to_id(EVP_sha1(), cert, issuer);
     if (!c->id) {
-        *perr = apr_psprintf(p, "cannot compute the OCSP cert id: %s", openssl_err(p));
+        *perr = apr_psprintf(p, "cannot compute the OCSP cert id: %s", md_crypt_last_error(p));
         return APR_EGENERAL;
     }
     apr_pool_cleanup_register(p, c->id, certid_cleanup, apr_pool_cleanup_null);
@@ -232,7 +222,7 @@ apr_status_t md_ocsp_resp_verify(md_ocsp_resp_t **presp, const md_ocsp_cert_t *c
     }
     if (OCSP_basic_verify(basic, untrusted, trust, 0) <= 0) {
         *perr = apr_psprintf(p, "the response is not signed by the issuer or a responder it "
-                             "authorized: %s", openssl_err(p));
+                             "authorized: %s", md_crypt_last_error(p));
         goto out;
     }
     if ((idx = find_single(basic, c)) < 0) {
