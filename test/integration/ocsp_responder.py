@@ -21,7 +21,6 @@ verifies with `openssl ocsp` (test_ocsp_fixture_verifies_with_openssl).
 """
 import datetime
 import os
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -31,15 +30,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, AuthorityInformationAccessOID
 
+from httpd import free_port
+
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _name(cn):

@@ -211,6 +211,19 @@ def verify_served(h, name, root_path, extra=()):
     return p.returncode, p.stdout + p.stderr
 
 
+def served_ok(h, pb, name):
+    """Does h serve name a certificate that verifies against pebble's root?"""
+    rc, out = verify_served(h, name, pb.write_root(os.path.join(pb.dir, "root.pem")))
+    return rc == 0 and "Verify return code: 0 (ok)" in out
+
+
+def served_leaf_pem(h, name, root):
+    """The leaf certificate served for name (base64 body), asserting that it verifies."""
+    rc, out = verify_served(h, name, root)
+    assert rc == 0 and "Verify return code: 0 (ok)" in out, out
+    return out.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+
+
 def _pebble_for(request):
     """pebble_for(h, env=None, config=None): a started Pebble validating against httpd h.
     At the end, stops the httpds it was made for and then pebble; logs on failure."""

@@ -4,14 +4,7 @@ import json
 import os
 import time
 
-from pebble import pebble_for, md_conf, wait_staged, verify_served, read_job  # noqa: F401
-
-
-def served_serial(h, name, root):
-    rc, out = verify_served(h, name, root)
-    assert rc == 0 and "Verify return code: 0 (ok)" in out, out
-    leaf = out.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
-    return leaf
+from pebble import pebble_for, md_conf, wait_staged, read_job, served_leaf_pem  # noqa: F401
 
 
 def test_one_account_for_concurrent_mds_and_restarts(httpd, pebble_for):
@@ -40,7 +33,7 @@ def test_one_account_for_concurrent_mds_and_restarts(httpd, pebble_for):
     h.graceful()
     assert os.listdir(os.path.join(h.store_dir, "accounts")) == accounts
     root = pb.write_root(os.path.join(pb.dir, "root.pem"))
-    served_serial(h, new, root)
+    served_leaf_pem(h, new, root)
 
 
 def test_external_account_binding(httpd, pebble_for):
@@ -70,7 +63,7 @@ def test_external_account_binding(httpd, pebble_for):
     h.graceful()
     wait_staged(h, with_eab)
     h.graceful()
-    served_serial(h, with_eab, pb.write_root(os.path.join(pb.dir, "root.pem")))
+    served_leaf_pem(h, with_eab, pb.write_root(os.path.join(pb.dir, "root.pem")))
 
 
 def test_renewal_inside_window_replaces_certificate(httpd, pebble_for):
@@ -86,11 +79,11 @@ def test_renewal_inside_window_replaces_certificate(httpd, pebble_for):
     wait_staged(h, name)
     h.graceful()
     root = pb.write_root(os.path.join(pb.dir, "root.pem"))
-    first = served_serial(h, name, root)
+    first = served_leaf_pem(h, name, root)
     wait_staged(h, name)
     assert "inside MDRenewWindow" in h.log()
     h.graceful()
-    second = served_serial(h, name, root)
+    second = served_leaf_pem(h, name, root)
     assert first != second
     assert os.path.isdir(os.path.join(h.store_dir, "archive", f"{name}.2"))
 
@@ -158,4 +151,4 @@ def test_deactivated_account_is_replaced(httpd, pebble_for):
     assert h.log().count("created ACME account") == 2
     h.graceful()
     assert len(os.listdir(os.path.join(h.store_dir, "accounts"))) == 2
-    served_serial(h, second, pb.write_root(os.path.join(pb.dir, "root.pem")))
+    served_leaf_pem(h, second, pb.write_root(os.path.join(pb.dir, "root.pem")))

@@ -13,8 +13,8 @@ import time
 import pytest
 
 from httpd import free_port
-from pebble import (pebble_for, md_conf, wait_staged, verify_served, read_job,  # noqa: F401
-                    md_status, md_status_location)
+from pebble import (pebble_for, md_conf, wait_staged, read_job,  # noqa: F401
+                    md_status, md_status_location, served_ok)
 from test_acme_basic import write_script, event_log, read_events
 
 
@@ -28,11 +28,6 @@ def wait_job(h, name, pred, timeout=30):
         time.sleep(0.1)
     raise AssertionError(f"job of {name} never matched; last: {json.dumps(job, indent=1)}\n"
                          f"{h.log()[-4000:]}")
-
-
-def served_ok(h, pb, name):
-    rc, out = verify_served(h, name, pb.write_root(os.path.join(pb.dir, "root.pem")))
-    return rc == 0 and "Verify return code: 0 (ok)" in out
 
 
 def test_nonce_rejects_are_retried(httpd, pebble_for):

@@ -1,13 +1,12 @@
 """MDProfile / MDProfileMandatory: ACME profiles offered in the directory's meta.profiles
 (added to pebble by acme_proxy.py, which also records the profile of every newOrder)."""
-import os
 import time
 
 import pytest
 
 from acme_proxy import proxy_for  # noqa: F401
-from pebble import (pebble_for, md_conf, wait_staged, verify_served, read_job,  # noqa: F401
-                    md_status, md_status_location)
+from pebble import (pebble_for, md_conf, wait_staged,  # noqa: F401
+                    md_status, md_status_location, served_ok)
 from test_acme_faults import wait_job
 
 PROFILES = {"classic": "the usual 90 days", "shortlived": "six days, IP addresses allowed"}
@@ -18,11 +17,6 @@ def start_with(h, pb, px, name, md_lines):
                  + f"<MDomain {name}>\n{md_lines}</MDomain>\n"
                  + h.ssl_vhost(name) + h.http_vhost(name))
     h.start()
-
-
-def served_ok(h, pb, name):
-    rc, out = verify_served(h, name, pb.write_root(os.path.join(pb.dir, "root.pem")))
-    return rc == 0 and "Verify return code: 0 (ok)" in out
 
 
 def test_offered_profile_is_ordered_and_shown(httpd, pebble_for, proxy_for):
