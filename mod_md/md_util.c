@@ -228,6 +228,16 @@ int md_util_array_index(const apr_array_header_t *a, const char *s)
     return -1;
 }
 
+int md_util_json_int(json_t *obj, const char *key, int lo, int hi, int def)
+{
+    json_t *v = json_object_get(obj, key);
+    json_int_t n;
+
+    if (!json_is_integer(v)) return def;
+    n = json_integer_value(v);
+    return n < lo ? lo : n > hi ? hi : (int)n;
+}
+
 int md_util_array_add_unique(apr_array_header_t *a, const char *s)
 {
     if (md_util_array_index(a, s) >= 0) return 0;
