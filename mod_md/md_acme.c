@@ -106,7 +106,7 @@ apr_status_t md_acme_acct_save(const md_acme_acct_t *acct, md_store_t *store,
 {
     json_t *j = md_acme_acct_to_json(acct);
     /* the key first: an account.json without its key would be unusable */
-    apr_status_t rv = md_store_save_data(store, group, name, MD_FN_ACCOUNT_KEY, acct->key_pem, p);
+    apr_status_t rv = md_store_save_secret(store, group, name, MD_FN_ACCOUNT_KEY, acct->key_pem, p);
     if (rv == APR_SUCCESS) rv = md_store_save_json(store, group, name, MD_FN_ACCOUNT, j, p);
     json_decref(j);
     return rv;
