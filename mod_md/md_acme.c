@@ -1,8 +1,10 @@
 /* md_acme.c: see md_acme.h. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
+#include <apr_uri.h>
 
 #include "md_crypt.h"
 #include "md_jws.h"
@@ -104,7 +106,7 @@ apr_status_t md_acme_acct_save(const md_acme_acct_t *acct, md_store_t *store,
 {
     json_t *j = md_acme_acct_to_json(acct);
     /* the key first: an account.json without its key would be unusable */
-    apr_status_t rv = md_store_save_data(store, group, name, MD_FN_ACCOUNT_KEY, acct->key_pem, p);
+    apr_status_t rv = md_store_save_secret(store, group, name, MD_FN_ACCOUNT_KEY, acct->key_pem, p);
     if (rv == APR_SUCCESS) rv = md_store_save_json(store, group, name, MD_FN_ACCOUNT, j, p);
     json_decref(j);
     return rv;
@@ -146,13 +148,19 @@ apr_time_t md_acme_retry_after(const md_http_response_t *resp)
     char *end;
     long secs;
 
+    apr_time_t now = apr_time_now(), t;
+
     if (!s) return 0;
     secs = strtol(s, &end, 10);
     if (end != s && !*end && secs >= 0) {
-        if (secs > 86400) secs = 86400;
-        return apr_time_now() + apr_time_from_sec(secs);
+        if (secs > MD_ACME_RETRY_AFTER_MAX) secs = MD_ACME_RETRY_AFTER_MAX;
+        return now + apr_time_from_sec(secs);
     }
-    return md_util_time_parse(s);
+    /* the HTTP-date form is capped the same way: a CA cannot postpone us for longer */
+    t = md_util_time_parse(s);
+    if (t > now + apr_time_from_sec(MD_ACME_RETRY_AFTER_MAX))
+        t = now + apr_time_from_sec(MD_ACME_RETRY_AFTER_MAX);
+    return t;
 }
 
 /* An exchange that produced no HTTP response. */
@@ -209,6 +217,15 @@ static apr_status_t problem_result(md_acme_t *acme, const char *what, const char
     return rv;
 }
 
+/* An absolute http(s) URL with a host. */
+static int is_http_url(const char *s, apr_pool_t *p)
+{
+    apr_uri_t uri;
+
+    return s && apr_uri_parse(p, s, &uri) == APR_SUCCESS && uri.scheme && uri.hostname
+           && *uri.hostname && (!strcasecmp(uri.scheme, "https") || !strcasecmp(uri.scheme, "http"));
+}
+
 apr_status_t md_acme_setup(md_acme_t *acme)
 {
     apr_pool_t *p = acme->p;
@@ -240,7 +257,8 @@ apr_status_t md_acme_setup(md_acme_t *acme)
         if (tos) acme->tos = apr_pstrdup(p, tos);
         acme->eab_required = json_is_true(json_object_get(meta, "externalAccountRequired"));
     }
-    if (json_string_value(json_object_get(dir, "renewalInfo")))
+    /* an empty or non-URL renewalInfo is a CA's mistake, not an ARI endpoint: ignore it */
+    if (is_http_url(json_string_value(json_object_get(dir, "renewalInfo")), p))
         acme->renewal_info = apr_pstrdup(p, json_string_value(json_object_get(dir, "renewalInfo")));
     acme->profiles = apr_array_make(p, 3, sizeof(const char *));
     if (json_is_object(meta) && json_is_object(json_object_get(meta, "profiles"))) {

@@ -61,7 +61,8 @@ typedef struct md_acme_t {
     const char *tos;              /* meta.termsOfService */
     int eab_required;             /* meta.externalAccountRequired */
     apr_array_header_t *profiles; /* names in meta.profiles (const char*), empty if none */
-    const char *renewal_info;     /* ARI base URL (RFC 9773), NULL if the CA has none */
+    const char *renewal_info;     /* ARI base URL (RFC 9773), NULL if the CA has none (or an
+                                   * empty or non-URL one) */
     const char *nonce;            /* the next Replay-Nonce to use */
     md_acme_acct_t *acct;         /* the account signing requests (key set) */
     int max_nonce_retries;
@@ -96,7 +97,9 @@ apr_time_t md_acme_parse_rfc3339(const char *s);
 
 /* Checked access to CA JSON: a string member, or NULL after setting the result. */
 const char *md_acme_json_str(md_acme_t *acme, json_t *j, const char *key, const char *what);
-/* Parse a Retry-After header (seconds or HTTP date) into an absolute time, 0 if absent. */
+/* Parse a Retry-After header (seconds or HTTP date) into an absolute time, 0 if absent.
+ * Either form is capped at MD_ACME_RETRY_AFTER_MAX seconds from now. */
+#define MD_ACME_RETRY_AFTER_MAX 86400
 apr_time_t md_acme_retry_after(const md_http_response_t *resp);
 
 #endif

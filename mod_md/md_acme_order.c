@@ -251,7 +251,7 @@ static apr_status_t setup_challenge(md_acme_t *acme, authz_t *az, const md_t *md
         const char *cpem, *kpem;
         rv = md_acme_tls_alpn01_cert(&cpem, &kpem, az->domain, ka, p);
         if (rv == APR_SUCCESS)
-            rv = md_store_save_data(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_KEY, kpem, p);
+            rv = md_store_save_secret(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_KEY, kpem, p);
         if (rv == APR_SUCCESS)
             rv = md_store_save_data(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_CERT, cpem, p);
     }

@@ -92,7 +92,7 @@ int md_ari_set_window(md_ari_t *ari, apr_time_t start, apr_time_t end, const cha
 void md_ari_set_error(md_ari_t *ari, const char *error, apr_time_t now, apr_pool_t *p)
 {
     ari->checked = now;
-    ari->errors++;
+    if (ari->errors < MD_COUNTER_MAX) ari->errors++;
     ari->error = apr_pstrdup(p, error);
 }
 
@@ -176,8 +176,7 @@ md_ari_t *md_ari_from_json(json_t *j, apr_pool_t *p)
     ari->renew_at = ari->start ? get_time(j, "renew-at") : 0;
     ari->checked = get_time(j, "checked");
     ari->retry_after = get_time(j, "retry-after");
-    ari->errors = (int)json_integer_value(json_object_get(j, "errors"));
-    if (ari->errors < 0) ari->errors = 0;
+    ari->errors = md_util_json_int(j, "errors", 0, MD_COUNTER_MAX, 0);
     if (json_string_value(json_object_get(j, "error")))
         ari->error = apr_pstrdup(p, json_string_value(json_object_get(j, "error")));
     return ari;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <ctype.h>
+#include <limits.h>
 
 #include <apr_strings.h>
 #include <openssl/objects.h>
@@ -236,9 +237,8 @@ static md_pkey_spec_t *pkey_spec_from_json(json_t *j, apr_pool_t *p)
     const char *type = json_string_value(json_object_get(j, "type"));
     if (!type) return NULL;
     if (!strcasecmp(type, "RSA")) {
-        json_t *bits = json_object_get(j, "bits");
         s->type = MD_PKEY_RSA;
-        s->bits = json_is_integer(bits) ? (unsigned)json_integer_value(bits) : MD_PKEY_RSA_DEFAULT_BITS;
+        s->bits = (unsigned)md_util_json_int(j, "bits", 0, INT_MAX, MD_PKEY_RSA_DEFAULT_BITS);
     }
     else if (!strcasecmp(type, "EC")) {
         const char *c = json_string_value(json_object_get(j, "curve"));
@@ -423,11 +423,9 @@ md_t *md_from_json(json_t *j, apr_pool_t *p, const char **perr)
             else bad = 1;
         }
     }
-    v = json_object_get(j, "state");
-    md->state = json_is_integer(v) ? (int)json_integer_value(v) : MD_S_UNKNOWN;
+    md->state = md_util_json_int(j, "state", INT_MIN, INT_MAX, MD_S_UNKNOWN);
     md->state_descr = json_str(j, "state-descr", p);
-    v = json_object_get(j, "renew-mode");
-    md->renew_mode = json_is_integer(v) ? (int)json_integer_value(v) : MD_RENEW_AUTO;
+    md->renew_mode = md_util_json_int(j, "renew-mode", INT_MIN, INT_MAX, MD_RENEW_AUTO);
     if ((s = json_string_value(json_object_get(j, "renew-window"))) != NULL) {
         md->renew_window = apr_pcalloc(p, sizeof(md_timeslice_t));
         if (md_util_parse_timeslice(s, md->renew_window)) bad = 1;
@@ -448,8 +446,7 @@ md_t *md_from_json(json_t *j, apr_pool_t *p, const char **perr)
     if (json_object_get(j, "pkey-files"))
         md->pkey_files = str_array_from_json(json_object_get(j, "pkey-files"), p, &bad);
     md->dns01_cmd = json_str(j, "cmd-dns-01", p);
-    v = json_object_get(j, "cmd-dns-01-version");
-    md->dns01_version = json_is_integer(v) ? (int)json_integer_value(v) : 1;
+    md->dns01_version = md_util_json_int(j, "cmd-dns-01-version", INT_MIN, INT_MAX, 1);
     md->proxy_url = json_str(j, "proxy-url", p);
     md->ca_certs = json_str(j, "ca-certs", p);
     if ((v = json_object_get(j, "eab")) != NULL) {

@@ -1,4 +1,5 @@
 /* md_job.c: see md_job.h. */
+#include <limits.h>
 #include <string.h>
 
 #include <apr_strings.h>
@@ -125,8 +126,7 @@ md_job_t *md_job_from_json(json_t *j, const char *name, apr_pool_t *p)
     job->finished = json_is_true(json_object_get(j, "finished"));
     job->notified = json_is_true(json_object_get(j, "notified"));
     job->notified_renewed = json_is_true(json_object_get(j, "notified-renewed"));
-    job->errors = (int)json_integer_value(json_object_get(j, "errors"));
-    if (job->errors < 0) job->errors = 0;
+    job->errors = md_util_json_int(j, "errors", 0, MD_COUNTER_MAX, 0);
     job->next_run = get_time(j, "next-run");
     job->last_run = get_time(j, "last-run");
     job->valid_from = get_time(j, "valid-from");
@@ -134,7 +134,7 @@ md_job_t *md_job_from_json(json_t *j, const char *name, apr_pool_t *p)
         job->profile = apr_pstrdup(p, json_string_value(json_object_get(j, "profile")));
     last = json_object_get(j, "last");
     if (json_is_object(last)) {
-        md_result_problem_set(job->last, (apr_status_t)json_integer_value(json_object_get(last, "status")),
+        md_result_problem_set(job->last, md_util_json_int(last, "status", 0, INT_MAX, 0),
                               json_string_value(json_object_get(last, "problem")),
                               json_string_value(json_object_get(last, "detail")),
                               json_object_get(last, "subproblems"));

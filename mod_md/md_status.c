@@ -167,7 +167,7 @@ static void load_job(job_view_t *jv, const md_t *md, md_store_t *store, apr_pool
         jv->job = NULL;
         return;
     }
-    jv->errors = (int)json_integer_value(json_object_get(jv->job, "errors"));
+    jv->errors = md_util_json_int(jv->job, "errors", 0, MD_COUNTER_MAX, 0);
     jv->finished = json_is_true(json_object_get(jv->job, "finished"));
     last = json_object_get(jv->job, "last");
     jv->detail = json_string_value(json_object_get(last, "detail"));

@@ -195,15 +195,28 @@ apr_status_t md_store_load_json(md_store_t *store, md_store_group_t group, const
     return md_json_read_file(pjson, md_store_path(store, group, name, fname, p), p, perr);
 }
 
-apr_status_t md_store_save_data(md_store_t *store, md_store_group_t group, const char *name,
-                                const char *fname, const char *data, apr_pool_t *p)
+static apr_status_t save_file(md_store_t *store, md_store_group_t group, const char *name,
+                              const char *fname, const char *data, apr_fileperms_t perms,
+                              apr_pool_t *p)
 {
     const char *path = md_store_path(store, group, name, fname, p);
     apr_status_t rv = ensure_dir(store, group, name, p);
     if (rv == APR_SUCCESS)
-        rv = md_util_file_write_atomic(path, data, strlen(data), groups[group].file_perms, p);
+        rv = md_util_file_write_atomic(path, data, strlen(data), perms, p);
     if (rv == APR_SUCCESS && groups[group].child_writable) rv = chown_path(store, path);
     return rv;
+}
+
+apr_status_t md_store_save_data(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, const char *data, apr_pool_t *p)
+{
+    return save_file(store, group, name, fname, data, groups[group].file_perms, p);
+}
+
+apr_status_t md_store_save_secret(md_store_t *store, md_store_group_t group, const char *name,
+                                  const char *fname, const char *data, apr_pool_t *p)
+{
+    return save_file(store, group, name, fname, data, MD_STORE_SECRET_PERMS, p);
 }
 
 apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,
@@ -249,7 +262,7 @@ apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const
     int enc = groups[group].encrypt_keys;
     apr_status_t rv = md_pkey_to_pem(&pem, pkey, enc ? store->key : NULL, enc ? store->key_len : 0, p);
     if (rv != APR_SUCCESS) return rv;
-    return md_store_save_data(store, group, name, fname, pem, p);
+    return md_store_save_secret(store, group, name, fname, pem, p);
 }
 
 apr_status_t md_store_load_pkey(md_store_t *store, md_store_group_t group, const char *name,

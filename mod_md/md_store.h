@@ -81,6 +81,11 @@ apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const
 /* Save raw data (PEM) atomically in group/name/fname. */
 apr_status_t md_store_save_data(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *fname, const char *data, apr_pool_t *p);
+/* The same for a file holding a private key (encrypted or not): created with mode 0600 in
+ * every group, whatever the umask (never readable by others, not even for a moment). */
+#define MD_STORE_SECRET_PERMS 0x0600
+apr_status_t md_store_save_secret(md_store_t *store, md_store_group_t group, const char *name,
+                                  const char *fname, const char *data, apr_pool_t *p);
 
 apr_status_t md_store_load_md(md_store_t *store, md_store_group_t group, const char *name,
                               md_t **pmd, apr_pool_t *p, const char **perr);
@@ -88,7 +93,7 @@ apr_status_t md_store_save_md(md_store_t *store, md_store_group_t group, const m
                               apr_pool_t *p);
 
 /* Private keys: encrypted with the store key in accounts/ and staging/, plain elsewhere
- * (mod_ssl reads those). */
+ * (mod_ssl reads those); mode 0600 everywhere (md_store_save_secret). */
 apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *fname, EVP_PKEY *pkey, apr_pool_t *p);
 apr_status_t md_store_load_pkey(md_store_t *store, md_store_group_t group, const char *name,

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <apr_strings.h>
 #include <apr_date.h>
@@ -228,6 +230,16 @@ int md_util_array_index(const apr_array_header_t *a, const char *s)
     return -1;
 }
 
+int md_util_json_int(json_t *obj, const char *key, int lo, int hi, int def)
+{
+    json_t *v = json_object_get(obj, key);
+    json_int_t n;
+
+    if (!json_is_integer(v)) return def;
+    n = json_integer_value(v);
+    return n < lo ? lo : n > hi ? hi : (int)n;
+}
+
 int md_util_array_add_unique(apr_array_header_t *a, const char *s)
 {
     if (md_util_array_index(a, s) >= 0) return 0;
@@ -235,25 +247,37 @@ int md_util_array_add_unique(apr_array_header_t *a, const char *s)
     return 1;
 }
 
-/* data into a new temp file next to path (fsynced, with perms); *ptmp names it */
+/* data into a new temp file next to path (fsynced, with perms); *ptmp names it.
+ * The file is created (O_EXCL) with mode 0600: a private key written with perms 0600 is
+ * never readable by anyone else, not even for a moment, whatever the umask. Wider perms
+ * (certificates, JSON) are set on the open file before anything is written. */
 static apr_status_t write_temp(const char **ptmp, const char *path, const void *data,
                                apr_size_t len, apr_fileperms_t perms, apr_pool_t *p)
 {
-    apr_file_t *f;
-    apr_status_t rv;
     char *tmp = apr_pstrcat(p, path, ".tmp.XXXXXX", NULL);
-    apr_size_t written;
+    /* APR's perms are the octal digits as hex nibbles (0x0644) */
+    mode_t mode = (mode_t)((((perms >> 8) & 7) << 6) | (((perms >> 4) & 7) << 3) | (perms & 7));
+    const char *d = data;
+    apr_status_t rv = APR_SUCCESS;
+    struct stat st;
+    int fd;
 
-    rv = apr_file_mktemp(&f, tmp, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL
-                         | APR_FOPEN_BINARY, p);
-    if (rv != APR_SUCCESS) return rv;
-    rv = apr_file_perms_set(tmp, perms);
-    if (rv == APR_SUCCESS || rv == APR_ENOTIMPL)
-        rv = apr_file_write_full(f, data, len, &written);
-    if (rv == APR_SUCCESS) rv = apr_file_sync(f);
-    if (rv == APR_SUCCESS) rv = apr_file_close(f);
-    else apr_file_close(f);
-    if (rv != APR_SUCCESS) apr_file_remove(tmp, p);
+    /* mkostemp: O_CREAT | O_EXCL, mode 0600 (less only by an umask taking owner bits) */
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) return APR_FROM_OS_ERROR(errno);
+    if (fstat(fd, &st) != 0 || ((st.st_mode & 07777) != mode && fchmod(fd, mode) != 0))
+        rv = APR_FROM_OS_ERROR(errno);
+    while (rv == APR_SUCCESS && len > 0) {
+        ssize_t n = write(fd, d, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) rv = n < 0 ? APR_FROM_OS_ERROR(errno) : APR_EGENERAL;
+        else {
+            d += n;
+            len -= (apr_size_t)n;
+        }
+    }
+    if (rv == APR_SUCCESS && fsync(fd) != 0) rv = APR_FROM_OS_ERROR(errno);
+    if (close(fd) != 0 && rv == APR_SUCCESS) rv = APR_FROM_OS_ERROR(errno);
+    if (rv != APR_SUCCESS) unlink(tmp);
     *ptmp = tmp;
     return rv;
 }

@@ -11,6 +11,7 @@
 #include <apr_time.h>
 #include <apr_tables.h>
 #include <apr_file_io.h>
+#include <jansson.h>
 
 /* A share of a lifetime (norm > 0: len/norm of it) or an absolute duration (norm == 0). */
 typedef struct md_timeslice_t {
@@ -58,6 +59,13 @@ const char *md_util_ip_canonical(apr_pool_t *p, const char *s);
 const char *md_util_ip_from_reverse(apr_pool_t *p, const char *name);
 /* Why name cannot be a name of a managed domain (DNS name, wildcard, IP address), or NULL. */
 const char *md_util_name_problem(apr_pool_t *p, const char *name);
+/* Counters kept on disk (errors of a job or of ARI questions) never exceed this: a corrupt
+ * or hostile file cannot make the next increment overflow. */
+#define MD_COUNTER_MAX 1000000
+/* The integer member key of obj, clamped into [lo, hi]; def when it is missing or no
+ * integer. For every integer read from a file (job.json, tmp/ari records, md.json). */
+int md_util_json_int(json_t *obj, const char *key, int lo, int hi, int def);
+
 /* Lower-cased copy. */
 char *md_util_str_tolower(apr_pool_t *p, const char *s);
 /* Index of s (case-insensitive) in a const char* array, or -1. */

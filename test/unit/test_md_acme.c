@@ -1,5 +1,11 @@
-/* Unit tests of md_acme: RFC 3339 times (ARI windows), account.json, account matching. */
+/* Unit tests of md_acme: RFC 3339 times (ARI windows), account.json, account matching,
+ * Retry-After, and the directory's renewalInfo as read from a CA on a unix socket. */
 #include <string.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <apr_thread_proc.h>
 #include "md_unit.h"
 #include "md_acme.h"
 
@@ -57,6 +63,157 @@ START_TEST(account_json_and_matching)
 }
 END_TEST
 
+START_TEST(retry_after_is_capped_in_both_forms)
+{
+    md_http_response_t resp;
+    apr_time_t now = apr_time_now(), t;
+    apr_interval_time_t day = apr_time_from_sec(MD_ACME_RETRY_AFTER_MAX);
+
+    memset(&resp, 0, sizeof(resp));
+    resp.headers = apr_table_make(pool, 2);
+    ck_assert(md_acme_retry_after(&resp) == 0);
+    apr_table_set(resp.headers, "Retry-After", "120");
+    t = md_acme_retry_after(&resp);
+    ck_assert(t >= now + apr_time_from_sec(120) && t < now + apr_time_from_sec(130));
+    apr_table_set(resp.headers, "Retry-After", "31536000");          /* a year in seconds */
+    t = md_acme_retry_after(&resp);
+    ck_assert(t >= now + day && t < now + day + apr_time_from_sec(10));
+    /* a date a year ahead: capped at a day like the seconds form */
+    apr_table_set(resp.headers, "Retry-After",
+                  md_util_time_format(pool, now + apr_time_from_sec(365 * 86400)));
+    t = md_acme_retry_after(&resp);
+    ck_assert(t >= now + day && t < now + day + apr_time_from_sec(10));
+    /* a date within the day is taken as it is (to the second) */
+    apr_table_set(resp.headers, "Retry-After", md_util_time_format(pool, now + apr_time_from_sec(3600)));
+    t = md_acme_retry_after(&resp);
+    ck_assert(t > now + apr_time_from_sec(3598) && t <= now + apr_time_from_sec(3600));
+    apr_table_set(resp.headers, "Retry-After", "Thu, 01 Jan 2099 00:00:00 GMT");
+    ck_assert(md_acme_retry_after(&resp) <= apr_time_now() + day);
+    apr_table_set(resp.headers, "Retry-After", "soon");
+    ck_assert(md_acme_retry_after(&resp) == 0);
+}
+END_TEST
+
+/* ---- a CA on a unix socket that answers every request with the same response ---- */
+
+typedef struct {
+    const char *dir, *path, *reply;
+    int fd;
+    volatile int stop;
+    volatile int requests;
+    apr_thread_t *thread;
+} fake_ca_t;
+
+static void *APR_THREAD_FUNC fake_ca_run(apr_thread_t *t, void *data)
+{
+    fake_ca_t *ca = data;
+    (void)t;
+
+    while (!ca->stop) {
+        struct pollfd pfd = { ca->fd, POLLIN, 0 };
+        char req[4096];
+        size_t got = 0, len = strlen(ca->reply), off = 0;
+        int c;
+
+        if (poll(&pfd, 1, 50) <= 0 || (c = accept(ca->fd, NULL, NULL)) < 0) continue;
+        req[0] = '\0';
+        while (got < sizeof(req) - 1 && !strstr(req, "\r\n\r\n")) {
+            ssize_t n = read(c, req + got, sizeof(req) - 1 - got);
+            if (n <= 0) break;
+            got += (size_t)n;
+            req[got] = '\0';
+        }
+        ca->requests++;
+        while (off < len) {
+            ssize_t n = write(c, ca->reply + off, len - off);
+            if (n <= 0) break;
+            off += (size_t)n;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static fake_ca_t *fake_ca_start(const char *body)
+{
+    fake_ca_t *ca = apr_pcalloc(pool, sizeof(*ca));
+    struct sockaddr_un sa;
+
+    ca->dir = tmp_dir();
+    ca->path = apr_pstrcat(pool, ca->dir, "/ca.sock", NULL);
+    ca->reply = apr_psprintf(pool, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             "Content-Length: %lu\r\nConnection: close\r\n\r\n%s",
+                             (unsigned long)strlen(body), body);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, ca->path);
+    ca->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(ca->fd, 0);
+    ck_assert_int_eq(bind(ca->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(ca->fd, 4), 0);
+    ck_assert_int_eq(apr_thread_create(&ca->thread, NULL, fake_ca_run, ca, pool), APR_SUCCESS);
+    return ca;
+}
+
+static void fake_ca_stop(fake_ca_t *ca)
+{
+    apr_status_t trv;
+    ca->stop = 1;
+    apr_thread_join(&trv, ca->thread);
+    close(ca->fd);
+    unlink(ca->path);
+    rmdir(ca->dir);
+}
+
+/* The directory of a CA whose renewalInfo member is the JSON value given (NULL: none). */
+static md_acme_t *acme_with_renewal_info(fake_ca_t **pca, const char *value)
+{
+    md_http_opts_t opts;
+    md_acme_t *acme;
+    const char *dir = apr_psprintf(pool, "{\"newNonce\": \"http://ca.test/nonce\", "
+                                   "\"newAccount\": \"http://ca.test/acct\", "
+                                   "\"newOrder\": \"http://ca.test/order\"%s%s}",
+                                   value ? ", \"renewalInfo\": " : "", value ? value : "");
+
+    *pca = fake_ca_start(dir);
+    memset(&opts, 0, sizeof(opts));
+    opts.unix_socket = (*pca)->path;
+    opts.timeout_ms = 5000;
+    ck_assert_int_eq(md_http_global_init(), APR_SUCCESS);
+    ck_assert_int_eq(md_acme_create(&acme, "http://ca.test/dir", &opts, md_result_make(pool), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(md_acme_setup(acme), APR_SUCCESS);
+    return acme;
+}
+
+START_TEST(renewal_info_empty_or_no_url_is_absent)
+{
+    static const char *const bad[] = { "\"\"", "\"/\"", "\"renewal-info\"", "\"ftp://ca.test/ari\"",
+                                       "\"https://\"", "42", "null" };
+    const char *body;
+    apr_size_t len;
+    apr_time_t retry;
+    fake_ca_t *ca;
+    md_acme_t *acme;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        acme = acme_with_renewal_info(&ca, bad[i]);
+        ck_assert_msg(acme->renewal_info == NULL, "renewalInfo %s taken as %s", bad[i], acme->renewal_info);
+        /* without an endpoint, nothing is asked */
+        ck_assert_int_eq(md_acme_ari_get(acme, "aaa.bbb", &body, &len, &retry, pool), APR_ENOTIMPL);
+        ck_assert_int_eq(ca->requests, 1);
+        fake_ca_stop(ca);
+    }
+    /* a URL is used, with or without its trailing slash */
+    acme = acme_with_renewal_info(&ca, "\"http://ca.test/ari/\"");
+    ck_assert_str_eq(acme->renewal_info, "http://ca.test/ari/");
+    ck_assert_int_eq(md_acme_ari_get(acme, "aaa.bbb", &body, &len, &retry, pool), APR_SUCCESS);
+    ck_assert_int_eq(ca->requests, 2);
+    fake_ca_stop(ca);
+}
+END_TEST
+
 static Suite *acme_suite(void)
 {
     Suite *s = suite_create("md_acme");
@@ -64,6 +221,8 @@ static Suite *acme_suite(void)
     tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
     tcase_add_test(tc, rfc3339_times);
     tcase_add_test(tc, account_json_and_matching);
+    tcase_add_test(tc, retry_after_is_capped_in_both_forms);
+    tcase_add_test(tc, renewal_info_empty_or_no_url_is_absent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -159,6 +159,23 @@ START_TEST(next_check_schedule)
 }
 END_TEST
 
+START_TEST(error_count_from_disk_is_clamped)
+{
+    json_t *j = json_pack("{s:s,s:I}", "cert-id", "AAAA.BBBB", "errors", (json_int_t)2147483647);
+    md_ari_t *ari = md_ari_from_json(j, pool);
+    apr_time_t now = now_s(), next;
+
+    ck_assert_ptr_nonnull(ari);
+    ck_assert_int_le(ari->errors, MD_COUNTER_MAX);
+    md_ari_set_error(ari, "bad answer", now, pool);
+    ck_assert_int_gt(ari->errors, 0);
+    ck_assert_int_le(ari->errors, MD_COUNTER_MAX);
+    next = md_ari_next_check(now, 0, ari->errors, SEC(60), SEC(6 * 3600));
+    ck_assert(next > now && next <= now + DAY + SEC(1));
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(record_round_trip_and_store)
 {
     apr_time_t now = now_s();
@@ -276,6 +293,7 @@ static Suite *ari_suite(void)
     tcase_add_test(tc, window_moves_and_due);
     tcase_add_test(tc, next_check_schedule);
     tcase_add_test(tc, record_round_trip_and_store);
+    tcase_add_test(tc, error_count_from_disk_is_clamped);
     tcase_add_test(tc, renew_at_takes_the_earlier_ari_moment);
     tcase_add_test(tc, profile_choice);
     suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
 #include <string.h>
 #include "md_unit.h"
 #include "md_job.h"
+#include "md_drive.h"
 
 START_TEST(result_describes_problem_and_activity)
 {
@@ -79,6 +80,29 @@ START_TEST(hostile_job_json_gives_a_fresh_job)
 }
 END_TEST
 
+/* Counters read from disk are clamped: the next failure cannot overflow them. */
+START_TEST(counters_from_disk_are_clamped)
+{
+    json_t *j = json_pack("{s:I,s:{s:I}}", "errors", (json_int_t)2147483647,
+                          "last", "status", (json_int_t)1 << 40);
+    md_job_t *job = md_job_from_json(j, "a", pool);
+    apr_interval_time_t d;
+
+    ck_assert_int_le(job->errors, MD_COUNTER_MAX);
+    ck_assert_int_gt(job->errors, 0);
+    job->errors++;                                          /* what a failed run does */
+    ck_assert_int_gt(job->errors, 0);
+    d = md_drive_retry_delay(apr_time_from_sec(5), job->errors, 0.5);
+    ck_assert(d > 0 && d <= MD_DRIVE_RETRY_CAP);
+    ck_assert_int_ge(job->last->status, 0);
+    json_decref(j);
+    j = json_pack("{s:I}", "errors", (json_int_t)1 << 40);    /* would wrap to 0 as an int */
+    job = md_job_from_json(j, "a", pool);
+    ck_assert_int_eq(job->errors, MD_COUNTER_MAX);
+    json_decref(j);
+}
+END_TEST
+
 static Suite *job_suite(void)
 {
     Suite *s = suite_create("md_job");
@@ -88,6 +112,7 @@ static Suite *job_suite(void)
     tcase_add_test(tc, job_round_trip);
     tcase_add_test(tc, log_is_bounded_and_newest_first);
     tcase_add_test(tc, hostile_job_json_gives_a_fresh_job);
+    tcase_add_test(tc, counters_from_disk_are_clamped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,9 @@
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_store.h"
+#include "md_acme.h"
+#include "md_acme_order.h"
+#include <sys/stat.h>
 
 START_TEST(open_creates_and_keeps_key)
 {
@@ -118,6 +121,63 @@ START_TEST(keys_encrypted_where_required)
 }
 END_TEST
 
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+/* Every file holding a private key is 0600 from its creation, in every group, whatever the
+ * umask; other files keep the mode of their group. */
+START_TEST(key_files_are_0600_whatever_the_umask)
+{
+    static const mode_t masks[] = { 0, 022, 077 };
+    const char *err = NULL;
+    md_store_t *s;
+    md_pkey_spec_t ec = { MD_PKEY_EC, 0, "secp256r1" };
+    md_acme_acct_t acct;
+    EVP_PKEY *k;
+    const char *pem;
+    mode_t old;
+    size_t i;
+    int g;
+
+    ck_assert_int_eq(md_pkey_gen(&k, &ec, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_pkey_to_pem(&pem, k, NULL, 0, pool), APR_SUCCESS);
+    memset(&acct, 0, sizeof(acct));
+    acct.url = "https://ca.test/acct/1";
+    acct.ca_url = "https://ca.test/dir";
+    acct.contacts = apr_array_make(pool, 1, sizeof(const char *));
+    acct.key_pem = pem;
+    for (i = 0; i < sizeof(masks) / sizeof(masks[0]); ++i) {
+        old = umask(masks[i]);
+        ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+        for (g = MD_SG_ACCOUNTS; g < MD_SG_COUNT; ++g) {
+            const char *path = md_store_path(s, (md_store_group_t)g, "a", "privkey.pem", pool);
+            ck_assert_int_eq(md_store_save_pkey(s, (md_store_group_t)g, "a", "privkey.pem", k, pool),
+                             APR_SUCCESS);
+            ck_assert_msg(mode_of(path) == 0600, "%s: mode %o with umask %03o", path,
+                          (unsigned)mode_of(path), (unsigned)masks[i]);
+            /* written again over an existing file: still 0600 */
+            ck_assert_int_eq(md_store_save_pkey(s, (md_store_group_t)g, "a", "privkey.pem", k, pool),
+                             APR_SUCCESS);
+            ck_assert_int_eq(mode_of(path), 0600);
+        }
+        /* the staged account's key and a tls-alpn-01 challenge key */
+        ck_assert_int_eq(md_acme_acct_save(&acct, s, MD_SG_STAGING, "a", pool), APR_SUCCESS);
+        ck_assert_int_eq(mode_of(md_store_path(s, MD_SG_STAGING, "a", MD_FN_ACCOUNT_KEY, pool)), 0600);
+        ck_assert_int_eq(md_store_save_secret(s, MD_SG_CHALLENGES, "a", MD_FN_TLSALPN01_KEY, pem, pool),
+                         APR_SUCCESS);
+        ck_assert_int_eq(mode_of(md_store_path(s, MD_SG_CHALLENGES, "a", MD_FN_TLSALPN01_KEY, pool)), 0600);
+        /* a certificate in staging/ keeps the group's 0644, whatever the umask */
+        ck_assert_int_eq(md_store_save_data(s, MD_SG_STAGING, "a", "pubcert.pem", "x", pool), APR_SUCCESS);
+        ck_assert_int_eq(mode_of(md_store_path(s, MD_SG_STAGING, "a", "pubcert.pem", pool)), 0644);
+        umask(old);
+    }
+}
+END_TEST
+
 START_TEST(fallback_created_once)
 {
     const char *err = NULL, *cf, *kf, *cf2, *kf2;
@@ -202,6 +262,7 @@ static Suite *suite(void)
     tcase_add_test(tc, md_save_load);
     tcase_add_test(tc, keys_encrypted_where_required);
     tcase_add_test(tc, fallback_created_once);
+    tcase_add_test(tc, key_files_are_0600_whatever_the_umask);
     tcase_add_test(tc, cert_facts_cached_by_size_and_mtime);
     tcase_add_test(tc, safe_names);
     suite_add_tcase(s, tc);
