@@ -263,7 +263,7 @@ apr_status_t md_drive_lock_md(md_lock_t **plock, md_store_t *store, const char *
 {
     return md_lock_acquire(plock, md_store_path(store, MD_SG_TMP, NULL,
                                                 apr_pstrcat(p, name, ".lock", NULL), p),
-                           node, MD_LOCK_LEASE, p, pmsg);
+                           node, MD_LOCK_LEASE, (md_lock_create_t)store->lock_create, p, pmsg);
 }
 
 /* A renewal that lost its lock (it did not refresh it in time, another server took over)

@@ -53,6 +53,8 @@ struct md_store_t {
     apr_uid_t uid;
     apr_gid_t gid;
     apr_hash_t *facts_cache;                /* optional: path -> facts, see md_store_cert_facts */
+    int lock_create;                        /* md_lock_create_t: how lock files are created
+                                             * here (md_lock_probe at start-up; 0: link()) */
 };
 
 /* Open (creating when missing) the store at base. On failure *perr says what. */
