@@ -32,6 +32,7 @@ typedef enum {
 #define MD_FN_JOB "job.json"
 #define MD_FN_HTTPD "httpd.json"
 #define MD_FN_STORE "md_store.json"
+#define MD_FN_ACTIVATION_LOCK "activation.lock"   /* lease lock (md_lock) of activations */
 #define MD_STORE_VERSION 3.0
 #define MD_STORE_KEY_LEN 48
 #define MD_JSON_MAX (16 * 1024 * 1024)

@@ -99,7 +99,7 @@ static apr_status_t forget_drive(void *data)
 }
 
 apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int may_activate,
-                                           apr_pool_t *pconf, apr_pool_t *ptemp)
+                                           md_lock_t *lock, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_drive_accounts_t accts;
     int i;
@@ -118,6 +118,15 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
         apr_status_t rv;
 
         apr_pool_create(&p, ptemp);
+        if (lock && md_lock_refresh(lock, 0, p) == APR_EBUSY) {
+            /* we were too slow (a frozen parent?): another server took over activating */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(11166)
+                         "lost the activation lock of the store to another server; the staged "
+                         "certificates left are activated by it or at the next restart");
+            may_activate = 0;
+            apr_pool_destroy(p);
+            break;
+        }
         rv = md_drive_activate(mc->store, md, mc->activation_delay, p, &msg);
         if (msg) {
             ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, s, APLOGNO(10951)
@@ -212,7 +221,7 @@ done:
 
 /* This server as lock files and job logs name it: servers sharing a store differ by host
  * or, on one host, by ServerRoot. */
-static const char *node_name(apr_pool_t *p)
+const char *md_drive_node_name(apr_pool_t *p)
 {
     char host[256];
     if (gethostname(host, sizeof(host)) != 0) apr_cpystrn(host, "localhost", sizeof(host));
@@ -249,7 +258,7 @@ static void start_child_side(drive_t *d)
     d->env.retry_delay = mc->retry_delay;
     d->env.retry_failover = mc->retry_failover;
     d->env.check_interval = mc->check_interval;
-    d->env.node = node_name(d->wp);
+    d->env.node = md_drive_node_name(d->wp);
     d->env.accounts = &d->accounts;
     d->env.abort_flag = &d->aborting;
     d->env.log = env_log;
