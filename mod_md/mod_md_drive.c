@@ -32,6 +32,7 @@
 #include "md.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_status.h"
 #include "md_acme_order.h"
 #include "md_tailscale.h"
 #include "md_util.h"
@@ -533,10 +534,14 @@ static int tls_alpn_challenge(conn_rec *c, const char *server_name, const char *
     host = md_util_ip_from_reverse(c->pool, server_name);
     if (!host) host = md_util_str_tolower(c->pool, server_name);
     if (md_util_file_read(&cert, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_CERT,
-                                                     c->pool), 64 * 1024, c->pool) != APR_SUCCESS
-        || md_util_file_read(&key, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_KEY,
-                                                       c->pool), 64 * 1024, c->pool) != APR_SUCCESS)
+                                                     c->pool), 64 * 1024, c->pool) != APR_SUCCESS)
         return DECLINED;
+    if (md_util_file_read(&key, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_KEY,
+                                                    c->pool), 64 * 1024, c->pool) != APR_SUCCESS) {
+        const char *problem = md_status_challenge_problem(store, host, c->pool);
+        if (problem) ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, c, APLOGNO(11167) "%s", problem);
+        return DECLINED;
+    }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, APLOGNO(10961)
                   "answering the tls-alpn-01 challenge for %s", host);
     *pcert_pem = cert;
