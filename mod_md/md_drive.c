@@ -263,7 +263,7 @@ apr_status_t md_drive_lock_md(md_lock_t **plock, md_store_t *store, const char *
 {
     return md_lock_acquire(plock, md_store_path(store, MD_SG_TMP, NULL,
                                                 apr_pstrcat(p, name, ".lock", NULL), p),
-                           node, MD_LOCK_LEASE, p, pmsg);
+                           node, MD_LOCK_LEASE, (md_lock_create_t)store->lock_create, p, pmsg);
 }
 
 /* A renewal that lost its lock (it did not refresh it in time, another server took over)
@@ -742,6 +742,25 @@ static apr_status_t copy_file(const char *from, const char *to, apr_pool_t *p)
     return rv;
 }
 
+/* Is the staged set (its leaf per key spec in chains) what domains/ holds already? Then
+ * another server sharing the store activated it; activating again would archive the active
+ * set and put the same one in its place. */
+static int staged_is_active(md_store_t *store, const md_t *md, apr_array_header_t *const *chains,
+                            apr_pool_t *p)
+{
+    apr_array_header_t *active;
+    int i, n = md_pkey_spec_count(md);
+
+    for (i = 0; i < n; ++i) {
+        const char *path = md_store_path(store, MD_SG_DOMAINS, md->name,
+                                         md_store_fname(p, "pubcert", md_pkey_spec_get(md, i)), p);
+        if (md_chain_load(&active, path, p) != APR_SUCCESS || !active->nelts
+            || X509_cmp(APR_ARRAY_IDX(active, 0, X509 *), APR_ARRAY_IDX(chains[i], 0, X509 *)))
+            return 0;
+    }
+    return 1;
+}
+
 apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t activation_delay,
                                apr_pool_t *p, const char **pmsg)
 {
@@ -786,6 +805,12 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
             goto discard;
         }
         if (md_cert_not_before(leaf) > latest_nb) latest_nb = md_cert_not_before(leaf);
+    }
+    if (staged_is_active(store, md, chains, p)) {
+        remove_dir(md_store_path(store, MD_SG_STAGING, md->name, NULL, p), p);
+        *pmsg = "the staged certificate is already active (another server sharing the store "
+                "activated it)";
+        return APR_SUCCESS;
     }
     if (activation_delay > 0 && latest_nb + activation_delay > apr_time_now()) {
         *pmsg = apr_psprintf(p, "a new certificate is staged; MDActivationDelay keeps it until %s",

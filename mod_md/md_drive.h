@@ -119,7 +119,10 @@ void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_st
                             apr_pool_t *p);
 
 /* Parent, at start: move a complete staged set of md into domains/ when one is there and
- * its activation delay has passed. *pmsg describes what happened (NULL: nothing staged).
+ * its activation delay has passed. A staged set that domains/ holds already (another server
+ * sharing the store activated it) is only removed from staging/: activation is idempotent.
+ * Callers exclude each other across servers with a lease lock (md_lock) around it.
+ * *pmsg describes what happened (NULL: nothing staged).
  * Returns non-success only when a staged set was there and could not be activated. */
 apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t activation_delay,
                                apr_pool_t *p, const char **pmsg);

@@ -1,8 +1,12 @@
 /* md_lock.c: lease locks in a (possibly shared) store; see md_lock.h for the rules. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
@@ -22,6 +26,7 @@ struct md_lock_t {
     const char *node;
     const char *token;
     apr_interval_time_t lease;
+    md_lock_create_t how;
     apr_time_t refreshed;             /* written by md_lock_refresh only */
     int released;
     int from_self;                    /* taken over from a dead process of this node */
@@ -116,6 +121,14 @@ static char *content(const md_lock_t *lock, apr_time_t now, apr_pool_t *p)
     return r;
 }
 
+/* Create path with data unless it exists (APR_EEXIST), the way the store's file system allows. */
+static apr_status_t create_file(md_lock_create_t how, const char *path, const char *data,
+                                apr_pool_t *p)
+{
+    return how == MD_LOCK_CREATE_EXCL ? md_util_file_create_excl(path, data, strlen(data), 0x0644, p)
+                                      : md_util_file_create_atomic(path, data, strlen(data), 0x0644, p);
+}
+
 static apr_status_t release_cleanup(void *data)
 {
     md_lock_release(data);
@@ -123,7 +136,8 @@ static apr_status_t release_cleanup(void *data)
 }
 
 apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *node,
-                             apr_interval_time_t lease, apr_pool_t *p, const char **pmsg)
+                             apr_interval_time_t lease, md_lock_create_t how, apr_pool_t *p,
+                             const char **pmsg)
 {
     md_lock_t *lock = apr_pcalloc(p, sizeof(*lock));
     unsigned char rnd[16];
@@ -144,11 +158,19 @@ apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *no
     lock->node = apr_pstrdup(p, node);
     lock->token = md_util_base64url_encode(p, rnd, sizeof(rnd));
     lock->lease = lease;
+    lock->how = how;
     for (attempt = 0; attempt < 2; ++attempt) {
         apr_time_t now = apr_time_now();
         data = content(lock, now, p);
-        rv = md_util_file_create_atomic(path, data, strlen(data), 0x0644, p);
+        rv = create_file(how, path, data, p);
         if (rv == APR_SUCCESS) {
+            /* Read back: the holder is the one whose token is in the file. Exclusive create
+             * is not exclusive everywhere (old NFS clients, caching FUSE file systems). */
+            if (!md_lock_is_held(lock, p)) {
+                *pmsg = apr_psprintf(p, "%s was created by us but holds another server's token "
+                                     "(the file system does not create files exclusively?)", path);
+                return APR_EBUSY;
+            }
             lock->refreshed = now;
             apr_pool_cleanup_register(p, lock, release_cleanup, apr_pool_cleanup_null);
             *plock = lock;
@@ -177,7 +199,7 @@ apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *no
         /* It was a fresh lock of another server: put it back. Should a third server have
          * created one meanwhile, the one we moved has lost; its holder learns that at its
          * next refresh (md_lock_refresh) and stops before it writes anything. */
-        rv = link(aside, path) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+        create_file(how, path, back, p);
         apr_file_remove(aside, p);
         *pmsg = apr_psprintf(p, "%s was just taken by another server", path);
         return APR_EBUSY;
@@ -225,4 +247,159 @@ void md_lock_release(md_lock_t *lock)
 int md_lock_from_self(const md_lock_t *lock)
 {
     return lock->from_self;
+}
+
+apr_status_t md_lock_acquire_wait(md_lock_t **plock, const char *path, const char *node,
+                                  apr_interval_time_t lease, md_lock_create_t how,
+                                  apr_interval_time_t wait, apr_pool_t *p, const char **pmsg)
+{
+    apr_time_t end = apr_time_now() + wait;
+    apr_status_t rv;
+
+    while ((rv = md_lock_acquire(plock, path, node, lease, how, p, pmsg)) == APR_EBUSY
+           && apr_time_now() < end)
+        apr_sleep(apr_time_from_msec(100));
+    return rv;
+}
+
+/* ---- what the file system offers ---- */
+
+/* Is opt one of the comma-separated options (exactly, or as "opt=...")? */
+static int has_option(const char *options, const char *opt)
+{
+    size_t n = strlen(opt);
+    const char *s = options;
+
+    while (s && *s) {
+        if (!strncmp(s, opt, n) && (s[n] == ',' || s[n] == '\0')) return 1;
+        s = strchr(s, ',');
+        if (s) ++s;
+    }
+    return 0;
+}
+
+int md_lock_fs_flock_nodes(const char *fs_type, const char *options)
+{
+    static const char *const cluster_fs[] = { "gfs2", "ocfs2", "lustre", "gpfs", "ceph", NULL };
+    int i;
+
+    if (!fs_type) return 0;
+    if (!strncmp(fs_type, "nfs", 3))     /* Linux NFS: flock() becomes a lock on the server */
+        return !has_option(options, "nolock") && !has_option(options, "local_lock=all")
+               && !has_option(options, "local_lock=flock");
+    if (!strcmp(fs_type, "cifs") || !strcmp(fs_type, "smb3"))
+        return !has_option(options, "nobrl");
+    for (i = 0; cluster_fs[i]; ++i)
+        if (!strcmp(fs_type, cluster_fs[i])) return 1;
+    return 0;                            /* local, FUSE (sshfs): on this node only */
+}
+
+/* The file system type and options of the mount that holds dir (the longest mount point
+ * above it in /proc/self/mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] - TYPE
+ * SOURCE SUPEROPTS"). */
+static void mount_of(const char *dir, const char **ptype, const char **poptions, apr_pool_t *p)
+{
+    char real[PATH_MAX], line[4096];
+    size_t best = 0;
+    FILE *f;
+
+    *ptype = "unknown";
+    *poptions = "";
+    if (!realpath(dir, real) || !(f = fopen("/proc/self/mountinfo", "r"))) return;
+    while (fgets(line, sizeof(line), f)) {
+        char *save = NULL, *tok, *mnt = NULL, *opts = NULL, *type = NULL, *super = "";
+        int field = 0, after_dash = 0;
+        size_t n;
+
+        for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save), ++field) {
+            if (field == 4) mnt = tok;
+            else if (field == 5) opts = tok;
+            else if (field > 5 && !after_dash && !strcmp(tok, "-")) after_dash = 1;
+            else if (after_dash == 1) { type = tok; after_dash = 2; }
+            else if (after_dash == 2) after_dash = 3;            /* the source */
+            else if (after_dash == 3) { super = tok; after_dash = 4; }
+        }
+        if (!mnt || !opts || !type) continue;
+        n = strlen(mnt);
+        if (!strcmp(mnt, "/")) n = 0;
+        else if (strncmp(real, mnt, n) || (real[n] != '/' && real[n] != '\0')) continue;
+        if (n >= best) {                 /* the last of equals: mounted over the others */
+            best = n;
+            *ptype = apr_pstrdup(p, type);
+            *poptions = apr_pstrcat(p, opts, ",", super, NULL);
+        }
+    }
+    fclose(f);
+}
+
+/* Does flock() on one open file keep out another open file of the same file, here? */
+static int flock_excludes(const char *path)
+{
+    int a = open(path, O_RDONLY), b = open(path, O_RDONLY), works = 0;
+
+    if (a >= 0 && b >= 0 && flock(a, LOCK_EX | LOCK_NB) == 0) {
+        works = flock(b, LOCK_EX | LOCK_NB) != 0 && (errno == EWOULDBLOCK || errno == EAGAIN);
+        flock(a, LOCK_UN);
+    }
+    if (a >= 0) close(a);
+    if (b >= 0) close(b);
+    return works;
+}
+
+apr_status_t md_lock_probe(md_lock_fs_t *fs, const char *dir, apr_pool_t *p, const char **perr)
+{
+    unsigned char rnd[8];
+    const char *probe, *linked, *options;
+    char buf[128];
+    apr_status_t rv;
+
+    memset(fs, 0, sizeof(*fs));
+    *perr = NULL;
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        *perr = "no random bytes for a probe file name";
+        return APR_EGENERAL;
+    }
+    probe = apr_psprintf(p, "%s/.probe.%s", dir, md_util_base64url_encode(p, rnd, sizeof(rnd)));
+    linked = apr_pstrcat(p, probe, ".link", NULL);
+    rv = md_util_file_create_excl(probe, "probe\n", 6, 0x0644, p);
+    if (rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "cannot create %s: %s", probe, apr_strerror(rv, buf, sizeof(buf)));
+        return rv;
+    }
+    if (!APR_STATUS_IS_EEXIST(md_util_file_create_excl(probe, "x", 1, 0x0644, p))) {
+        *perr = apr_psprintf(p, "the file system of %s does not refuse O_CREAT|O_EXCL of an existing "
+                             "file: no lock file can work there", dir);
+        rv = APR_EGENERAL;
+        goto out;
+    }
+    if (link(probe, linked) == 0) {
+        fs->create = MD_LOCK_CREATE_LINK;
+        apr_file_remove(linked, p);
+    }
+    else {
+        fs->create = MD_LOCK_CREATE_EXCL;
+        fs->link_refused = apr_pstrdup(p, strerror(errno));
+    }
+    fs->flock_works = flock_excludes(probe);
+    mount_of(dir, &fs->fs_type, &options, p);
+    fs->flock_nodes = fs->flock_works && md_lock_fs_flock_nodes(fs->fs_type, options);
+out:
+    apr_file_remove(probe, p);
+    return rv;
+}
+
+const char *md_lock_fs_describe(const md_lock_fs_t *fs, apr_pool_t *p)
+{
+    const char *create = fs->create == MD_LOCK_CREATE_LINK
+        ? "lock files are created with link()"
+        : apr_psprintf(p, "lock files are created with O_CREAT|O_EXCL, written and read back "
+                       "(link() is refused here: %s)", fs->link_refused);
+    const char *fl = !fs->flock_works
+        ? "flock() does not work here"
+        : fs->flock_nodes
+        ? "flock() may reach other nodes through the file server, but only the lock files are "
+          "relied upon"
+        : "flock() keeps out processes on this node only: other nodes are kept apart by the "
+          "lock files alone";
+    return apr_psprintf(p, "file system %s: %s; %s", fs->fs_type, create, fl);
 }

@@ -2,12 +2,15 @@
  *
  * Owns: one lock file per resource, e.g. tmp/<md>.lock, holding JSON {host, node, pid, token,
  * acquired, expires}. It is created with link() (never seen half-written, and of several
- * servers racing exactly one gets it). The holder refreshes the lease well before it expires;
+ * servers racing exactly one gets it), or with O_CREAT|O_EXCL where the file system refuses
+ * hard links (then written, fsynced and read back: the holder is who finds its own token);
+ * md_lock_probe finds out which, per store, at start-up, and what flock() is worth there.
+ * The holder refreshes the lease well before it expires;
  * another server takes the lock over when the lease has run out (the holder stopped
  * refreshing: killed, frozen, gone), at once when the holder is a dead process on this host,
  * and when the file is garbage that nobody has touched for a lease.
- * Never: waits (callers poll), relies on flock() (shared file systems may lack it), or
- * includes httpd headers.
+ * Never: waits (callers poll; md_lock_acquire_wait is such a caller), relies on flock()
+ * (shared file systems lack it or keep it local to one node), or includes httpd headers.
  */
 #ifndef MD_LOCK_H
 #define MD_LOCK_H
@@ -21,12 +24,45 @@
 
 typedef struct md_lock_t md_lock_t;
 
-/* Take the lock at path for 'node' (this server, e.g. "host:/etc/apache2") without waiting.
+/* How lock files are created. LINK: a complete temp file is link()ed to the lock's name (it
+ * falls back to EXCL by itself should link() be refused after all). EXCL: the lock's name is
+ * opened with O_CREAT|O_EXCL, written and fsynced; for a moment others see it empty. */
+typedef enum {
+    MD_LOCK_CREATE_LINK = 0,
+    MD_LOCK_CREATE_EXCL = 1
+} md_lock_create_t;
+
+/* What the file system of a store offers, as found by md_lock_probe. */
+typedef struct md_lock_fs_t {
+    md_lock_create_t create;
+    const char *link_refused;   /* EXCL: why link() did not do (its error), else NULL */
+    const char *fs_type;        /* from /proc/self/mountinfo ("ext4", "fuse.sshfs", "nfs4"), or "unknown" */
+    int flock_works;            /* flock() keeps a second open file description out, here */
+    int flock_nodes;            /* ... and the file system may forward it to other nodes (NFS with
+                                 * lock manager or v4, SMB, cluster file systems). Not relied upon. */
+} md_lock_fs_t;
+
+/* Find out, in directory dir (writable), how lock files are created there and what flock()
+ * does. Creates and removes two small files. *perr says what failed otherwise. */
+apr_status_t md_lock_probe(md_lock_fs_t *fs, const char *dir, apr_pool_t *p, const char **perr);
+/* The start-up log line: "lock files are created with link(); flock() ...". */
+const char *md_lock_fs_describe(const md_lock_fs_t *fs, apr_pool_t *p);
+/* May flock() on a file system of this type (as in /proc/self/mountinfo, with its mount and
+ * super options) reach other nodes? The rule behind md_lock_fs_t.flock_nodes. */
+int md_lock_fs_flock_nodes(const char *fs_type, const char *options);
+
+/* Take the lock at path for 'node' (this server, e.g. "host:/etc/apache2") without waiting,
+ * creating the lock file as 'how' says (md_lock_probe).
  * APR_SUCCESS: held until md_lock_release() or until p is cleared; *pmsg then tells what was
  * taken over, if anything (a stale or garbage lock), else NULL. APR_EBUSY: another holder's
  * lease is valid, *pmsg says whose and until when. Other errors: *pmsg says what failed. */
 apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *node,
-                             apr_interval_time_t lease, apr_pool_t *p, const char **pmsg);
+                             apr_interval_time_t lease, md_lock_create_t how, apr_pool_t *p,
+                             const char **pmsg);
+/* md_lock_acquire, tried again every 100 ms while busy, for at most 'wait'. */
+apr_status_t md_lock_acquire_wait(md_lock_t **plock, const char *path, const char *node,
+                                  apr_interval_time_t lease, md_lock_create_t how,
+                                  apr_interval_time_t wait, apr_pool_t *p, const char **pmsg);
 
 /* Was the lock taken over from a process of the same node that no longer exists (e.g. a child
  * of an earlier generation that ended during a restart)? That is routine, not news. */

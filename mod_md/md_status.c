@@ -4,6 +4,10 @@
 
 #include <apr_strings.h>
 
+#include <errno.h>
+#include <unistd.h>
+
+#include "md_acme_order.h"
 #include "md_ari.h"
 #include "md_crypt.h"
 #include "md_drive.h"
@@ -230,6 +234,34 @@ static void add_lock(json_t *renewal, const md_t *md, md_store_t *store, apr_poo
                                       "expires", json_object_get(lock, "expires")));
 }
 
+const char *md_status_challenge_problem(md_store_t *store, const char *domain, apr_pool_t *p)
+{
+    const char *path = md_store_path(store, MD_SG_CHALLENGES, domain, MD_FN_TLSALPN01_KEY, p);
+    apr_file_t *f;
+    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p);
+
+    if (rv == APR_SUCCESS) {
+        apr_file_close(f);
+        return NULL;
+    }
+    if (!APR_STATUS_IS_EACCES(rv)) return NULL;      /* no challenge running: nothing to say */
+    return apr_psprintf(p, "this server's child (uid %ld) cannot read %s, the key of the "
+                        "tls-alpn-01 challenge for %s that another server sharing the store "
+                        "wrote (permission denied): answering tls-alpn-01 on every server needs "
+                        "the same child user id on all of them as the file server sees it "
+                        "(see docs/cluster.md), else use http-01", (long)geteuid(), path, domain);
+}
+
+/* The first challenge of md's renewal that this process could not answer, or NULL. */
+static const char *challenges_problem(const md_t *md, md_store_t *store, apr_pool_t *p)
+{
+    const char *problem = NULL;
+    int i;
+    for (i = 0; i < md->domains->nelts && !problem; ++i)
+        problem = md_status_challenge_problem(store, APR_ARRAY_IDX(md->domains, i, const char *), p);
+    return problem;
+}
+
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p)
 {
     int n = md_pkey_spec_count(md), found;
@@ -255,7 +287,11 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
         if (!with_log) json_object_del(renewal, "log");
         md_status_load_certs(staged, md, store, MD_SG_STAGING, p);
         json_object_set_new(renewal, "cert", certs_json(md, staged, p));
-        if (!jv.finished) add_lock(renewal, md, store, p);
+        if (!jv.finished) {
+            const char *problem = challenges_problem(md, store, p);
+            add_lock(renewal, md, store, p);
+            if (problem) json_object_set_new(renewal, "challenge-problem", json_string(problem));
+        }
         json_object_set_new(j, "renewal", renewal);
     }
     if (jv.error) json_object_set_new(j, "error", json_string(jv.error));

@@ -48,6 +48,10 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
  * thousands of MDs. Returns 0 or -1. */
 int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
                         json_dump_callback_t write, void *baton, apr_pool_t *p);
+/* Why this process cannot answer the tls-alpn-01 challenge for domain from the store (its
+ * key there, written by another server of a cluster, is not readable: another user), or NULL.
+ * md-status shows it as "challenge-problem" of a renewal that runs. */
+const char *md_status_challenge_problem(md_store_t *store, const char *domain, apr_pool_t *p);
 /* The JSON of /.httpd/certificate-status for one MD. New reference. */
 json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p);
 

@@ -21,7 +21,9 @@ static const struct {
 } groups[MD_SG_COUNT] = {
     [MD_SG_NONE]       = { "",           0x0755, 0x0600, 0, 0 },
     [MD_SG_ACCOUNTS]   = { "accounts",   0x0750, 0x0600, 0, 1 },
-    [MD_SG_CHALLENGES] = { "challenges", 0x0750, 0x0640, 1, 0 },
+    /* http-01 answers are public and must be readable by every server of a cluster, also
+     * where the file server maps their child users differently (see md_store_save_data) */
+    [MD_SG_CHALLENGES] = { "challenges", 0x0755, 0x0644, 1, 0 },
     [MD_SG_DOMAINS]    = { "domains",    0x0700, 0x0600, 0, 0 },
     [MD_SG_STAGING]    = { "staging",    0x0755, 0x0644, 1, 1 },
     [MD_SG_ARCHIVE]    = { "archive",    0x0700, 0x0600, 0, 1 },
@@ -132,6 +134,23 @@ static apr_status_t read_store_file(md_store_t *store, apr_pool_t *p, const char
     return APR_SUCCESS;
 }
 
+/* read_store_file, patient with a file just created: where the file system refuses hard
+ * links, its creator makes it with O_CREAT|O_EXCL and writes it after, so a server starting
+ * at the same moment may find it empty or half-written for a few milliseconds. */
+static apr_status_t read_store_file_settled(md_store_t *store, apr_pool_t *p, const char **perr)
+{
+    const char *path = md_store_path(store, MD_SG_NONE, NULL, MD_FN_STORE, p);
+    apr_time_t end = apr_time_now() + apr_time_from_sec(5);
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    while ((rv = read_store_file(store, p, perr)) == APR_EINVAL && apr_time_now() < end
+           && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS
+           && fi.mtime > apr_time_now() - apr_time_from_sec(10))
+        apr_sleep(apr_time_from_msec(50));
+    return rv;
+}
+
 apr_status_t md_store_open(md_store_t **pstore, const char *base, apr_pool_t *p, const char **perr)
 {
     md_store_t *store = apr_pcalloc(p, sizeof(*store));
@@ -146,10 +165,11 @@ apr_status_t md_store_open(md_store_t **pstore, const char *base, apr_pool_t *p,
                              apr_strerror(rv, apr_palloc(p, 128), 128));
         return rv;
     }
-    rv = read_store_file(store, p, perr);
+    rv = read_store_file_settled(store, p, perr);
     if (APR_STATUS_IS_ENOENT(rv)) {
         /* A new store. Servers sharing it may start at the same moment: the file is created
-         * with link(), so exactly one key wins and every server reads that one. */
+         * with link() (or O_CREAT|O_EXCL), so exactly one key wins and every server reads
+         * that one. */
         json_t *j;
         char *s;
         if (RAND_bytes(store->key, MD_STORE_KEY_LEN) != 1) {
@@ -165,7 +185,7 @@ apr_status_t md_store_open(md_store_t **pstore, const char *base, apr_pool_t *p,
         path = md_store_path(store, MD_SG_NONE, NULL, MD_FN_STORE, p);
         rv = md_util_file_create_atomic(path, s, strlen(s), 0x0600, p);
         free(s);
-        if (APR_STATUS_IS_EEXIST(rv)) rv = read_store_file(store, p, perr);
+        if (APR_STATUS_IS_EEXIST(rv)) rv = read_store_file_settled(store, p, perr);
         else if (rv != APR_SUCCESS)
             *perr = apr_psprintf(p, "cannot write %s: %s", path, apr_strerror(rv, apr_palloc(p, 128), 128));
     }
@@ -201,6 +221,8 @@ static apr_status_t save_file(md_store_t *store, md_store_group_t group, const c
 {
     const char *path = md_store_path(store, group, name, fname, p);
     apr_status_t rv = ensure_dir(store, group, name, p);
+    /* private keys (privkey.pem, acme-tls-alpn-01-privkey.pem...) are their owner's alone */
+    apr_fileperms_t perms = fname && strstr(fname, "privkey") ? 0x0600 : groups[group].file_perms;
     if (rv == APR_SUCCESS)
         rv = md_util_file_write_atomic(path, data, strlen(data), perms, p);
     if (rv == APR_SUCCESS && groups[group].child_writable) rv = chown_path(store, path);

@@ -32,6 +32,7 @@ typedef enum {
 #define MD_FN_JOB "job.json"
 #define MD_FN_HTTPD "httpd.json"
 #define MD_FN_STORE "md_store.json"
+#define MD_FN_ACTIVATION_LOCK "activation.lock"   /* lease lock (md_lock) of activations */
 #define MD_STORE_VERSION 3.0
 #define MD_STORE_KEY_LEN 48
 #define MD_JSON_MAX (16 * 1024 * 1024)
@@ -53,6 +54,8 @@ struct md_store_t {
     apr_uid_t uid;
     apr_gid_t gid;
     apr_hash_t *facts_cache;                /* optional: path -> facts, see md_store_cert_facts */
+    int lock_create;                        /* md_lock_create_t: how lock files are created
+                                             * here (md_lock_probe at start-up; 0: link()) */
 };
 
 /* Open (creating when missing) the store at base. On failure *perr says what. */

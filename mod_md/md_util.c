@@ -294,6 +294,15 @@ apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_s
     return rv;
 }
 
+int md_util_link_refused(apr_status_t rv)
+{
+    /* EPERM: SMB/CIFS and SFTP servers that deny hard links; ENOTSUP/ENOSYS: file systems
+     * without them (FUSE); EXDEV: bind mounts and overlays; EMLINK: link count limits */
+    return rv == APR_FROM_OS_ERROR(EPERM) || rv == APR_FROM_OS_ERROR(ENOTSUP)
+           || rv == APR_FROM_OS_ERROR(EOPNOTSUPP) || rv == APR_FROM_OS_ERROR(ENOSYS)
+           || rv == APR_FROM_OS_ERROR(EXDEV) || rv == APR_FROM_OS_ERROR(EMLINK);
+}
+
 apr_status_t md_util_file_create_atomic(const char *path, const void *data, apr_size_t len,
                                         apr_fileperms_t perms, apr_pool_t *p)
 {
@@ -304,6 +313,25 @@ apr_status_t md_util_file_create_atomic(const char *path, const void *data, apr_
     /* link() fails when path exists, also on NFS, and path appears with all its content */
     rv = link(tmp, path) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
     apr_file_remove(tmp, p);
+    if (md_util_link_refused(rv)) rv = md_util_file_create_excl(path, data, len, perms, p);
+    return rv;
+}
+
+apr_status_t md_util_file_create_excl(const char *path, const void *data, apr_size_t len,
+                                      apr_fileperms_t perms, apr_pool_t *p)
+{
+    apr_file_t *f;
+    apr_size_t written;
+    apr_status_t rv;
+
+    rv = apr_file_open(&f, path, APR_FOPEN_CREATE | APR_FOPEN_EXCL | APR_FOPEN_WRITE
+                       | APR_FOPEN_BINARY, perms, p);
+    if (rv != APR_SUCCESS) return rv;
+    rv = apr_file_write_full(f, data, len, &written);
+    if (rv == APR_SUCCESS) rv = apr_file_sync(f);
+    if (rv == APR_SUCCESS) rv = apr_file_close(f);
+    else apr_file_close(f);
+    if (rv != APR_SUCCESS) apr_file_remove(path, p);     /* ours, and unusable */
     return rv;
 }
 

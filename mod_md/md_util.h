@@ -76,10 +76,18 @@ int md_util_array_add_unique(apr_array_header_t *a, const char *s);
 /* Write data to path atomically: temp file in the same directory, fsync, chmod, rename. */
 apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_size_t len,
                                        apr_fileperms_t perms, apr_pool_t *p);
-/* Create path with data unless it exists (then APR_EEXIST), never showing it half-written:
- * temp file, fsync, link(). Of several processes racing for path, exactly one succeeds. */
+/* Create path with data unless it exists (then APR_EEXIST): temp file, fsync, link(), so it
+ * is never seen half-written. Of several processes racing for path, exactly one succeeds.
+ * Where the file system refuses hard links (md_util_link_refused) it falls back to
+ * md_util_file_create_excl: still one winner, but readers may see the file empty at first. */
 apr_status_t md_util_file_create_atomic(const char *path, const void *data, apr_size_t len,
                                         apr_fileperms_t perms, apr_pool_t *p);
+/* Create path with O_CREAT|O_EXCL (APR_EEXIST when it exists), write data, fsync. */
+apr_status_t md_util_file_create_excl(const char *path, const void *data, apr_size_t len,
+                                      apr_fileperms_t perms, apr_pool_t *p);
+/* Is rv link()'s refusal by the file system (EPERM, ENOTSUP, ENOSYS, EXDEV, EMLINK), as
+ * opposed to a conflict (EEXIST) or a missing directory? */
+int md_util_link_refused(apr_status_t rv);
 /* Read a whole file (at most max_len bytes, else APR_EINVAL) as a NUL-terminated string. */
 apr_status_t md_util_file_read(char **pdata, apr_size_t *plen, const char *path,
                                apr_size_t max_len, apr_pool_t *p);

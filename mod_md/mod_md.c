@@ -22,6 +22,7 @@
 
 #include "md.h"
 #include "md_crypt.h"
+#include "md_lock.h"
 #include "md_match.h"
 #include "md_status.h"
 #include "md_store.h"
@@ -398,17 +399,71 @@ static apr_status_t lock_store(apr_file_t **plock, md_store_t *store, apr_interv
     return rv;
 }
 
+/* How lock files are created in the store and what flock() is worth there (md_lock_probe):
+ * found at every (re)start, logged when it is news to this process. */
+static void probe_store(md_mod_conf_t *mc, server_rec *s, const char *base, apr_pool_t *ptemp)
+{
+    static const char key[] = "mod_md-store-probe";
+    apr_pool_t *pproc = s->process->pool;
+    md_lock_fs_t fs;
+    const char *err, *text;
+    void *logged = NULL;
+
+    if (md_lock_probe(&fs, md_store_path(mc->store, MD_SG_TMP, NULL, NULL, ptemp), ptemp, &err)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(11161)
+                     "store %s: cannot find out how to create lock files there (%s); trying "
+                     "link(), then O_CREAT|O_EXCL", base, err);
+        return;
+    }
+    mc->store->lock_create = fs.create;
+    text = apr_psprintf(ptemp, "store %s: %s", base, md_lock_fs_describe(&fs, ptemp));
+    apr_pool_userdata_get(&logged, key, pproc);
+    if (logged && !strcmp(logged, text)) return;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(11162) "%s", text);
+    apr_pool_userdata_set(apr_pstrdup(pproc, text), key, NULL, pproc);
+}
+
+/* Servers on other nodes are kept out of activation by a lease lock file in the store, as
+ * renewals are (store.lock's flock() reaches only this node on many shared file systems).
+ * Returns whether this server may activate staged sets now. */
+static int lock_activation(md_lock_t **plock, md_mod_conf_t *mc, server_rec *s, const char *base,
+                           apr_interval_time_t wait, apr_pool_t *p)
+{
+    const char *path = md_store_path(mc->store, MD_SG_NONE, NULL, MD_FN_ACTIVATION_LOCK, p), *msg;
+    apr_status_t rv = md_lock_acquire_wait(plock, path, md_drive_node_name(p), MD_LOCK_LEASE,
+                                           (md_lock_create_t)mc->store->lock_create, wait, p, &msg);
+
+    if (rv == APR_SUCCESS) {
+        if (msg) ap_log_error(APLOG_MARK, md_lock_from_self(*plock) ? APLOG_DEBUG : APLOG_WARNING,
+                              0, s, APLOGNO(11163) "%s", msg);
+        return 1;
+    }
+    if (rv == APR_EBUSY) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(11164)
+                     "store %s: another server is activating certificates for more than %s (%s); "
+                     "staged certificates are activated at the next restart", base,
+                     md_util_duration_format(p, wait), msg);
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, APLOGNO(11165)
+                 "store %s: %s; activating staged certificates without the lock", base, msg);
+    *plock = NULL;
+    return 1;
+}
+
 static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     md_mod_conf_t *mc = md_config_get(s)->mc;
     const char *base, *err = NULL;
     json_t *httpd_json;
     apr_file_t *lock;
+    md_lock_t *activation = NULL;
     apr_interval_time_t lock_wait = mc->use_store_locks ? mc->lock_wait_timeout
                                                         : MD_STORE_LOCK_WAIT_DEFAULT;
     apr_status_t rv;
     apr_time_t started = apr_time_now();
-    int i, dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+    int i, dry_run = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG, may_activate;
 
     (void)plog;
     if (!mc->mds->nelts) return OK;
@@ -433,6 +488,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return !OK;
     }
     if (!dry_run) {
+        probe_store(mc, s, base, ptemp);
         httpd_json = json_pack("{s:{s:b,s:b}}", "proto", "http", mc->can_http, "https", mc->can_https);
         rv = md_store_save_json(mc->store, MD_SG_NONE, NULL, MD_FN_HTTPD, httpd_json, ptemp);
         json_decref(httpd_json);
@@ -453,15 +509,19 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         ap_log_error(APLOG_MARK, mc->use_store_locks ? APLOG_WARNING : APLOG_DEBUG, rv, s, APLOGNO(10990)
                      "cannot lock the store %s (does its file system support locks?); going on "
                      "without the lock", base);
-    md_drive_post_config_activate(mc, s, !(APR_STATUS_IS_EAGAIN(rv) && mc->use_store_locks),
-                                  pconf, ptemp);
+    may_activate = !(APR_STATUS_IS_EAGAIN(rv) && mc->use_store_locks);
+    if (may_activate && !dry_run)
+        may_activate = lock_activation(&activation, mc, s, base, lock_wait, ptemp);
+    md_drive_post_config_activate(mc, s, may_activate, activation, pconf, ptemp);
     for (i = 0; i < mc->mds->nelts; ++i) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);
+        if (activation) md_lock_refresh(activation, 0, p);
         rv = sync_md(mc, APR_ARRAY_IDX(mc->mds, i, md_t *), s, dry_run, pconf, p);
         apr_pool_destroy(p);
         if (rv != APR_SUCCESS) break;
     }
+    md_lock_release(activation);
     if (lock) {
         apr_file_unlock(lock);
         apr_file_close(lock);

@@ -14,9 +14,12 @@ void md_status_register_hooks(apr_pool_t *p);
 void md_drive_register_hooks(apr_pool_t *p);
 /* post_config, parent: activate staged certificates, before the store is synced */
 struct md_mod_conf_t;
+struct md_lock_t;
 apr_status_t md_drive_post_config_activate(struct md_mod_conf_t *mc, server_rec *s,
-                                           int may_activate, apr_pool_t *pconf,
-                                           apr_pool_t *ptemp);
+                                           int may_activate, struct md_lock_t *lock,
+                                           apr_pool_t *pconf, apr_pool_t *ptemp);
+/* This server as lock files and job logs name it: HOST:SERVERROOT. */
+const char *md_drive_node_name(apr_pool_t *p);
 
 /* OCSP stapling (mod_md_ocsp.c) */
 void md_ocsp_register_hooks(apr_pool_t *p);

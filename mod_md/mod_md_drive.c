@@ -32,6 +32,7 @@
 #include "md.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_status.h"
 #include "md_acme_order.h"
 #include "md_tailscale.h"
 #include "md_util.h"
@@ -99,7 +100,7 @@ static apr_status_t forget_drive(void *data)
 }
 
 apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int may_activate,
-                                           apr_pool_t *pconf, apr_pool_t *ptemp)
+                                           md_lock_t *lock, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_drive_accounts_t accts;
     int i;
@@ -118,6 +119,15 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
         apr_status_t rv;
 
         apr_pool_create(&p, ptemp);
+        if (lock && md_lock_refresh(lock, 0, p) == APR_EBUSY) {
+            /* we were too slow (a frozen parent?): another server took over activating */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(11166)
+                         "lost the activation lock of the store to another server; the staged "
+                         "certificates left are activated by it or at the next restart");
+            may_activate = 0;
+            apr_pool_destroy(p);
+            break;
+        }
         rv = md_drive_activate(mc->store, md, mc->activation_delay, p, &msg);
         if (msg) {
             ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, s, APLOGNO(10951)
@@ -212,7 +222,7 @@ done:
 
 /* This server as lock files and job logs name it: servers sharing a store differ by host
  * or, on one host, by ServerRoot. */
-static const char *node_name(apr_pool_t *p)
+const char *md_drive_node_name(apr_pool_t *p)
 {
     char host[256];
     if (gethostname(host, sizeof(host)) != 0) apr_cpystrn(host, "localhost", sizeof(host));
@@ -249,7 +259,7 @@ static void start_child_side(drive_t *d)
     d->env.retry_delay = mc->retry_delay;
     d->env.retry_failover = mc->retry_failover;
     d->env.check_interval = mc->check_interval;
-    d->env.node = node_name(d->wp);
+    d->env.node = md_drive_node_name(d->wp);
     d->env.accounts = &d->accounts;
     d->env.abort_flag = &d->aborting;
     d->env.log = env_log;
@@ -524,10 +534,14 @@ static int tls_alpn_challenge(conn_rec *c, const char *server_name, const char *
     host = md_util_ip_from_reverse(c->pool, server_name);
     if (!host) host = md_util_str_tolower(c->pool, server_name);
     if (md_util_file_read(&cert, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_CERT,
-                                                     c->pool), 64 * 1024, c->pool) != APR_SUCCESS
-        || md_util_file_read(&key, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_KEY,
-                                                       c->pool), 64 * 1024, c->pool) != APR_SUCCESS)
+                                                     c->pool), 64 * 1024, c->pool) != APR_SUCCESS)
         return DECLINED;
+    if (md_util_file_read(&key, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_KEY,
+                                                    c->pool), 64 * 1024, c->pool) != APR_SUCCESS) {
+        const char *problem = md_status_challenge_problem(store, host, c->pool);
+        if (problem) ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, c, APLOGNO(11167) "%s", problem);
+        return DECLINED;
+    }
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, APLOGNO(10961)
                   "answering the tls-alpn-01 challenge for %s", host);
     *pcert_pem = cert;

@@ -193,6 +193,42 @@ START_TEST(activation_reuses_account_dir)
 }
 END_TEST
 
+START_TEST(activation_of_an_active_set_does_nothing)
+{
+    md_t *md = unit_md("a.example.org");
+    md_store_t *s = staged_store(md, md->domains, 1, NULL);
+    const char *msg = NULL;
+    char *cert, *staging;
+    EVP_PKEY *k;
+    md_job_t *job;
+
+    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "is activated"));
+    /* the same set staged again: as another server finds it that looks at the store before
+     * the first one removed staging/ */
+    ck_assert_int_eq(md_util_file_read(&cert, NULL, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool),
+                                       100000, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_load_pkey(s, MD_SG_DOMAINS, md->name, "privkey.pem", &k, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_pkey(s, MD_SG_STAGING, md->name, "privkey.pem", k, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_STAGING, md->name, "pubcert.pem", cert, pool), APR_SUCCESS);
+    job = md_job_make(md->name, pool);
+    job->finished = 1;
+    ck_assert_int_eq(md_job_save(job, s, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "already active"));
+    /* nothing archived a second time, the active set untouched, staging/ cleared */
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_ARCHIVE, "a.example.org.1", "pubcert.pem", pool), pool));
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_ARCHIVE, "a.example.org.2", "pubcert.pem", pool), pool));
+    ck_assert_int_eq(md_util_file_read(&staging, NULL, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool),
+                                       100000, pool), APR_SUCCESS);
+    ck_assert_str_eq(staging, cert);
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "job.json", pool), pool));
+    /* nothing staged: nothing to say */
+    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_null(msg);
+}
+END_TEST
+
 START_TEST(activation_refuses_incomplete_or_wrong_sets)
 {
     md_t *md = unit_md("a.example.org");
@@ -274,6 +310,7 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, commands_run_without_shell);
     tcase_add_test(tc, activation_moves_set_and_archives);
     tcase_add_test(tc, activation_reuses_account_dir);
+    tcase_add_test(tc, activation_of_an_active_set_does_nothing);
     tcase_add_test(tc, activation_refuses_incomplete_or_wrong_sets);
     tcase_add_test(tc, renewal_that_lost_its_lock_writes_nothing);
     suite_add_tcase(s, tc);

@@ -1,5 +1,8 @@
 /* Unit tests of md_status: cert facts per key type, renew-at, renewal, errors, masking. */
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_status.h"
@@ -89,6 +92,53 @@ START_TEST(renewal_and_errors)
     ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "a.example.org");
     json_decref(j);
     json_decref(job);
+}
+END_TEST
+
+START_TEST(unreadable_challenge_key_is_named)
+{
+    /* another server of a cluster placed a tls-alpn-01 challenge whose key this server's child
+     * cannot read (another user as the file server sees it): md-status says so */
+    json_t *job = json_pack("{s:s,s:b,s:i}", "name", md->name, "finished", 0, "errors", 0);
+    const char *key;
+    int fds[2], status;
+    char buf[2048];
+    ssize_t n;
+    pid_t pid;
+
+    ck_assert_int_eq(md_store_save_json(store, MD_SG_STAGING, md->name, MD_FN_JOB, job, pool), APR_SUCCESS);
+    json_decref(job);
+    ck_assert_ptr_null(md_status_challenge_problem(store, "a.example.org", pool));   /* none runs */
+    ck_assert_int_eq(md_store_save_data(store, MD_SG_CHALLENGES, "a.example.org",
+                                        "acme-tls-alpn-01-privkey.pem", "KEY", pool), APR_SUCCESS);
+    key = md_store_path(store, MD_SG_CHALLENGES, "a.example.org", "acme-tls-alpn-01-privkey.pem", pool);
+    ck_assert_ptr_null(md_status_challenge_problem(store, "a.example.org", pool));   /* ours */
+    ck_assert_int_eq(chmod(store->base, 0755), 0);
+    ck_assert_int_eq(pipe(fds), 0);
+    if ((pid = fork()) == 0) {
+        json_t *j;
+        const char *problem;
+        /* as another user: nobody when we are root, else the key's mode keeps us out */
+        if (geteuid() == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+        }
+        else if (chmod(key, 0) != 0) _exit(3);
+        j = md_status_md_json(md, store, 0, pool);
+        problem = json_string_value(json_object_get(json_object_get(j, "renewal"), "challenge-problem"));
+        if (!problem) _exit(4);
+        if (write(fds[1], problem, strlen(problem)) < 0) _exit(5);
+        _exit(0);
+    }
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(buf, key));
+    ck_assert_ptr_nonnull(strstr(buf, "permission denied"));
+    ck_assert_ptr_nonnull(strstr(buf, "same child user id"));
 }
 END_TEST
 
@@ -194,6 +244,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, pool_teardown);
     tcase_add_test(tc, no_cert_renews_now);
+    tcase_add_test(tc, unreadable_challenge_key_is_named);
     tcase_add_test(tc, cert_facts_and_renew_at);
     tcase_add_test(tc, renewal_and_errors);
     tcase_add_test(tc, eab_hmac_masked);

@@ -1,6 +1,7 @@
 /* Unit tests of md_store: creation, the store key, groups, md.json, keys, fallbacks. */
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "md_unit.h"
 #include "md_crypt.h"
@@ -66,12 +67,73 @@ START_TEST(corrupt_store_file_is_an_error)
     const char *base = tmp_dir(), *err = NULL;
     md_store_t *s;
     const char *path = apr_pstrcat(pool, base, "/md_store.json", NULL);
+    apr_time_t old = apr_time_now() - apr_time_from_sec(3600);   /* not one being written */
     ck_assert_int_eq(md_util_file_write_atomic(path, "{\"store\":", 9, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_file_mtime_set(path, old, pool), APR_SUCCESS);
     ck_assert_int_ne(md_store_open(&s, base, pool, &err), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(err, "not valid JSON"));
     ck_assert_int_eq(md_util_file_write_atomic(path, "{\"key\":\"!!\"}", 12, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_file_mtime_set(path, old, pool), APR_SUCCESS);
     ck_assert_int_ne(md_store_open(&s, base, pool, &err), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(err, "key"));
+}
+END_TEST
+
+START_TEST(store_file_being_written_is_waited_for)
+{
+    /* where link() is refused, the first server creates md_store.json with O_EXCL and writes
+     * it after: another one starting then finds it empty and waits instead of failing */
+    const char *base = apr_pstrcat(pool, tmp_dir(), "/store", NULL), *err = NULL, *path;
+    md_store_t *s1, *s2;
+    char *data;
+    pid_t pid;
+    int status;
+
+    ck_assert_int_eq(md_store_open(&s1, base, pool, &err), APR_SUCCESS);
+    path = md_store_path(s1, MD_SG_NONE, NULL, MD_FN_STORE, pool);
+    ck_assert_int_eq(md_util_file_read(&data, NULL, path, 4096, pool), APR_SUCCESS);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(md_util_file_create_excl(path, "", 0, 0x0600, pool), APR_SUCCESS);
+    if ((pid = fork()) == 0) {
+        apr_sleep(apr_time_from_msec(300));
+        _exit(md_util_file_write_atomic(path, data, strlen(data), 0x0600, pool) == APR_SUCCESS ? 0 : 1);
+    }
+    ck_assert_int_eq(md_store_open(&s2, base, pool, &err), APR_SUCCESS);
+    ck_assert(!memcmp(s1->key, s2->key, MD_STORE_KEY_LEN));
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+END_TEST
+
+START_TEST(challenge_answers_public_keys_private)
+{
+    /* http-01 answers are read by the children of every server of a cluster, whatever user
+     * the file server maps them to; keys stay 0600 wherever they are */
+    const char *err = NULL;
+    md_store_t *s;
+    apr_finfo_t fi;
+
+    umask(022);
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_setup_groups(s, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt",
+                                        "token.thumb", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_CHALLENGES, "a.example.org",
+                                        "acme-tls-alpn-01-privkey.pem", "KEY", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_STAGING, "a.example.org", "privkey.pem", "KEY",
+                                        pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s, MD_SG_CHALLENGES, NULL, NULL, pool), APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0755);
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s, MD_SG_CHALLENGES, "a.example.org", NULL, pool), APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0755);
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", pool),
+                              APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0644);
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s, MD_SG_CHALLENGES, "a.example.org", "acme-tls-alpn-01-privkey.pem", pool),
+                              APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0600);
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s, MD_SG_STAGING, "a.example.org", "privkey.pem", pool),
+                              APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0600);
 }
 END_TEST
 
@@ -259,6 +321,8 @@ static Suite *suite(void)
     tcase_add_test(tc, open_creates_and_keeps_key);
     tcase_add_test(tc, concurrent_open_one_key);
     tcase_add_test(tc, corrupt_store_file_is_an_error);
+    tcase_add_test(tc, store_file_being_written_is_waited_for);
+    tcase_add_test(tc, challenge_answers_public_keys_private);
     tcase_add_test(tc, md_save_load);
     tcase_add_test(tc, keys_encrypted_where_required);
     tcase_add_test(tc, fallback_created_once);
