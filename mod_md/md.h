@@ -45,7 +45,7 @@ typedef enum { MD_PKEY_DEFAULT = 0, MD_PKEY_RSA = 1, MD_PKEY_EC = 2 } md_pkey_ty
 typedef struct md_pkey_spec_t {
     md_pkey_type_t type;
     unsigned int bits;        /* RSA */
-    const char *curve;        /* EC: canonical name, e.g. "secp256r1" */
+    const char *curve;        /* EC: as configured, e.g. "P-256" or "secp384r1" */
 } md_pkey_spec_t;
 
 #define MD_PKEY_RSA_MIN_BITS 2048
@@ -112,12 +112,16 @@ int md_contains(const md_t *md, const char *domain);
 int md_covers(const md_t *md, const char *domain);
 
 const char *md_pkey_spec_name(apr_pool_t *p, const md_pkey_spec_t *spec);
+/* OpenSSL's name of an EC curve given as secp256r1, P-256, prime256v1..., or NULL when
+ * OpenSSL does not know it. */
+const char *md_pkey_curve_canonical(apr_pool_t *p, const char *name);
 /* Parse MDPrivateKeys arguments into md_pkey_spec_t* entries; NULL or the error. */
 const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
                                 apr_array_header_t **pspecs);
 int md_pkey_spec_count(const md_t *md);
 const md_pkey_spec_t *md_pkey_spec_get(const md_t *md, int i);
-/* File name suffix of a spec: "" for RSA (upstream compatible), ".secp256r1" for EC. */
+/* File name suffix of a spec: "" for RSA, the curve as configured in lower case for EC
+ * (".p-256" for P-256, ".secp384r1"), as the reference names them. */
 const char *md_pkey_spec_suffix(apr_pool_t *p, const md_pkey_spec_t *spec);
 
 const char *md_state_str(int state);

@@ -71,7 +71,9 @@ int md_acme_acct_matches(const md_acme_acct_t *acct, const char *ca_url,
 {
     int i, n = contacts ? contacts->nelts : 0;
 
+    /* an account bound to an external account serves MDs with that binding only */
     if (eab_kid && (!acct->eab_kid || strcmp(acct->eab_kid, eab_kid))) return 0;
+    if (!eab_kid && acct->eab_kid) return 0;
     if (strcmp(acct->ca_url, ca_url) || (acct->status && strcmp(acct->status, "valid"))) return 0;
     if (acct->contacts->nelts != n) return 0;
     for (i = 0; i < n; ++i) {
@@ -209,9 +211,15 @@ static apr_status_t problem_result(md_acme_t *acme, const char *what, const char
     json_t *sub = j ? json_object_get(j, "subproblems") : NULL;
 
     if (type && !strcmp(type, MD_ACME_PROBLEM_PREFIX "accountDoesNotExist")) rv = APR_ENOENT;
+    /* The problem document of an ACME request (a POST) gives renewal.last its "detail": the
+     * CA's own words verbatim, as with the reference (monitoring matches on them); the
+     * activity names the step. Other requests say which request failed. */
+    int verbatim = detail && !strcmp(what, "a request");
+
     md_result_problem_set(acme->result, rv, type,
-                          apr_psprintf(p, "the CA answered %d to %s (%s)%s%s", resp->status, what,
-                                       url, detail ? ": " : "", detail ? detail : ""),
+                          verbatim ? detail
+                          : apr_psprintf(p, "the CA answered %d to %s (%s)%s%s", resp->status, what,
+                                         url, detail ? ": " : "", detail ? detail : ""),
                           json_is_array(sub) ? sub : NULL);
     acme->result->retry_after = md_acme_retry_after(resp);
     return rv;
@@ -354,14 +362,9 @@ static apr_status_t eab_json(json_t **peab, md_acme_t *acme, const md_t *md, EVP
     long n;
 
     *peab = NULL;
-    if (!md->eab_kid || !md->eab_hmac) {
-        if (!acme->eab_required) return APR_SUCCESS;
-        md_result_set(acme->result, APR_EINVAL,
-                      apr_psprintf(p, "the CA at %s requires an external account binding; configure "
-                                   "MDExternalAccountBinding with the key id and HMAC key the CA "
-                                   "gave you", acme->url));
-        return APR_EINVAL;
-    }
+    /* without MDExternalAccountBinding the request goes out all the same: a CA that requires
+     * a binding answers with its problem (externalAccountRequired), which renewal.last shows */
+    if (!md->eab_kid || !md->eab_hmac) return APR_SUCCESS;
     n = md_util_base64url_decode(p, md->eab_hmac, &hmac);
     if (n <= 0) {
         md_result_set(acme->result, APR_EINVAL,

@@ -123,9 +123,9 @@ leave:
 }
 
 apr_status_t md_acme_tls_alpn01_cert(const char **pcert_pem, const char **pkey_pem,
-                                     const char *domain, const char *key_authz, apr_pool_t *p)
+                                     const char *domain, const char *key_authz,
+                                     const md_pkey_spec_t *spec, apr_pool_t *p)
 {
-    static const md_pkey_spec_t spec = { MD_PKEY_EC, 0, "secp256r1" };
     EVP_PKEY *pkey;
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
@@ -140,7 +140,7 @@ apr_status_t md_acme_tls_alpn01_cert(const char **pcert_pem, const char **pkey_p
     apr_status_t rv;
 
     APR_ARRAY_PUSH(one, const char *) = domain;
-    if ((rv = md_pkey_gen(&pkey, &spec, p)) != APR_SUCCESS) goto leave;
+    if ((rv = md_pkey_gen(&pkey, spec, p)) != APR_SUCCESS) goto leave;
     rv = APR_EGENERAL;
     if (!x || !name || !serial || !os || !oid) goto leave;
     der[0] = 0x04;                  /* the extension's value is a DER OCTET STRING of the hash */
@@ -196,9 +196,11 @@ static int can_answer(const md_t *md, const md_acme_env_t *env, const char *type
     if (!strcmp(type, "dns-01")) return md->dns01_cmd != NULL && env->run_dns01 != NULL;
     if (md_util_is_wildcard(domain)) return 0;
     if (!strcmp(type, "http-01")) return explicit || env->can_http;
+    /* tls-alpn-01 needs a virtual host of the name with 'Protocols ... acme-tls/1', listed
+     * in MDCAChallenges or not (the reference skips it the same way) */
     if (!strcmp(type, "tls-alpn-01"))
-        return explicit || (env->can_https && md->acme_tls_1_domains
-                            && md_util_array_index(md->acme_tls_1_domains, domain) >= 0);
+        return (explicit || env->can_https) && md->acme_tls_1_domains
+               && md_util_array_index(md->acme_tls_1_domains, domain) >= 0;
     return 0;
 }
 
@@ -248,12 +250,17 @@ static apr_status_t setup_challenge(md_acme_t *acme, authz_t *az, const md_t *md
         rv = md_store_save_data(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_HTTP01, ka, p);
     }
     else if (!strcmp(az->type, "tls-alpn-01")) {
+        /* with the MD's (first) key type, under the file names that type gives, as the
+         * reference does: a client that accepts only RSA signatures gets its answer too */
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, 0);
         const char *cpem, *kpem;
-        rv = md_acme_tls_alpn01_cert(&cpem, &kpem, az->domain, ka, p);
+        rv = md_acme_tls_alpn01_cert(&cpem, &kpem, az->domain, ka, spec, p);
         if (rv == APR_SUCCESS)
-            rv = md_store_save_secret(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_KEY, kpem, p);
+            rv = md_store_save_secret(env->store, MD_SG_CHALLENGES, az->domain,
+                                      md_store_fname(p, MD_FN_TLSALPN01_KEY_BASE, spec), kpem, p);
         if (rv == APR_SUCCESS)
-            rv = md_store_save_data(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_CERT, cpem, p);
+            rv = md_store_save_data(env->store, MD_SG_CHALLENGES, az->domain,
+                                    md_store_fname(p, MD_FN_TLSALPN01_CERT_BASE, spec), cpem, p);
     }
     else {
         unsigned char h[EVP_MAX_MD_SIZE];
@@ -262,26 +269,57 @@ static apr_status_t setup_challenge(md_acme_t *acme, authz_t *az, const md_t *md
         az->dns01_value = md_util_base64url_encode(p, h, hl);
         rv = env->run_dns01(env->baton, "setup", az->domain, az->dns01_value, p, &err);
         if (rv != APR_SUCCESS) {
-            md_result_set(acme->result, rv,
-                          apr_psprintf(p, "MDChallengeDns01 setup for %s failed: %s", az->domain,
-                                       err ? err : "non-zero exit"));
+            md_result_problem_set(acme->result, rv, MD_ACME_ORDER_PROBLEM_SETUP,
+                                  apr_psprintf(p, "MDChallengeDns01 setup for %s failed: %s", az->domain,
+                                               err ? err : "non-zero exit"), NULL);
             return rv;
         }
     }
     if (rv != APR_SUCCESS) {
-        md_result_set(acme->result, rv,
-                      apr_psprintf(p, "cannot store the %s answer for %s in %s", az->type, az->domain,
-                                   md_store_path(env->store, MD_SG_CHALLENGES, az->domain, NULL, p)));
+        md_result_problem_set(acme->result, rv, MD_ACME_ORDER_PROBLEM_SETUP,
+                              apr_psprintf(p, "cannot store the %s answer for %s in %s", az->type, az->domain,
+                                           md_store_path(env->store, MD_SG_CHALLENGES, az->domain, NULL, p)),
+                              NULL);
         return rv;
     }
     az->set_up = 1;
     if (env->on_setup && (rv = env->on_setup(env->baton, az->type, az->domain, p)) != APR_SUCCESS) {
-        md_result_set(acme->result, rv,
-                      apr_psprintf(p, "MDMessageCmd challenge-setup:%s:%s failed, not asking the "
-                                   "CA to validate", az->type, az->domain));
+        md_result_problem_set(acme->result, rv, MD_ACME_ORDER_PROBLEM_SETUP,
+                              apr_psprintf(p, "MDMessageCmd challenge-setup:%s:%s failed, not asking "
+                                           "the CA to validate", az->type, az->domain), NULL);
         return rv;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t md_acme_tls_alpn01_load(char **pcert_pem, char **pkey_pem, md_store_t *store,
+                                     const char *host, apr_pool_t *p)
+{
+    const char *dir = md_store_path(store, MD_SG_CHALLENGES, host, NULL, p), *suffix = "";
+    apr_size_t blen = sizeof(MD_FN_TLSALPN01_CERT_BASE) - 1, len;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    /* the RSA answer (no suffix) when there, else the first of another key type */
+    if (apr_stat(&fi, apr_pstrcat(p, dir, "/", MD_FN_TLSALPN01_CERT, NULL), APR_FINFO_TYPE, p)
+        != APR_SUCCESS) {
+        if ((rv = apr_dir_open(&d, dir, p)) != APR_SUCCESS) return rv;
+        suffix = NULL;
+        while (!suffix && apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+            if (!strncmp(fi.name, MD_FN_TLSALPN01_CERT_BASE ".", blen + 1)
+                && strlen(fi.name) > blen + 5 && !strcmp(fi.name + strlen(fi.name) - 4, ".pem"))
+                suffix = apr_pstrndup(p, fi.name + blen, strlen(fi.name) - blen - 4);
+        }
+        apr_dir_close(d);
+        if (!suffix) return APR_ENOENT;
+    }
+    rv = md_util_file_read(pcert_pem, &len, apr_pstrcat(p, dir, "/", MD_FN_TLSALPN01_CERT_BASE,
+                                                        suffix, ".pem", NULL), 64 * 1024, p);
+    if (rv == APR_SUCCESS)
+        rv = md_util_file_read(pkey_pem, &len, apr_pstrcat(p, dir, "/", MD_FN_TLSALPN01_KEY_BASE,
+                                                           suffix, ".pem", NULL), 64 * 1024, p);
+    return rv;
 }
 
 static void teardown_challenge(const authz_t *az, const md_t *md, const md_acme_env_t *env,
@@ -293,14 +331,20 @@ static void teardown_challenge(const authz_t *az, const md_t *md, const md_acme_
         apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_HTTP01, p), p);
     }
     else if (!strcmp(az->type, "tls-alpn-01")) {
-        apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_CERT, p), p);
-        apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_TLSALPN01_KEY, p), p);
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, 0);
+        apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain,
+                                      md_store_fname(p, MD_FN_TLSALPN01_CERT_BASE, spec), p), p);
+        apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain,
+                                      md_store_fname(p, MD_FN_TLSALPN01_KEY_BASE, spec), p), p);
     }
     else if (env->run_dns01) {
         /* version 2 names the record to remove: a wildcard and its base name share one */
         env->run_dns01(env->baton, "teardown", az->domain, md->dns01_version == 2 ? az->dns01_value : NULL,
                        p, &err);
     }
+    /* challenges/<domain>/ itself goes too, as with the reference (fails harmlessly while
+     * another answer is still in it) */
+    apr_dir_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain, NULL, p), p);
 }
 
 /* The challenge types an authorization offers, for messages. */
@@ -422,12 +466,13 @@ static apr_status_t authorize(md_acme_t *acme, json_t *order, const md_t *md,
         }
         chall = choose_challenge(md, env, json_object_get(az, "challenges"), domain);
         if (!chall) {
-            md_result_set(acme->result, APR_EINVAL,
+            md_result_problem_set(acme->result, APR_EINVAL, MD_ACME_ORDER_PROBLEM_MISMATCH,
                           apr_psprintf(p, "no challenge for %s can be answered: the CA offers %s; "
                                        "http-01 needs port 80 (MDPortMap), tls-alpn-01 port 443 and "
                                        "'Protocols acme-tls/1', dns-01 MDChallengeDns01%s",
                                        domain, offered(json_object_get(az, "challenges"), p),
-                                       md->ca_challenges ? "; MDCAChallenges limits the choice" : ""));
+                                       md->ca_challenges ? "; MDCAChallenges limits the choice" : ""),
+                          NULL);
             rv = APR_EINVAL;
             break;
         }
@@ -494,6 +539,11 @@ static apr_status_t check_chain(md_acme_t *acme, apr_array_header_t *chain, cons
     return APR_SUCCESS;
 }
 
+const char *md_acme_order_activity(const md_t *md, const char *profile, apr_pool_t *p)
+{
+    return apr_psprintf(p, "Creating new order for %s, profile=%s", md->name, profile ? profile : "none");
+}
+
 apr_status_t md_acme_order_profile(const char **pprofile, const char **pnotice, md_acme_t *acme,
                                    const md_t *md, apr_pool_t *p)
 {
@@ -545,7 +595,8 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
     if (env->replaces && acme->renewal_info && md->ari_renewals > 0)
         json_object_set_new(payload, "replaces", json_string(env->replaces));
     if (env->profile) json_object_set_new(payload, "profile", json_string(env->profile));
-    md_result_activity(acme->result, apr_psprintf(p, "creating an order for %s", md->name));
+    /* the reference's words for this step (renewal.last "activity") */
+    md_result_activity(acme->result, md_acme_order_activity(md, env->profile, p));
     rv = md_acme_post(acme, acme->new_order, payload, NULL, &resp, &order, p);
     if (rv != APR_SUCCESS && json_object_get(payload, "replaces") && acme->result->problem
         && !strcmp(acme->result->problem, MD_ACME_PROBLEM_PREFIX "alreadyReplaced")) {
@@ -607,5 +658,8 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
                       apr_psprintf(p, "the CA's answer from %s holds no PEM certificate", cert_url));
         return APR_EINVAL;
     }
-    return check_chain(acme, *pchain, md, pkey, p);
+    if ((rv = check_chain(acme, *pchain, md, pkey, p)) != APR_SUCCESS) return rv;
+    /* the order is done: like the reference, no order.json stays behind */
+    apr_file_remove(md_store_path(env->store, MD_SG_STAGING, md->name, "order.json", p), p);
+    return APR_SUCCESS;
 }

@@ -15,6 +15,14 @@
 #define MD_FN_HTTP01 "acme-http-01.txt"
 #define MD_FN_TLSALPN01_KEY "acme-tls-alpn-01-privkey.pem"
 #define MD_FN_TLSALPN01_CERT "acme-tls-alpn-01-pubcert.pem"
+/* the tls-alpn-01 files per key type (md_store_fname): the names above for RSA,
+ * acme-tls-alpn-01-pubcert.p-256.pem for P-256, as the reference names them */
+#define MD_FN_TLSALPN01_KEY_BASE "acme-tls-alpn-01-privkey"
+#define MD_FN_TLSALPN01_CERT_BASE "acme-tls-alpn-01-pubcert"
+
+/* renewal.last "problem" when no challenge type can be used / set up (the reference's) */
+#define MD_ACME_ORDER_PROBLEM_MISMATCH "challenge-mismatch"
+#define MD_ACME_ORDER_PROBLEM_SETUP "challenge-setup-failure"
 
 /* What the order needs from its surroundings. */
 typedef struct md_acme_env_t {
@@ -39,6 +47,10 @@ typedef struct md_acme_env_t {
 apr_status_t md_acme_order_profile(const char **pprofile, const char **pnotice, md_acme_t *acme,
                                    const md_t *md, apr_pool_t *p);
 
+/* The activity of creating the order, in the reference's words ("Creating new order ..."),
+ * which renewal.last shows when the CA refuses it (or the mandatory profile is missing). */
+const char *md_acme_order_activity(const md_t *md, const char *profile, apr_pool_t *p);
+
 /* Order, validate, finalize with pkey and download: *pchain is leaf first (X509*). */
 apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, const md_t *md,
                                 EVP_PKEY *pkey, const md_acme_env_t *env, apr_pool_t *p);
@@ -46,8 +58,14 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
 /* The CSR (DER) for md's names with pkey. */
 apr_status_t md_acme_csr_der(unsigned char **pder, apr_size_t *plen, const md_t *md,
                              EVP_PKEY *pkey, apr_pool_t *p);
-/* The tls-alpn-01 certificate (RFC 8737) for domain and key authorization, as PEM. */
+/* The tls-alpn-01 certificate (RFC 8737) for domain and key authorization, as PEM, with a
+ * new key of type spec (the MD's: RSA by default). */
 apr_status_t md_acme_tls_alpn01_cert(const char **pcert_pem, const char **pkey_pem,
-                                     const char *domain, const char *key_authz, apr_pool_t *p);
+                                     const char *domain, const char *key_authz,
+                                     const md_pkey_spec_t *spec, apr_pool_t *p);
+/* The tls-alpn-01 answer for host from challenges/<host>/ (set up by ours or by the
+ * reference, whatever the key type): the RSA one when there, else another. */
+apr_status_t md_acme_tls_alpn01_load(char **pcert_pem, char **pkey_pem, md_store_t *store,
+                                     const char *host, apr_pool_t *p);
 
 #endif

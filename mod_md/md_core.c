@@ -143,6 +143,11 @@ static const char *curve_canonical(apr_pool_t *p, const char *name)
     return lc;
 }
 
+const char *md_pkey_curve_canonical(apr_pool_t *p, const char *name)
+{
+    return curve_canonical(p, name);
+}
+
 const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
                                 apr_array_header_t **pspecs)
 {
@@ -176,7 +181,10 @@ const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
             spec->type = MD_PKEY_RSA;
             spec->bits = (unsigned int)n;
         }
-        else if ((spec->curve = curve_canonical(p, a)) != NULL) {
+        else if (curve_canonical(p, a) != NULL) {
+            /* kept as written: md.json and the file names use the admin's spelling, as the
+             * reference does (a store is shared with it) */
+            spec->curve = apr_pstrdup(p, a);
             spec->type = MD_PKEY_EC;
         }
         else {
@@ -216,7 +224,7 @@ const char *md_pkey_spec_name(apr_pool_t *p, const md_pkey_spec_t *spec)
 
 const char *md_pkey_spec_suffix(apr_pool_t *p, const md_pkey_spec_t *spec)
 {
-    return spec->type == MD_PKEY_EC ? apr_pstrcat(p, ".", spec->curve, NULL) : "";
+    return spec->type == MD_PKEY_EC ? apr_pstrcat(p, ".", md_util_str_tolower(p, spec->curve), NULL) : "";
 }
 
 static json_t *pkey_spec_to_json(const md_pkey_spec_t *s)
@@ -244,7 +252,7 @@ static md_pkey_spec_t *pkey_spec_from_json(json_t *j, apr_pool_t *p)
         const char *c = json_string_value(json_object_get(j, "curve"));
         if (!c) return NULL;
         s->type = MD_PKEY_EC;
-        s->curve = md_util_str_tolower(p, c);
+        s->curve = apr_pstrdup(p, c);
     }
     else {
         s->type = MD_PKEY_DEFAULT;

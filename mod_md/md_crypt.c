@@ -31,10 +31,12 @@ apr_status_t md_pkey_gen(EVP_PKEY **ppkey, const md_pkey_spec_t *spec, apr_pool_
     EVP_PKEY *pkey = NULL;
 
     switch (spec->type) {
-    case MD_PKEY_EC:
-        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-                                 strcmp(spec->curve, "secp256r1") ? spec->curve : "prime256v1");
+    case MD_PKEY_EC: {
+        const char *curve = md_pkey_curve_canonical(p, spec->curve);
+        if (curve && !strcmp(curve, "secp256r1")) curve = "prime256v1";
+        if (curve) pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
         break;
+    }
     case MD_PKEY_RSA:
         pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)spec->bits);
         break;

@@ -142,35 +142,62 @@ static void drive_log(md_drive_env_t *env, int level, const char *msg)
     if (env->log) env->log(env->log_baton, level, msg);
 }
 
-apr_status_t md_drive_event(const char *cmdline, const char *event, const char *name,
-                            apr_pool_t *p, const char **perr)
+/* The reference's words for a failed MDNotifyCmd / MDMessageCmd, kept so that operators
+ * find them: "DIRECTIVE CMD failed with exit code N." (N 255 when it could not be run,
+ * what the forked child would have exited with). */
+static const char *cmd_failed(const char *directive, const char *cmdline, int code, apr_pool_t *p)
 {
-    const char *extra[3];
+    return apr_psprintf(p, "%s %s failed with exit code %d.", directive, cmdline, code < 0 ? 255 : code);
+}
+
+/* cmdline EVENT NAME: *pdetail gets the reference's words, *pwhy also why it could not run. */
+static apr_status_t run_event(const char *cmdline, const char *event, const char *name,
+                              apr_pool_t *p, const char **pdetail, const char **pwhy)
+{
+    const char *extra[3], *err = NULL;
     int code;
     apr_status_t rv;
 
-    *perr = NULL;
-    if (!cmdline) return APR_SUCCESS;
     extra[0] = event;
     extra[1] = name;
     extra[2] = NULL;
-    rv = md_drive_run_cmd(cmdline, extra, &code, p, perr);
-    if (rv == APR_SUCCESS && code != 0) {
-        *perr = apr_psprintf(p, "MDMessageCmd %s %s %s exited with %d", cmdline, event, name, code);
-        rv = APR_EGENERAL;
-    }
+    rv = md_drive_run_cmd(cmdline, extra, &code, p, &err);
+    if (rv == APR_SUCCESS && code == 0) return APR_SUCCESS;
+    if (rv == APR_SUCCESS) rv = APR_EGENERAL;
+    *pdetail = cmd_failed("MDMessageCmd", cmdline, code, p);
+    *pwhy = err ? apr_psprintf(p, "%s (%s)", *pdetail, err) : *pdetail;
     return rv;
+}
+
+apr_status_t md_drive_event(const char *cmdline, const char *event, const char *name,
+                            apr_pool_t *p, const char **perr)
+{
+    const char *detail;
+
+    *perr = NULL;
+    if (!cmdline) return APR_SUCCESS;
+    return run_event(cmdline, event, name, p, &detail, perr);
 }
 
 apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event, apr_pool_t *p)
 {
-    const char *err;
+    const char *detail = NULL, *why = NULL;
     apr_status_t rv;
 
     if (!env->message_cmd) return APR_SUCCESS;
-    rv = md_drive_event(env->message_cmd, event, job->name, p, &err);
-    md_job_log_append(job, apr_pstrcat(p, "message-", event, NULL), rv, err);
-    if (rv != APR_SUCCESS) drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", job->name, err));
+    rv = run_event(env->message_cmd, event, job->name, p, &detail, &why);
+    md_job_log_append(job, apr_pstrcat(p, "message-", event, NULL), rv, why);
+    if (rv != APR_SUCCESS) {
+        drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", job->name, why));
+        /* renewal.last tells the admin, as with the reference; an 'errored' call keeps the
+         * renewal's own failure there */
+        if (strcmp(event, "errored")) {
+            apr_time_t ready_at = job->last->ready_at;
+            md_result_problem_set(job->last, APR_EGENERAL, MD_DRIVE_PROBLEM_MESSAGE_CMD, detail, NULL);
+            md_result_activity(job->last, NULL);
+            job->last->ready_at = ready_at;
+        }
+    }
     return rv;
 }
 
@@ -493,18 +520,20 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     if (md->ca_certs) http.ca_file = md->ca_certs;
     if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
         || (rv = md_acme_setup(acme)) != APR_SUCCESS
-        || (rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS
         || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
         return rv;
+    if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
+        md_result_set(result, rv, "cannot save the account in staging/");
+        return rv;
+    }
+    /* a profile is chosen when the order is created: a missing mandatory one fails there */
+    md_result_activity(result, md_acme_order_activity(md, md->profile, p));
+    if ((rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS) return rv;
     if (notice) {
         md_job_log_append(run->job, "notice", APR_SUCCESS, notice);
         drive_log(env, 5, apr_psprintf(p, "MDomain %s: %s", md->name, notice));
     }
     run->job->profile = profile;
-    if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
-        md_result_set(result, rv, "cannot save the account in staging/");
-        return rv;
-    }
 
     memset(&aenv, 0, sizeof(aenv));
     aenv.store = env->store;
@@ -561,6 +590,36 @@ static apr_status_t obtain_tailscale(run_t *run, const char *ca_url, md_result_t
     return stage_cert(run, md_pkey_spec_get(md, 0), pkey, chain, result, p);
 }
 
+/* The 'renewed' announcements, in the reference's order: MDNotifyCmd NAME, then MDMessageCmd
+ * renewed NAME; the first failure stops them and is recorded in renewal.last. */
+static apr_status_t notify_renewed(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (env->notify_cmd) {
+        const char *err = NULL, *extra[2];
+        int code;
+        extra[0] = md->name;
+        extra[1] = NULL;
+        rv = md_drive_run_cmd(env->notify_cmd, extra, &code, p, &err);
+        if (rv != APR_SUCCESS || code != 0) {
+            const char *detail = cmd_failed("MDNotifyCmd", env->notify_cmd, code, p);
+            apr_time_t ready_at = job->last->ready_at;
+            if (rv == APR_SUCCESS) rv = APR_EGENERAL;
+            md_result_problem_set(job->last, rv, MD_DRIVE_PROBLEM_NOTIFY_CMD, detail, NULL);
+            job->last->ready_at = ready_at;
+            md_job_log_append(job, "notify-error", rv, err ? apr_psprintf(p, "%s (%s)", detail, err) : detail);
+            drive_log(env, 3, apr_psprintf(p, "MDomain %s: %s%s%s", md->name, detail,
+                                           err ? " " : "", err ? err : ""));
+            return rv;
+        }
+        md_job_log_append(job, "notify", APR_SUCCESS, NULL);
+    }
+    if ((rv = md_drive_message(env, job, "renewed", p)) != APR_SUCCESS) return rv;
+    job->notified_renewed = 1;
+    return APR_SUCCESS;
+}
+
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
                             const char *replaces, apr_pool_t *p)
 {
@@ -568,7 +627,6 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     run_t run;
     const char *ca_url = md_drive_ca_url(md, job->errors, env->retry_failover);
     apr_status_t rv;
-    const char *extra[2];
 
     /* MDMessageCmd renewing may veto the renewal on this server (cluster nodes use it to
      * leave renewals to one of them). A veto is no error: no backoff, no 'errored'; this
@@ -601,6 +659,9 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     result->baton = &run;
     if (lock_lost(job, result, p)) goto fail;
     clear_staging(env->store, md->name, p);
+    /* staging/<md>/md.json first, as the reference writes it: the configuration this run
+     * works for (rewritten with the staged set at the end) */
+    md_store_save_md(env->store, MD_SG_STAGING, md, p);
     if (md_tailscale_is_proto(md->ca_proto)) rv = obtain_tailscale(&run, ca_url, result, p);
     else rv = obtain_acme(&run, ca_url, replaces, result, p);
     if (rv != APR_SUCCESS) goto fail;
@@ -612,11 +673,14 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     job->finished = 1;
     job->errors = 0;
     job->next_run = 0;
-    md_result_set(result, APR_SUCCESS, "the certificate is staged; it is used after the next "
-                  "(graceful) restart of the server");
+    /* renewal.last as the reference writes it on success: the status and from when the
+     * staged set is valid */
+    md_result_set(result, APR_SUCCESS, NULL);
     md_result_activity(result, NULL);
+    result->ready_at = job->valid_from;
     md_result_assign(job->last, result);
-    md_job_log_append(job, "finished", APR_SUCCESS, result->detail);
+    md_job_log_append(job, "finished", APR_SUCCESS, "the certificate is staged; it is used after "
+                      "the next (graceful) restart of the server");
     if ((rv = md_job_save(job, env->store, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot write job.json into staging/");
         job->finished = 0;
@@ -624,19 +688,14 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     }
     drive_log(env, 5, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
                                    "activates it", md->name));
-    if (md_drive_message(env, job, "renewed", p) == APR_SUCCESS) job->notified_renewed = 1;
-    if (env->notify_cmd) {
-        const char *err = NULL;
-        int code;
-        extra[0] = md->name;
-        extra[1] = NULL;
-        rv = md_drive_run_cmd(env->notify_cmd, extra, &code, p, &err);
-        if (rv == APR_SUCCESS && code != 0)
-            err = apr_psprintf(p, "MDNotifyCmd %s %s exited with %d", env->notify_cmd, md->name, code);
-        md_job_log_append(job, "notify", rv == APR_SUCCESS && !code ? APR_SUCCESS : APR_EGENERAL, err);
-        if (err) drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", md->name, err));
-    }
     job->notified = 1;
+    if (notify_renewed(env, md, job, p) != APR_SUCCESS) {
+        /* a failed MDNotifyCmd / MDMessageCmd is a job error (renewal.last says which), the
+         * staged set stays valid */
+        job->errors++;
+        job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
+                                                              random_unit());
+    }
     md_job_save(job, env->store, p);
     return APR_SUCCESS;
 
@@ -693,6 +752,38 @@ static int path_exists(const char *path, apr_pool_t *p)
 {
     apr_finfo_t fi;
     return apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
+}
+
+/* Does a challenge directory name belong to one of the MDs? (a wildcard's answers are
+ * kept under its base name) */
+static int challenge_owned(const apr_array_header_t *mds, const char *name, apr_pool_t *p)
+{
+    const char *wild = apr_pstrcat(p, "*.", name, NULL);
+    int i;
+    for (i = 0; i < mds->nelts; ++i) {
+        const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
+        if (md_covers(md, name) || md_contains(md, wild)) return 1;
+    }
+    return 0;
+}
+
+int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, apr_pool_t *p)
+{
+    const char *base = md_store_path(store, MD_SG_CHALLENGES, NULL, NULL, p);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int n = 0;
+
+    if (apr_dir_open(&d, base, p) != APR_SUCCESS) return 0;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
+        if (challenge_owned(mds, fi.name, p)) continue;
+        if (fi.filetype == APR_DIR) remove_dir(apr_pstrcat(p, base, "/", fi.name, NULL), p);
+        else apr_file_remove(apr_pstrcat(p, base, "/", fi.name, NULL), p);
+        ++n;
+    }
+    apr_dir_close(d);
+    return n;
 }
 
 /* accounts/ACME-<host>-NNNN for the staged account: an existing one with the same URL,
@@ -825,6 +916,8 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
         while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
             if (fi.filetype != APR_REG) continue;
             if (!strncmp(fi.name, "privkey", 7) || !strncmp(fi.name, "pubcert", 7)) continue;
+            /* the fallback was only needed while there was no certificate */
+            if (!strncmp(fi.name, "fallback-", 9)) continue;
             if ((rv = copy_file(apr_pstrcat(p, dom, "/", fi.name, NULL),
                                 apr_pstrcat(p, newdir, "/", fi.name, NULL), p)) != APR_SUCCESS) {
                 apr_dir_close(d);

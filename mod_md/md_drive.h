@@ -25,6 +25,11 @@
 
 #define MD_DRIVE_RETRY_CAP apr_time_from_sec(24 * 3600)
 
+/* renewal.last "problem" after a failed MDNotifyCmd / MDMessageCmd: the reference's log ids,
+ * which monitoring written for it matches on */
+#define MD_DRIVE_PROBLEM_NOTIFY_CMD "urn:org:apache:httpd:log:AH10108:"
+#define MD_DRIVE_PROBLEM_MESSAGE_CMD "urn:org:apache:httpd:log:AH10109:"
+
 /* Known accounts, shared by the renewals of one process. */
 typedef struct md_drive_accounts_t {
     apr_pool_t *p;                    /* unmanaged: used under the mutex only */
@@ -82,11 +87,14 @@ const char *md_drive_ca_url(const md_t *md, int errors, int failover);
 apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int *pexit,
                               apr_pool_t *p, const char **perr);
 /* cmdline EVENT NAME (MDMessageCmd; nothing when cmdline is NULL). Non-success when it could
- * not run or exited non-zero, *perr saying which. */
+ * not run or exited non-zero, *perr saying so in the reference's words ("MDMessageCmd CMD
+ * failed with exit code N.") and why it could not run. */
 apr_status_t md_drive_event(const char *cmdline, const char *event, const char *name,
                             apr_pool_t *p, const char **perr);
 /* MDMessageCmd EVENT MDNAME, logged in the job. Returns non-success when the command
- * failed to run or exited non-zero. */
+ * failed to run or exited non-zero; the failure is then also job->last (problem
+ * MD_DRIVE_PROBLEM_MESSAGE_CMD), except for the 'errored' event, which keeps the
+ * renewal's failure there. */
 apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *event,
                               apr_pool_t *p);
 
@@ -117,6 +125,10 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
 /* Load every account of accounts/ (parent) or of staging/ * / (child) into the list. */
 void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,
                             apr_pool_t *p);
+
+/* Parent, at start: remove every challenges/<name> that belongs to none of mds (md_t*):
+ * left by an MD no longer configured, or by a run that ended mid-order. Returns how many. */
+int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, apr_pool_t *p);
 
 /* Parent, at start: move a complete staged set of md into domains/ when one is there and
  * its activation delay has passed. A staged set that domains/ holds already (another server

@@ -52,6 +52,7 @@ void md_result_assign(md_result_t *dst, const md_result_t *src)
     md_result_problem_set(dst, src->status, src->problem, src->detail, src->subproblems);
     dst->activity = src->activity ? apr_pstrdup(dst->p, src->activity) : NULL;
     dst->retry_after = src->retry_after;
+    dst->ready_at = src->ready_at;
 }
 
 static const char *status_str(apr_pool_t *p, apr_status_t rv)
@@ -62,11 +63,14 @@ static const char *status_str(apr_pool_t *p, apr_status_t rv)
 
 json_t *md_result_to_json(const md_result_t *r)
 {
-    json_t *j = json_pack("{s:i,s:s}", "status", (int)r->status,
-                          "status-description", status_str(r->p, r->status));
+    json_t *j = json_pack("{s:i}", "status", (int)r->status);
+    if (r->status != APR_SUCCESS)
+        json_object_set_new(j, "status-description", json_string(status_str(r->p, r->status)));
     if (r->problem) json_object_set_new(j, "problem", json_string(r->problem));
     if (r->detail) json_object_set_new(j, "detail", json_string(r->detail));
     if (r->activity) json_object_set_new(j, "activity", json_string(r->activity));
+    if (r->ready_at)
+        json_object_set_new(j, "valid-from", json_string(md_util_time_format(r->p, r->ready_at)));
     if (r->subproblems) json_object_set(j, "subproblems", r->subproblems);
     return j;
 }
@@ -104,7 +108,8 @@ json_t *md_job_to_json(const md_job_t *job, apr_pool_t *p)
     put_time(j, "last-run", job->last_run, p);
     put_time(j, "valid-from", job->valid_from, p);
     if (job->profile) json_object_set_new(j, "profile", json_string(job->profile));
-    if (job->last->status != APR_SUCCESS || job->last->detail || job->last->activity)
+    if (job->last->status != APR_SUCCESS || job->last->detail || job->last->activity
+        || job->last->ready_at)
         json_object_set_new(j, "last", md_result_to_json(job->last));
     json_object_set_new(j, "log", json_pack("{s:O}", "entries", job->log));
     return j;
@@ -139,6 +144,7 @@ md_job_t *md_job_from_json(json_t *j, const char *name, apr_pool_t *p)
                               json_string_value(json_object_get(last, "detail")),
                               json_object_get(last, "subproblems"));
         md_result_activity(job->last, json_string_value(json_object_get(last, "activity")));
+        job->last->ready_at = get_time(last, "valid-from");
     }
     entries = json_object_get(json_object_get(j, "log"), "entries");
     for (i = 0; json_is_array(entries) && i < json_array_size(entries) && i < MD_JOB_LOG_MAX; ++i) {

@@ -25,6 +25,7 @@ typedef struct md_result_t {
     const char *activity;         /* what we were doing */
     json_t *subproblems;          /* owned (reference held), or NULL */
     apr_time_t retry_after;       /* the CA asked us to wait until then, 0 if not */
+    apr_time_t ready_at;          /* a staged set is usable from then ("valid-from"), or 0 */
     /* told about every new activity (the renewal logs them as progress), may be NULL */
     void (*on_activity)(void *baton, const char *activity);
     void *baton;
@@ -37,7 +38,8 @@ void md_result_problem_set(md_result_t *r, apr_status_t status, const char *prob
 void md_result_activity(md_result_t *r, const char *activity);
 /* Copy of src's fields into dst (dst's pool). */
 void md_result_assign(md_result_t *dst, const md_result_t *src);
-/* {status, status-description, problem?, detail?, activity?, subproblems?}: new reference. */
+/* {status, status-description (when not success), problem?, detail?, activity?, valid-from?,
+ * subproblems?} as the reference writes it: new reference. */
 json_t *md_result_to_json(const md_result_t *r);
 /* One line for the error log: "detail (problem) while activity". */
 const char *md_result_describe(const md_result_t *r, apr_pool_t *p);

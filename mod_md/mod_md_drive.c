@@ -138,6 +138,11 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
         if (md->ca_account) md->ca_account = apr_pstrdup(pconf, md->ca_account);
         apr_pool_destroy(p);
     }
+    if (may_activate) {
+        int n = md_drive_challenges_purge(mc->store, mc->mds, ptemp);
+        if (n) ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10998)
+                            "removed %d challenge answer(s) of no configured MDomain", n);
+    }
     /* children cannot read accounts/: they get the accounts (keys still encrypted) in memory */
     accts.p = pconf;
     accts.mutex = NULL;
@@ -526,18 +531,13 @@ static int tls_alpn_challenge(conn_rec *c, const char *server_name, const char *
 {
     md_store_t *store = store_of();
     char *cert, *key;
-    apr_size_t len;
     const char *host;
 
     if (!store || !server_name || !md_util_is_dns_name(server_name, 0)) return DECLINED;
     /* an IP identifier is validated under its reverse-DNS name (RFC 8738 section 6) */
     host = md_util_ip_from_reverse(c->pool, server_name);
     if (!host) host = md_util_str_tolower(c->pool, server_name);
-    if (md_util_file_read(&cert, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_CERT,
-                                                     c->pool), 64 * 1024, c->pool) != APR_SUCCESS)
-        return DECLINED;
-    if (md_util_file_read(&key, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_KEY,
-                                                    c->pool), 64 * 1024, c->pool) != APR_SUCCESS) {
+    if (md_acme_tls_alpn01_load(&cert, &key, store, host, c->pool) != APR_SUCCESS) {
         const char *problem = md_status_challenge_problem(store, host, c->pool);
         if (problem) ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, c, APLOGNO(11167) "%s", problem);
         return DECLINED;

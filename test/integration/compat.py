@@ -203,12 +203,14 @@ class RunBoth:
         self.httpd = httpd
         self.pebble_for = pebble_for
         self.pebble = None
+        self.pebble_env = None        # set before the first run: pebble's environment
+        self.pebble_config = None     # and extra configuration (e.g. domainBlocklist)
         self.servers = {}
 
     def server(self, which, **kw):
         h = self.httpd(md_module=MODULES[which], **kw)
         if self.pebble is None:
-            self.pebble = self.pebble_for(h)
+            self.pebble = self.pebble_for(h, env=self.pebble_env, config=self.pebble_config)
             self.ports = (h.http_port, h.https_port)
         h.http_port, h.https_port = self.ports
         self.servers[which] = h

@@ -49,14 +49,19 @@ START_TEST(account_json_and_matching)
     other = apr_array_make(pool, 2, sizeof(const char *));
     APR_ARRAY_PUSH(other, const char *) = "mailto:b@example.org";
     APR_ARRAY_PUSH(other, const char *) = "mailto:a@example.org";
-    ck_assert(md_acme_acct_matches(b, "https://ca/dir", other, NULL));    /* order does not matter */
-    ck_assert(md_acme_acct_matches(b, "https://ca/dir", other, "kid-1"));
+    ck_assert(!md_acme_acct_matches(b, "https://ca/dir", other, NULL));   /* bound: kid-1 only */
+    ck_assert(md_acme_acct_matches(b, "https://ca/dir", other, "kid-1")); /* order does not matter */
     ck_assert(!md_acme_acct_matches(b, "https://ca/dir", other, "kid-2"));
     ck_assert(!md_acme_acct_matches(b, "https://other/dir", other, NULL));
+    /* an MD without MDExternalAccountBinding never reuses an account bound to one */
+    b->eab_kid = NULL;
+    ck_assert(md_acme_acct_matches(b, "https://ca/dir", other, NULL));
+    ck_assert(!md_acme_acct_matches(b, "https://ca/dir", other, "kid-1"));
+    b->eab_kid = "kid-1";
     apr_array_pop(other);
-    ck_assert(!md_acme_acct_matches(b, "https://ca/dir", other, NULL));
+    ck_assert(!md_acme_acct_matches(b, "https://ca/dir", other, "kid-1"));
     b->status = "deactivated";
-    ck_assert(!md_acme_acct_matches(b, "https://ca/dir", contacts, NULL));
+    ck_assert(!md_acme_acct_matches(b, "https://ca/dir", contacts, "kid-1"));
     j = json_pack("{s:s}", "url", "x");                   /* no ca-url: not an account */
     ck_assert_ptr_null(md_acme_acct_from_json(j, pool));
     json_decref(j);

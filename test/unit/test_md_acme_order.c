@@ -57,11 +57,18 @@ START_TEST(tls_alpn01_certificate)
     int idx;
     apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
 
-    ck_assert_int_eq(md_acme_tls_alpn01_cert(&cpem, &kpem, "a.example.org", ka, pool), APR_SUCCESS);
+    /* the MD's key type: RSA by default (a client accepting only RSA signatures is answered) */
+    md_pkey_spec_t rsa = { MD_PKEY_DEFAULT, 0, NULL }, ec = { MD_PKEY_EC, 0, "P-384" };
+
+    ck_assert_int_eq(md_acme_tls_alpn01_cert(&cpem, &kpem, "a.example.org", ka, &ec, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_pkey_from_pem(&k, kpem, strlen(kpem), NULL, 0, pool), APR_SUCCESS);
+    ck_assert(EVP_PKEY_is_a(k, "EC"));
+    ck_assert_int_eq(md_acme_tls_alpn01_cert(&cpem, &kpem, "a.example.org", ka, &rsa, pool), APR_SUCCESS);
     ck_assert_int_eq(md_chain_from_pem(&chain, cpem, strlen(cpem), pool), APR_SUCCESS);
     ck_assert_int_eq(md_pkey_from_pem(&k, kpem, strlen(kpem), NULL, 0, pool), APR_SUCCESS);
     x = APR_ARRAY_IDX(chain, 0, X509 *);
     ck_assert(md_cert_matches_key(x, k));
+    ck_assert(EVP_PKEY_is_a(k, "RSA"));
     APR_ARRAY_PUSH(names, const char *) = "a.example.org";
     ck_assert(md_cert_covers_domains(x, names));
     idx = X509_get_ext_by_OBJ(x, oid, -1);

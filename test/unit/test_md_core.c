@@ -27,10 +27,14 @@ START_TEST(pkey_specs)
     ck_assert_str_eq(APR_ARRAY_IDX(specs, 1, md_pkey_spec_t *)->curve, "secp256r1");
     ck_assert_ptr_null(parse_specs("secp384r1 rsa3072", &specs));
     ck_assert_int_eq(APR_ARRAY_IDX(specs, 1, md_pkey_spec_t *)->bits, 3072);
+    /* curves are kept as written (md.json and file names use that spelling) */
     ck_assert_ptr_null(parse_specs("P-256", &specs));
-    ck_assert_str_eq(APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)->curve, "secp256r1");
+    ck_assert_str_eq(APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)->curve, "P-256");
+    ck_assert_str_eq(md_pkey_spec_suffix(pool, APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)), ".p-256");
     ck_assert_ptr_null(parse_specs("prime256v1", &specs));
-    ck_assert_str_eq(APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)->curve, "secp256r1");
+    ck_assert_str_eq(APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)->curve, "prime256v1");
+    ck_assert_str_eq(md_pkey_curve_canonical(pool, "P-384"), "secp384r1");
+    ck_assert_str_eq(md_pkey_curve_canonical(pool, "prime256v1"), "secp256r1");
     ck_assert_ptr_nonnull(strstr(parse_specs("RSA 1024", &specs), "1024"));
     ck_assert_ptr_nonnull(strstr(parse_specs("rsa2047", &specs), "2047"));
     ck_assert_ptr_nonnull(parse_specs("RSAx", &specs));

@@ -151,7 +151,8 @@ START_TEST(activation_moves_set_and_archives)
     ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, md->name, "privkey.pem", pool),
                                        100000, pool), APR_SUCCESS);
     ck_assert_ptr_null(strstr(data, "ENCRYPTED"));               /* mod_ssl reads it */
-    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "fallback-pubcert.pem", pool), pool));
+    /* the fallback is not carried over next to the real certificate (as with the reference) */
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "fallback-pubcert.pem", pool), pool));
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "job.json", pool), pool));
     ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_ARCHIVE, "a.example.org.1", "pubcert.pem", pool),
                                        1000, pool), APR_SUCCESS);
@@ -297,6 +298,59 @@ START_TEST(renewal_that_lost_its_lock_writes_nothing)
 }
 END_TEST
 
+START_TEST(message_cmd_failure_is_recorded_as_the_reference_does)
+{
+    md_drive_env_t env;
+    md_store_t *s;
+    md_job_t *job = md_job_make("m.example.org", pool);
+    const char *err = NULL;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    memset(&env, 0, sizeof(env));
+    env.store = s;
+    env.message_cmd = "/bin/false";
+    job->last->ready_at = apr_time_from_sec(1000);
+    ck_assert_int_ne(md_drive_message(&env, job, "renewed", pool), APR_SUCCESS);
+    ck_assert_str_eq(job->last->problem, MD_DRIVE_PROBLEM_MESSAGE_CMD);
+    ck_assert_str_eq(job->last->problem, "urn:org:apache:httpd:log:AH10109:");
+    ck_assert_str_eq(job->last->detail, "MDMessageCmd /bin/false failed with exit code 1.");
+    ck_assert(job->last->ready_at == apr_time_from_sec(1000));     /* the staged set stays valid */
+    /* a command that cannot run: exit code 255, as the forked child of the reference */
+    env.message_cmd = "/nonexistent/cmd";
+    ck_assert_int_ne(md_drive_message(&env, job, "expiring", pool), APR_SUCCESS);
+    ck_assert_str_eq(job->last->detail, "MDMessageCmd /nonexistent/cmd failed with exit code 255.");
+    /* 'errored' keeps the renewal's own failure in last */
+    md_result_problem_set(job->last, APR_EINVAL, "urn:ietf:params:acme:error:rejectedIdentifier",
+                          "no", NULL);
+    ck_assert_int_ne(md_drive_message(&env, job, "errored", pool), APR_SUCCESS);
+    ck_assert_str_eq(job->last->problem, "urn:ietf:params:acme:error:rejectedIdentifier");
+    ck_assert_ptr_nonnull(strstr(json_dumps(job->log, 0), "message-errored"));
+    ck_assert_int_ne(md_drive_event("/bin/false", "installed", "m.example.org", pool, &err), APR_SUCCESS);
+    ck_assert_str_eq(err, "MDMessageCmd /bin/false failed with exit code 1.");
+}
+END_TEST
+
+START_TEST(challenges_of_no_md_are_purged)
+{
+    apr_array_header_t *mds = apr_array_make(pool, 2, sizeof(md_t *));
+    md_store_t *s;
+    const char *err = NULL;
+    md_t *wild = unit_md("*.w.example.org");
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    APR_ARRAY_PUSH(mds, md_t *) = unit_md("a.example.org");
+    APR_ARRAY_PUSH(mds, md_t *) = wild;
+    md_store_save_data(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", "t.k", pool);
+    md_store_save_data(s, MD_SG_CHALLENGES, "w.example.org", "acme-http-01.txt", "t.k", pool);
+    md_store_save_data(s, MD_SG_CHALLENGES, "gone.example.org", "acme-http-01.txt", "t.k", pool);
+    ck_assert_int_eq(md_drive_challenges_purge(s, mds, pool), 1);
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", pool), pool));
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_CHALLENGES, "w.example.org", "acme-http-01.txt", pool), pool));
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_CHALLENGES, "gone.example.org", NULL, pool), pool));
+    ck_assert_int_eq(md_drive_challenges_purge(s, mds, pool), 0);
+}
+END_TEST
+
 static Suite *drive_suite(void)
 {
     Suite *s = suite_create("md_drive");
@@ -313,6 +367,8 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, activation_of_an_active_set_does_nothing);
     tcase_add_test(tc, activation_refuses_incomplete_or_wrong_sets);
     tcase_add_test(tc, renewal_that_lost_its_lock_writes_nothing);
+    tcase_add_test(tc, message_cmd_failure_is_recorded_as_the_reference_does);
+    tcase_add_test(tc, challenges_of_no_md_are_purged);
     suite_add_tcase(s, tc);
     return s;
 }

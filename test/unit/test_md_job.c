@@ -20,6 +20,16 @@ START_TEST(result_describes_problem_and_activity)
                      "urn:ietf:params:acme:error:rejectedIdentifier");
     ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "status-description")));
     json_decref(j);
+    /* success as the reference writes it: status and valid-from, no description */
+    md_result_set(r, APR_SUCCESS, NULL);
+    md_result_activity(r, NULL);
+    r->ready_at = apr_time_from_sec(86400);
+    j = md_result_to_json(r);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 0);
+    ck_assert_ptr_null(json_object_get(j, "status-description"));
+    ck_assert_ptr_null(json_object_get(j, "detail"));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "valid-from")), "Fri, 02 Jan 1970 00:00:00 GMT");
+    json_decref(j);
 }
 END_TEST
 
