@@ -277,6 +277,18 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     return j;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const md_t *const *)a)->name, (*(const md_t *const *)b)->name);
+}
+
+static const md_t **sorted(const apr_array_header_t *mds, apr_pool_t *p)
+{
+    const md_t **list = apr_pmemdup(p, mds->elts, sizeof(md_t *) * (apr_size_t)(mds->nelts + 1));
+    qsort(list, (size_t)mds->nelts, sizeof(md_t *), by_name);
+    return list;
+}
+
 const md_t *md_status_find(const apr_array_header_t *mds, const char *name)
 {
     int i;
@@ -297,13 +309,14 @@ int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
                         json_dump_callback_t write, void *baton, apr_pool_t *p)
 {
     const char *head = apr_psprintf(p, "{\n  \"version\": \"%s\",\n  \"managed-domains\": [", MD_VERSION);
+    const md_t **list = sorted(mds, p);
     apr_pool_t *ptemp;
     int i, rc;
 
     if ((rc = write(head, strlen(head), baton)) != 0) return rc;
     apr_pool_create(&ptemp, p);
     for (i = 0; i < mds->nelts && rc == 0; ++i) {
-        json_t *j = md_status_md_json(APR_ARRAY_IDX(mds, i, const md_t *), store, 0, ptemp);
+        json_t *j = md_status_md_json(list[i], store, 0, ptemp);
         rc = write(i ? ",\n" : "\n", i ? 2 : 1, baton);
         if (rc == 0) rc = json_dump_callback(j, write, baton, STATUS_DUMP_FLAGS);
         json_decref(j);
@@ -343,18 +356,6 @@ json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t
 }
 
 /* ---- server-status ---- */
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp((*(const md_t *const *)a)->name, (*(const md_t *const *)b)->name);
-}
-
-static const md_t **sorted(const apr_array_header_t *mds, apr_pool_t *p)
-{
-    const md_t **list = apr_pmemdup(p, mds->elts, sizeof(md_t *) * (apr_size_t)(mds->nelts + 1));
-    qsort(list, (size_t)mds->nelts, sizeof(md_t *), by_name);
-    return list;
-}
 
 static const char *html_escape(const char *s, apr_pool_t *p)
 {
@@ -504,20 +505,20 @@ static void auto_state(apr_array_header_t *out, const char *pre, json_t *mdj, ap
 static void auto_ca(apr_array_header_t *out, const char *pre, json_t *mdj, apr_pool_t *p)
 {
     json_t *ca = json_object_get(mdj, "ca"), *urls = json_object_get(ca, "urls");
-    const char *url = json_string_value(json_object_get(ca, "url"));
+    const char *url;
     size_t i;
 
-    if (!url && json_array_size(urls) == 1) url = json_string_value(json_array_get(urls, 0));
-    if (url) {
+    if (!json_array_size(urls) && (url = json_string_value(json_object_get(ca, "url"))) != NULL) {
         LINE("%sCAName: %s\n", pre, ca_name(url, p));
         LINE("%sCAURL: %s\n", pre, url);
         return;
     }
+    /* the first without a number, then CAName1, CAURL1, ... */
     for (i = 0; i < json_array_size(urls); ++i) {
-        url = json_string_value(json_array_get(urls, i));
-        if (!url) continue;
-        LINE("%sCAName%d: %s\n", pre, (int)i, ca_name(url, p));
-        LINE("%sCAURL%d: %s\n", pre, (int)i, url);
+        const char *n = i ? apr_psprintf(p, "%d", (int)i) : "";
+        if (!(url = json_string_value(json_array_get(urls, i)))) continue;
+        LINE("%sCAName%s: %s\n", pre, n, ca_name(url, p));
+        LINE("%sCAURL%s: %s\n", pre, n, url);
     }
 }
 

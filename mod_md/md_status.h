@@ -46,7 +46,7 @@ md_cert_info_t *md_status_cert_info(X509 *cert, const char *spec_name, apr_pool_
 const md_t *md_status_find(const apr_array_header_t *mds, const char *name);
 /* The md-status JSON of one MD. with_log adds the job log. New reference. */
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p);
-/* {"version":..., "managed-domains":[...]} for all MDs (md_t*), written piecewise through
+/* {"version":..., "managed-domains":[...]} for all MDs (md_t*) by name, written piecewise through
  * write (jansson's dump callback type), one MD at a time, so that memory stays small with
  * thousands of MDs. Returns 0 or -1. */
 int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,

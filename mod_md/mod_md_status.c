@@ -1,7 +1,8 @@
 /* mod_md_status.c: mod_md's status pages.
  *
  *  - SetHandler md-status: GET /md-status lists every MD as JSON, GET /md-status/NAME shows
- *    one with its job log (NAME may be any of its domain names, wildcards included). Names
+ *    one with its job log (NAME may be any of its domain names, wildcards included; the
+ *    list when no MD has it). Names
  *    in the URL are looked up in the configuration only; they never reach a file path.
  *  - a section in mod_status' server-status (MDServerStatus), HTML and ?auto lines.
  *  - SetHandler md-metrics: Prometheus text format.
@@ -68,15 +69,15 @@ static int md_status_handler(request_rec *r)
     if (!mc->store)
         return send_json(r, json_pack("{s:s,s:[]}", "version", MD_VERSION, "managed-domains"));
     name = r->path_info;
-    if (!name || !*name || !strcmp(name, "/")) {
+    md = name && name[0] == '/' && name[1] ? md_status_find(mc->mds, name + 1) : NULL;
+    if (!md) {
+        /* the list, also for a name of no MD (as the reference answers) */
         /* streamed: with thousands of MDs the document is megabytes */
         ap_set_content_type(r, "application/json");
         apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
         if (!r->header_only) md_status_all_write(mc->mds, mc->store, write_cb, r, r->pool);
         return OK;
     }
-    md = md_status_find(mc->mds, name + 1);
-    if (!md) return HTTP_NOT_FOUND;
     return send_json(r, md_status_md_json(md, mc->store, 1, r->pool));
 }
 
