@@ -174,7 +174,7 @@ def test_dual_key_types(run_both):
 
 
 def test_renew_window_due_after_activation(run_both):
-    """A window longer than the certificate's life: renewal is due at once after
+    """A window longer than the certificate's life (pebble: 5 years): renewal is due at once after
     activation; the served certificate counts as OK and Renew."""
     def after(h):
         wait_for(lambda: (json.loads(h.curl("/md-status/a.example.org")[2])
@@ -182,7 +182,7 @@ def test_renew_window_due_after_activation(run_both):
                  what="the second renewal to be staged")
         time.sleep(1)
     obs = run_both(staged_then_active(
-        lambda h: "<MDomain a.example.org>\n  MDRenewWindow 99%\n</MDomain>\n", ["a.example.org"],
+        lambda h: "<MDomain a.example.org>\n  MDRenewWindow 2000d\n</MDomain>\n", ["a.example.org"],
         after_active=after))
     assert_same_obs(split(obs, "active"))
     for which in (REF, OURS):
