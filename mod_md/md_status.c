@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_uri.h>
 
 #include <errno.h>
 #include <unistd.h>
@@ -106,16 +107,17 @@ static md_ari_t *served_ari(const md_t *md, md_store_t *store, md_cert_info_t *c
     return ari;
 }
 
-/* When renewal of the served certificates starts (now, when one is missing) and whether it
- * is due: the renewal driver's own rules (md_drive), so that the pages say what it does.
- * *pari (may be NULL) gets the ARI record that was taken into account, if any. */
+/* When renewal of the served certificates starts (now, when one is missing or the MD is
+ * incomplete) and whether that time has come: *pdue is the page's "renew", true inside the
+ * renew window whatever the renew mode (static certificates too), as the reference shows it;
+ * whether the driver acts on it is md_drive_should_renew's business. *pari (may be NULL)
+ * gets the ARI record that was taken into account, if any. */
 static apr_time_t renewal_due(const md_t *md, md_store_t *store, md_cert_info_t *const *infos,
                               int *pdue, md_ari_t **pari, apr_pool_t *p)
 {
     md_drive_certs_t certs = { 1, 0, 0, NULL, 0 };
     md_ari_t *ari = served_ari(md, store, infos, p);
     apr_time_t now = apr_time_now(), at;
-    const char *reason;
     int i, n = md_pkey_spec_count(md);
 
     for (i = 0; i < n; ++i) {
@@ -127,10 +129,11 @@ static apr_time_t renewal_due(const md_t *md, md_store_t *store, md_cert_info_t 
         if (!certs.not_after || infos[i]->valid_until < certs.not_after) certs.not_after = infos[i]->valid_until;
     }
     if (ari) certs.ari_renew_at = ari->renew_at;
-    at = md_drive_renew_at(md, &certs);
-    if (pdue) *pdue = md_drive_should_renew(md, &certs, now, &reason, p);
+    at = md->state == MD_S_INCOMPLETE ? 0 : md_drive_renew_at(md, &certs);
+    if (!at) at = now;
+    if (pdue) *pdue = at <= now;
     if (pari) *pari = ari;
-    return at ? at : now;
+    return at;
 }
 
 static apr_time_t certs_valid_until(const md_t *md, md_cert_info_t *const *infos)
@@ -198,7 +201,14 @@ static json_t *cert_json(const md_cert_info_t *ci, apr_pool_t *p)
     return j;
 }
 
-static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool_t *p)
+static int has_static_files(const md_t *md)
+{
+    return md->cert_files && md->cert_files->nelts;
+}
+
+/* The certificates by key spec name and their common validity. by_index: named by their
+ * position instead (static files, MDCertificateFile: "0", "1", ... as the reference has it). */
+static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, int by_index, apr_pool_t *p)
 {
     json_t *j = json_object();
     apr_time_t from = 0, until = 0;
@@ -207,7 +217,7 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, apr_pool
     for (i = 0; i < n; ++i) {
         const md_cert_info_t *ci = infos[i];
         if (!ci) continue;
-        json_object_set_new(j, ci->spec_name, cert_json(ci, p));
+        json_object_set_new(j, by_index ? apr_itoa(p, i) : ci->spec_name, cert_json(ci, p));
         if (!from || ci->valid_from > from) from = ci->valid_from;
         if (!until || ci->valid_until < until) until = ci->valid_until;
     }
@@ -274,19 +284,23 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
 
     if ((eab = json_object_get(j, "eab")) != NULL)
         json_object_set_new(eab, "hmac", json_string("***"));
-    json_object_set_new(j, "cert", certs_json(md, infos, p));
+    /* the CA that issued the served certificate comes with the account it used (md.json of
+     * a renewal); the configured ones are "urls" */
+    if (!md->ca_account) json_object_del(json_object_get(j, "ca"), "url");
+    json_object_set_new(j, "cert", certs_json(md, infos, has_static_files(md), p));
     renew_at = renewal_due(md, store, infos, &due, &ari, p);
     json_object_set_new(j, "renew-at", json_string(md_util_time_format(p, renew_at)));
     json_object_set_new(j, "watched", json_boolean(md->watched));
     if (due) json_object_set_new(j, "renew", json_true());
     if (ari) json_object_set_new(j, "ari", md_ari_to_json(ari, p));
     load_job(&jv, md, store, p);
-    if (jv.job) {
+    /* the renewal job is shown while renewal is due (a job of an MD not due is history) */
+    if (jv.job && due) {
         json_t *renewal = json_deep_copy(jv.job);
         md_cert_info_t **staged = apr_pcalloc(p, sizeof(*staged) * (apr_size_t)n);
         if (!with_log) json_object_del(renewal, "log");
         md_status_load_certs(staged, md, store, MD_SG_STAGING, p);
-        json_object_set_new(renewal, "cert", certs_json(md, staged, p));
+        json_object_set_new(renewal, "cert", certs_json(md, staged, 0, p));
         if (!jv.finished) {
             const char *problem = challenges_problem(md, store, p);
             add_lock(renewal, md, store, p);
@@ -299,65 +313,6 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
     return j;
 }
 
-#define STATUS_DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
-
-int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
-                        json_dump_callback_t write, void *baton, apr_pool_t *p)
-{
-    const char *head = apr_psprintf(p, "{\n  \"version\": \"%s\",\n  \"managed-domains\": [", MD_VERSION);
-    apr_pool_t *ptemp;
-    int i, rc;
-
-    if ((rc = write(head, strlen(head), baton)) != 0) return rc;
-    apr_pool_create(&ptemp, p);
-    for (i = 0; i < mds->nelts && rc == 0; ++i) {
-        json_t *j = md_status_md_json(APR_ARRAY_IDX(mds, i, const md_t *), store, 0, ptemp);
-        rc = write(i ? ",\n" : "\n", i ? 2 : 1, baton);
-        if (rc == 0) rc = json_dump_callback(j, write, baton, STATUS_DUMP_FLAGS);
-        json_decref(j);
-        apr_pool_clear(ptemp);
-    }
-    apr_pool_destroy(ptemp);
-    return rc ? rc : write("\n  ]\n}\n", 7, baton);
-}
-
-json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p)
-{
-    int n = md_pkey_spec_count(md), found, i;
-    md_cert_info_t **infos = served_certs(md, store, &found, p), **staged;
-    json_t *j = json_object();
-    job_view_t jv;
-
-    for (i = 0; i < n; ++i) {
-        const md_cert_info_t *ci = infos[i];
-        if (!ci) continue;
-        if (!json_object_get(j, "serial")) {
-            /* the seed's flat form for the first certificate, plus "valid" as md-status has it */
-            json_object_set_new(j, "valid-until", json_string(md_util_time_format(p, ci->valid_until)));
-            json_object_set_new(j, "valid-from", json_string(md_util_time_format(p, ci->valid_from)));
-            json_object_set_new(j, "valid", valid_json(ci->valid_from, ci->valid_until, p));
-            json_object_set_new(j, "serial", json_string(ci->serial));
-            json_object_set_new(j, "sha256-fingerprint", json_string(ci->sha256));
-        }
-        json_object_set_new(j, ci->spec_name, cert_json(ci, p));
-    }
-    load_job(&jv, md, store, p);
-    staged = apr_pcalloc(p, sizeof(*staged) * (apr_size_t)n);
-    if (md_status_load_certs(staged, md, store, MD_SG_STAGING, p) > 0) {
-        json_t *r = certs_json(md, staged, p);
-        for (i = 0; i < n; ++i) {
-            if (!staged[i]) continue;
-            json_object_set_new(r, "serial", json_string(staged[i]->serial));
-            json_object_set_new(r, "sha256-fingerprint", json_string(staged[i]->sha256));
-            break;
-        }
-        json_object_set_new(j, "renewal", r);
-    }
-    return j;
-}
-
-/* ---- server-status ---- */
-
 static int by_name(const void *a, const void *b)
 {
     return strcmp((*(const md_t *const *)a)->name, (*(const md_t *const *)b)->name);
@@ -369,6 +324,74 @@ static const md_t **sorted(const apr_array_header_t *mds, apr_pool_t *p)
     qsort(list, (size_t)mds->nelts, sizeof(md_t *), by_name);
     return list;
 }
+
+const md_t *md_status_find(const apr_array_header_t *mds, const char *name)
+{
+    int i;
+    for (i = 0; i < mds->nelts; ++i) {
+        const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
+        if (!strcmp(md->name, name)) return md;
+    }
+    for (i = 0; i < mds->nelts; ++i) {
+        const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
+        if (md_covers(md, name)) return md;
+    }
+    return NULL;
+}
+
+#define STATUS_DUMP_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+
+int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
+                        json_dump_callback_t write, void *baton, apr_pool_t *p)
+{
+    const char *head = apr_psprintf(p, "{\n  \"version\": \"%s\",\n  \"managed-domains\": [", MD_VERSION);
+    const md_t **list = sorted(mds, p);
+    apr_pool_t *ptemp;
+    int i, rc;
+
+    if ((rc = write(head, strlen(head), baton)) != 0) return rc;
+    apr_pool_create(&ptemp, p);
+    for (i = 0; i < mds->nelts && rc == 0; ++i) {
+        json_t *j = md_status_md_json(list[i], store, 0, ptemp);
+        rc = write(i ? ",\n" : "\n", i ? 2 : 1, baton);
+        if (rc == 0) rc = json_dump_callback(j, write, baton, STATUS_DUMP_FLAGS);
+        json_decref(j);
+        apr_pool_clear(ptemp);
+    }
+    apr_pool_destroy(ptemp);
+    return rc ? rc : write("\n  ]\n}\n", 7, baton);
+}
+
+json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p)
+{
+    /* what md-status shows, reduced to public facts: the served certificates' validity,
+     * serial and fingerprint under each configured key spec's name (an empty object when
+     * there is none, e.g. while the fallback certificate is served), and a renewal's staged
+     * certificates (an empty object while it is not finished) */
+    json_t *mdj = md_status_md_json(md, store, 0, p);
+    json_t *certs = json_object_get(mdj, "cert"), *renewal = json_object_get(mdj, "renewal");
+    json_t *j = json_object(), *v;
+    int i, n = md_pkey_spec_count(md);
+    static const char *const keep[] = { "valid", "serial", "sha256-fingerprint" };
+
+    if ((v = json_object_get(certs, "valid")) != NULL) json_object_set(j, "valid", v);
+    for (i = 0; i < n; ++i) {
+        const char *name = md_pkey_spec_name(p, md_pkey_spec_get(md, i));
+        json_t *c = json_object_get(certs, name), *cj = json_object();
+        apr_size_t k;
+        for (k = 0; k < sizeof(keep) / sizeof(keep[0]); ++k)
+            if ((v = json_object_get(c, keep[k])) != NULL) json_object_set(cj, keep[k], v);
+        json_object_set_new(j, name, cj);
+    }
+    if (renewal) {
+        v = json_object_get(renewal, "cert");
+        json_object_set_new(j, "renewal", json_pack("{s:o}", "cert", v ? json_incref(v) : json_object()));
+    }
+    json_decref(mdj);
+    return j;
+}
+
+/* ---- server-status ---- */
 
 static const char *html_escape(const char *s, apr_pool_t *p)
 {
@@ -464,28 +487,199 @@ const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
     return apr_array_pstrcat(p, out, '\0');
 }
 
-const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p)
+/* The ?auto lines of one MD, as the reference prints them: "ManagedDomain[i]" followed by
+ * the name of each column of the HTML table (Domain, Names, Status, Valid, CA, Stapling,
+ * CheckAt, Activity) and what it shows, one fact a line, from its md-status JSON. */
+
+static const char *short_date(apr_time_t t, apr_pool_t *p)
 {
-    int counts[5] = { 0 }, i;
+    apr_time_exp_t tm;
+    apr_size_t len;
+    char buf[32];
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%d", &tm);
+    return apr_pstrdup(p, buf);
+}
+
+static apr_time_t json_time(json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    return s ? md_util_time_parse(s) : 0;
+}
+
+/* The name a CA goes by on the status page: the host of its URL. */
+static const char *ca_name(const char *url, apr_pool_t *p)
+{
+    apr_uri_t uri;
+    if (apr_uri_parse(p, url, &uri) == APR_SUCCESS && uri.hostname) return uri.hostname;
+    return url;
+}
+
+#define LINE(...) (APR_ARRAY_PUSH(out, const char *) = apr_psprintf(p, __VA_ARGS__))
+
+static void auto_state(apr_array_header_t *out, const char *pre, json_t *mdj, apr_pool_t *p)
+{
+    const char *descr = json_string_value(json_object_get(mdj, "state-descr")), *s = "unknown";
+    apr_time_t until;
+
+    switch ((int)json_integer_value(json_object_get(mdj, "state"))) {
+    case MD_S_INCOMPLETE:
+        s = descr ? apr_pstrcat(p, "incomplete: ", descr, NULL) : "incomplete";
+        break;
+    case MD_S_EXPIRED_DEPRECATED:
+    case MD_S_COMPLETE:
+        until = json_time(json_object_get(json_object_get(mdj, "cert"), "valid"), "until");
+        s = (!until || until > apr_time_now()) ? "good" : "expired";
+        break;
+    case MD_S_ERROR: s = "error"; break;
+    case MD_S_MISSING_INFORMATION: s = "missing information"; break;
+    default: break;
+    }
+    LINE("%sStatus: %s\n", pre, s);
+}
+
+static void auto_ca(apr_array_header_t *out, const char *pre, json_t *mdj, apr_pool_t *p)
+{
+    json_t *ca = json_object_get(mdj, "ca"), *urls = json_object_get(ca, "urls");
+    const char *url;
+    size_t i;
+
+    if (!json_array_size(urls) && (url = json_string_value(json_object_get(ca, "url"))) != NULL) {
+        LINE("%sCAName: %s\n", pre, ca_name(url, p));
+        LINE("%sCAURL: %s\n", pre, url);
+        return;
+    }
+    /* the first without a number, then CAName1, CAURL1, ... */
+    for (i = 0; i < json_array_size(urls); ++i) {
+        const char *n = i ? apr_psprintf(p, "%d", (int)i) : "";
+        if (!(url = json_string_value(json_array_get(urls, i)))) continue;
+        LINE("%sCAName%s: %s\n", pre, n, ca_name(url, p));
+        LINE("%sCAURL%s: %s\n", pre, n, url);
+    }
+}
+
+static void auto_activity(apr_array_header_t *out, const char *pre, json_t *mdj, apr_pool_t *p)
+{
+    json_t *renewal = json_object_get(mdj, "renewal"), *last, *certs;
+    apr_time_t now = apr_time_now(), t;
+    const char *pa = apr_pstrcat(p, pre, "Activity", NULL), *s;
+    int finished, staged = 0;
+    long status;
+    char buf[256];
+
+    if (!renewal) {
+        t = json_time(mdj, "renew-at");
+        if (t > now) LINE("%sRenew: %" APR_TIME_T_FMT "\n", pa, apr_time_sec(t - now));
+        else if (t) LINE("%s: Pending\n", pa);
+        else if (json_integer_value(json_object_get(mdj, "renew-mode")) == MD_RENEW_MANUAL)
+            LINE("%s: Manual renew\n", pa);
+        return;
+    }
+    finished = json_is_true(json_object_get(renewal, "finished"));
+    last = json_object_get(renewal, "last");
+    status = (long)json_integer_value(json_object_get(last, "status"));
+    if (status) {
+        s = json_string_value(json_object_get(last, "problem"));
+        LINE("%sLastStatus: %s\n", pa, apr_strerror((apr_status_t)status, buf, sizeof(buf)));
+        LINE("%sLastProblem: %s\n", pa, s ? s : "(null)");
+    }
+    LINE("%sFinished: %s\n", pa, finished ? "yes" : "no");
+    if (finished) {
+        const char *key;
+        json_t *v;
+        certs = json_object_get(renewal, "cert");
+        json_object_foreach(certs, key, v) if (strcmp(key, "valid")) ++staged;
+        LINE("%sNewStaged: %d\n", pa, staged);
+    }
+    else if ((s = json_string_value(json_object_get(last, "detail"))) != NULL) {
+        LINE("%sLastDetail: %s\n", pa, s);
+    }
+    t = json_time(renewal, "next-run");
+    if (t > now && !finished) LINE("%sNextRun: %" APR_TIME_T_FMT "\n", pa, apr_time_sec(t - now));
+    else if (!finished) LINE("%s: Ongoing\n", pa);
+}
+
+static void auto_md(apr_array_header_t *out, int idx, json_t *mdj, const char *check_name,
+                    const char *check_url, apr_pool_t *p)
+{
+    const char *pre = apr_psprintf(p, "ManagedDomain[%d]", idx), *key;
+    json_t *certs = json_object_get(mdj, "cert"), *domains = json_object_get(mdj, "domains"), *v;
+    apr_time_t from, until;
+    size_t i;
+
+    LINE("%sDomain: %s\n", pre, json_string_value(json_object_get(mdj, "name")));
+    for (i = 0; i < json_array_size(domains); ++i)
+        LINE("%sNames[%d]: %s\n", pre, (int)i, json_string_value(json_array_get(domains, i)));
+    auto_state(out, pre, mdj, p);
+    v = json_object_get(certs, "valid");
+    from = json_time(v, "from");
+    until = json_time(v, "until");
+    if (from > apr_time_now()) LINE("%sValidFrom: %s\n", pre, short_date(from, p));
+    if (until) LINE("%sValidUntil: %s\n", pre, short_date(until, p));
+    auto_ca(out, pre, mdj, p);
+    if (json_is_true(json_object_get(mdj, "stapling"))) LINE("%sStapling: on\n", pre);
+    if (check_name && check_url) {
+        json_object_foreach(certs, key, v) {
+            const char *fp = json_string_value(json_object_get(v, "sha256-fingerprint"));
+            if (!strcmp(key, "valid") || !fp) continue;
+            LINE("%sCheckAtType: %s\n", pre, key);
+            LINE("%sCheckAtName: %s\n", pre, check_name);
+            LINE("%sCheckAtURL: %s%s\n", pre, check_url, fp);
+            LINE("%sCheckAtFingerprint: %s\n", pre, fp);
+        }
+    }
+    auto_activity(out, pre, mdj, p);
+}
+
+#undef LINE
+
+const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store,
+                           const char *check_name, const char *check_url, apr_pool_t *p)
+{
+    const md_t **list = sorted(mds, p);
+    apr_array_header_t *lines = apr_array_make(p, mds->nelts * 12 + 1, sizeof(const char *));
+    int ok = 0, renew = 0, errored = 0, ready = 0, i;
     apr_pool_t *ptemp;
 
     apr_pool_create(&ptemp, p);
     for (i = 0; i < mds->nelts; ++i) {
-        const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
-        int found, due;
-        md_cert_info_t **infos = served_certs(md, store, &found, ptemp);
-        job_view_t jv;
-        renewal_due(md, store, infos, &due, NULL, ptemp);
-        load_job(&jv, md, store, ptemp);
-        ++counts[overall(md, &jv, due)];
+        const md_t *md = list[i];
+        json_t *mdj = md_status_md_json(md, store, 0, ptemp), *renewal;
+        int lo = lines->nelts, k;
+
+        /* the counters are not exclusive: a served certificate inside its renew window is
+         * OK and Renew, a staged one Renew and Ready */
+        switch (md->state) {
+        case MD_S_COMPLETE:
+            ++ok;
+            /* fall through */
+        case MD_S_INCOMPLETE:
+            if (!json_is_true(json_object_get(mdj, "renew"))) break;
+            ++renew;
+            if ((renewal = json_object_get(mdj, "renewal")) != NULL) {
+                if (json_integer_value(json_object_get(renewal, "errors")) > 0
+                    || json_integer_value(json_object_get(json_object_get(renewal, "last"), "status")))
+                    ++errored;
+                else if (json_is_true(json_object_get(renewal, "finished")))
+                    ++ready;
+            }
+            break;
+        default:
+            ++errored;
+            break;
+        }
+        auto_md(lines, i, mdj, check_name, check_url, ptemp);
+        for (k = lo; k < lines->nelts; ++k)       /* out of ptemp before it is cleared */
+            APR_ARRAY_IDX(lines, k, const char *) = apr_pstrdup(p, APR_ARRAY_IDX(lines, k, const char *));
+        json_decref(mdj);
         apr_pool_clear(ptemp);
     }
     apr_pool_destroy(ptemp);
-    /* an MD without a certificate is being obtained: it counts as "renew" */
-    return apr_psprintf(p, "ManagedCertificatesTotal: %d\nManagedCertificatesOK: %d\n"
-                        "ManagedCertificatesRenew: %d\nManagedCertificatesErrored: %d\n"
-                        "ManagedCertificatesReady: %d\n", mds->nelts, counts[ST_OK],
-                        counts[ST_RENEW] + counts[ST_INCOMPLETE], counts[ST_ERRORED], counts[ST_READY]);
+    return apr_pstrcat(p, apr_psprintf(p, "ManagedCertificatesTotal: %d\nManagedCertificatesOK: %d\n"
+                                       "ManagedCertificatesRenew: %d\nManagedCertificatesErrored: %d\n"
+                                       "ManagedCertificatesReady: %d\n", mds->nelts, ok, renew,
+                                       errored, ready),
+                       apr_array_pstrcat(p, lines, '\0'), NULL);
 }
 
 /* ---- Prometheus metrics ---- */

@@ -41,9 +41,12 @@ int md_status_load_certs(md_cert_info_t **infos, const md_t *md, md_store_t *sto
                          md_store_group_t group, apr_pool_t *p);
 md_cert_info_t *md_status_cert_info(X509 *cert, const char *spec_name, apr_pool_t *p);
 
+/* The MD that /md-status/NAME shows: the one named name, else the one with name among its
+ * domain names, wildcards included ("www.example.org" finds "*.example.org"); NULL if none. */
+const md_t *md_status_find(const apr_array_header_t *mds, const char *name);
 /* The md-status JSON of one MD. with_log adds the job log. New reference. */
 json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_pool_t *p);
-/* {"version":..., "managed-domains":[...]} for all MDs (md_t*), written piecewise through
+/* {"version":..., "managed-domains":[...]} for all MDs (md_t*) by name, written piecewise through
  * write (jansson's dump callback type), one MD at a time, so that memory stays small with
  * thousands of MDs. Returns 0 or -1. */
 int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
@@ -55,10 +58,14 @@ const char *md_status_challenge_problem(md_store_t *store, const char *domain, a
 /* The JSON of /.httpd/certificate-status for one MD. New reference. */
 json_t *md_status_cert_status_json(const md_t *md, md_store_t *store, apr_pool_t *p);
 
-/* server-status: HTML table (MDs in alphabetical order) and the ?auto lines. */
+/* server-status: HTML table (MDs in alphabetical order) and the ?auto lines: the
+ * ManagedCertificates* counters (not exclusive: an MD counts as OK when its certificate is
+ * served, Renew when renewal is due, Errored or Ready by its renewal job) and then per MD
+ * "ManagedDomain[i]<Column>: value" lines as the reference prints them. */
 const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
                            const char *check_name, const char *check_url, apr_pool_t *p);
-const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
+const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store,
+                           const char *check_name, const char *check_url, apr_pool_t *p);
 /* Prometheus text exposition format (version 0.0.4). */
 const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
 

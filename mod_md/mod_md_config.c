@@ -43,7 +43,7 @@ md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
     mc->retry_failover = 13;
     mc->renew_jobs = 16;
     mc->lock_wait_timeout = apr_time_from_sec(5);
-    mc->server_status_enabled = 1;
+    mc->server_status_enabled = 0;     /* MDServerStatus off, as with the reference */
     mc->certificate_status_enabled = 1;
     mc->cert_check_name = "crt.sh";
     mc->cert_check_url = "https://crt.sh?q=";

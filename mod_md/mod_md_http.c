@@ -4,7 +4,8 @@
  *    temporary, 301 for permanent), but only once the MD has a certificate (sending users
  *    to a fallback certificate helps nobody) and never for /.well-known/ (ACME challenges).
  *    permanent also adds Strict-Transport-Security to every https response of the MD.
- *  - MDCertificateStatus: GET /.httpd/certificate-status on an MD's https host.
+ *  - MDCertificateStatus: GET /.httpd/certificate-status on an MD's https host, also while
+ *    the fallback certificate is served (then answered before mod_ssl's 503).
  * Everything here reads the in-memory configuration; no store access but the
  * certificate-status page, which looks for a staged renewal.
  */
@@ -71,17 +72,24 @@ static int md_post_read_request(request_rec *r)
     return md_require_https(r);
 }
 
-static int md_cert_status_handler(request_rec *r)
+/* The MD whose certificate status r asks for, or NULL when r is not such a request. */
+static md_t *cert_status_md(request_rec *r, md_mod_conf_t **pmc)
 {
-    md_mod_conf_t *mc;
     md_t *md;
+
+    if (!r->parsed_uri.path || strcmp(r->parsed_uri.path, MD_CERT_STATUS_PATH)) return NULL;
+    md = request_md(r, pmc);
+    if (!md || !(*pmc)->certificate_status_enabled || !(*pmc)->store
+        || !ap_ssl_conn_is_ssl(r->connection))
+        return NULL;
+    return md;
+}
+
+static int send_cert_status(request_rec *r, md_t *md, md_mod_conf_t *mc)
+{
     json_t *j;
     char *s;
 
-    if (!r->parsed_uri.path || strcmp(r->parsed_uri.path, MD_CERT_STATUS_PATH)) return DECLINED;
-    md = request_md(r, &mc);
-    if (!md || !mc->certificate_status_enabled || !mc->store || !ap_ssl_conn_is_ssl(r->connection))
-        return DECLINED;
     r->allowed = (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) return HTTP_METHOD_NOT_ALLOWED;
     j = md_status_cert_status_json(md, mc->store, r->pool);
@@ -96,9 +104,31 @@ static int md_cert_status_handler(request_rec *r)
     return OK;
 }
 
+static int md_cert_status_handler(request_rec *r)
+{
+    md_mod_conf_t *mc;
+    md_t *md = cert_status_md(r, &mc);
+    return md ? send_cert_status(r, md, mc) : DECLINED;
+}
+
+/* While the fallback certificate is served, mod_ssl answers every request of the host with
+ * 503; the certificate status (what is being done about it) is answered before that. */
+static int md_cert_status_early(request_rec *r)
+{
+    md_mod_conf_t *mc;
+    md_t *md;
+    int rc;
+
+    if (r->main || r->prev || !(md = cert_status_md(r, &mc)) || !md->rt_fallback) return DECLINED;
+    rc = send_cert_status(r, md, mc);
+    return rc == OK ? DONE : rc;
+}
+
 void md_http_register_hooks(apr_pool_t *p)
 {
+    static const char *const succ_ssl[] = { "mod_ssl.c", NULL };
     (void)p;
+    ap_hook_post_read_request(md_cert_status_early, NULL, succ_ssl, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(md_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(md_cert_status_handler, NULL, NULL, APR_HOOK_FIRST);
 }

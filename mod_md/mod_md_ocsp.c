@@ -39,6 +39,7 @@
 #include <unixd.h>
 
 #include "md.h"
+#include "md_crypt.h"
 #include "md_drive.h"
 #include "md_http.h"
 #include "md_ocsp.h"
@@ -236,9 +237,12 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
         return DECLINED;
     }
     if (!c->responder) {
+        /* the reference's words, which operators search for, then ours */
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10935)
-                     "MDStapling: the certificate of %s names no OCSP responder (no AIA OCSP "
-                     "URL); it is not stapled", s->server_hostname);
+                     "md[%s]: certificate with serial %s has no OCSP responder URL (no AIA OCSP "
+                     "URL in the certificate of %s); MDStapling does not staple it",
+                     md ? md->name : MD_OCSP_OTHER, md_cert_serial_hex(c->cert, p),
+                     s->server_hostname);
         return DECLINED;
     }
     e = apr_pcalloc(reg->p, sizeof(*e));
@@ -453,9 +457,16 @@ static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)
 static int ocsp_status_hook(request_rec *r, int flags)
 {
     apr_time_t now = apr_time_now();
-    int i, total = 0, ok = 0, renew = 0, errored = 0, ready = 0;
+    int i, total = 0, ok = 0, renew = 0, errored = 0;
 
-    if (!reg || !reg->table || !reg->entries->nelts || !reg->mc->server_status_enabled) return OK;
+    if (!md_config_get(r->server)->mc->server_status_enabled) return OK;
+    if (!reg || !reg->table || !reg->entries->nelts) {
+        /* the counters are there (zero) whenever the section is on, as with the reference */
+        if (flags & AP_STATUS_SHORT)
+            ap_rputs("ManagedStaplingsTotal: 0\nManagedStaplingsOK: 0\nManagedStaplingsRenew: 0\n"
+                     "ManagedStaplingsErrored: 0\n", r);
+        return OK;
+    }
     if (!(flags & AP_STATUS_SHORT)) {
         ap_rputs("<hr>\n<h3>Managed Staplings</h3>\n<table class='md_ocsp_status'><thead><tr>"
                  "<th>Domain</th><th>Certificate (SHA-1)</th><th>Status</th><th>Valid</th>"
@@ -470,7 +481,6 @@ static int ocsp_status_hook(request_rec *r, int flags)
         valid = info.has_resp && info.valid_until > now;
         due = info.renew_at && info.renew_at <= now;
         ++total;
-        if (valid) ++ready;
         if (valid && info.status == MD_OCSP_GOOD && !due && !info.errors) ++ok;
         if (due || !valid) ++renew;
         if (info.errors) ++errored;
@@ -491,8 +501,7 @@ static int ocsp_status_hook(request_rec *r, int flags)
     }
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "ManagedStaplingsTotal: %d\nManagedStaplingsOK: %d\nManagedStaplingsRenew: %d\n"
-                   "ManagedStaplingsErrored: %d\nManagedStaplingsReady: %d\n",
-                   total, ok, renew, errored, ready);
+                   "ManagedStaplingsErrored: %d\n", total, ok, renew, errored);
     }
     else {
         ap_rputs("</tbody></table>\n", r);

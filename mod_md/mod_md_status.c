@@ -1,8 +1,9 @@
 /* mod_md_status.c: mod_md's status pages.
  *
  *  - SetHandler md-status: GET /md-status lists every MD as JSON, GET /md-status/NAME shows
- *    one with its job log. Names in the URL are looked up in the configuration only; they
- *    never reach a file path.
+ *    one with its job log (NAME may be any of its domain names, wildcards included; the
+ *    list when no MD has it). Names
+ *    in the URL are looked up in the configuration only; they never reach a file path.
  *  - a section in mod_status' server-status (MDServerStatus), HTML and ?auto lines.
  *  - SetHandler md-metrics: Prometheus text format.
  * The documents themselves are built by the core (md_status.c).
@@ -58,8 +59,9 @@ static int write_cb(const char *buf, size_t len, void *baton)
 static int md_status_handler(request_rec *r)
 {
     md_mod_conf_t *mc;
+    const md_t *md;
     const char *name;
-    int i, rc;
+    int rc;
 
     if (!r->handler || strcmp(r->handler, "md-status")) return DECLINED;
     if ((rc = check_method(r)) != OK) return rc;
@@ -67,19 +69,16 @@ static int md_status_handler(request_rec *r)
     if (!mc->store)
         return send_json(r, json_pack("{s:s,s:[]}", "version", MD_VERSION, "managed-domains"));
     name = r->path_info;
-    if (!name || !*name || !strcmp(name, "/")) {
+    md = name && name[0] == '/' && name[1] ? md_status_find(mc->mds, name + 1) : NULL;
+    if (!md) {
+        /* the list, also for a name of no MD (as the reference answers) */
         /* streamed: with thousands of MDs the document is megabytes */
         ap_set_content_type(r, "application/json");
         apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
         if (!r->header_only) md_status_all_write(mc->mds, mc->store, write_cb, r, r->pool);
         return OK;
     }
-    ++name;
-    for (i = 0; i < mc->mds->nelts; ++i) {
-        md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
-        if (!strcmp(md->name, name)) return send_json(r, md_status_md_json(md, mc->store, 1, r->pool));
-    }
-    return HTTP_NOT_FOUND;
+    return send_json(r, md_status_md_json(md, mc->store, 1, r->pool));
 }
 
 static int md_metrics_handler(request_rec *r)
@@ -102,7 +101,8 @@ static int md_server_status(request_rec *r, int flags)
 
     if (!mc->server_status_enabled || !mc->store || !mc->mds->nelts) return OK;
     if (flags & AP_STATUS_SHORT)
-        ap_rputs(md_status_auto(mc->mds, mc->store, r->pool), r);
+        ap_rputs(md_status_auto(mc->mds, mc->store, mc->cert_check_name, mc->cert_check_url,
+                                r->pool), r);
     else
         ap_rputs(md_status_html(mc->mds, mc->store, mc->cert_check_name, mc->cert_check_url,
                                 r->pool), r);

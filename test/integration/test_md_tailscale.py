@@ -84,7 +84,7 @@ def test_certificate_obtained_staged_activated_served(httpd, tailscaled):
         assert "ENCRYPTED PRIVATE KEY" in f.read()          # as ACME keys are staged
     assert ts.requests[0] == (f"/localapi/v0/cert/{NAME}?type=pair", "local-tailscaled.sock")
     st = md_status(h, NAME)
-    assert st["ca"]["proto"] == "tailscale" and st["ca"]["url"] == ts.url, st["ca"]
+    assert st["ca"]["proto"] == "tailscale" and st["ca"]["urls"] == [ts.url], st["ca"]
     assert st["renewal"]["finished"] is True
     assert "secp256r1" in st["renewal"]["cert"], st["renewal"]["cert"]
     assert "secp256r1 certificate obtained" in json.dumps(st["renewal"]["log"])

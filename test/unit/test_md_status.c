@@ -177,7 +177,7 @@ START_TEST(server_status_and_metrics)
     ck_assert_ptr_nonnull(strstr(html, md_cert_sha256_hex(x, pool)));
     /* alphabetical: 0first before a. */
     ck_assert(strstr(html, "0first.example.org") < strstr(html, "<td>a.example.org"));
-    auto_lines = md_status_auto(mds, store, pool);
+    auto_lines = md_status_auto(mds, store, "crt.sh", "https://crt.sh?q=", pool);
     ck_assert_ptr_nonnull(strstr(auto_lines, "ManagedCertificatesTotal: 2\n"));
     ck_assert_ptr_nonnull(strstr(auto_lines, "ManagedCertificatesOK: 1\n"));
     ck_assert_ptr_nonnull(strstr(auto_lines, "ManagedCertificatesRenew: 1\n"));
@@ -201,7 +201,7 @@ START_TEST(html_is_escaped)
     html = md_status_html(mds, store, "crt.sh", "https://crt.sh?q=", pool);
     ck_assert_ptr_null(strstr(html, "<script>"));
     ck_assert_ptr_nonnull(strstr(html, "&lt;script&gt;"));
-    ck_assert_ptr_nonnull(strstr(md_status_auto(mds, store, pool), "ManagedCertificatesErrored: 1"));
+    ck_assert_ptr_nonnull(strstr(md_status_auto(mds, store, NULL, NULL, pool), "ManagedCertificatesErrored: 1"));
     json_decref(job);
 }
 END_TEST
