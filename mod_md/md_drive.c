@@ -14,6 +14,7 @@
 #include "md_acme_order.h"
 #include "md_ari.h"
 #include "md_drive.h"
+#include "md_metrics.h"
 #include "md_status.h"
 #include "md_tailscale.h"
 
@@ -728,6 +729,7 @@ fail:
         || !md_job_log_last(job, "message-errored"))
         md_drive_message(env, job, "errored", p);
     md_job_save(job, env->store, p);
+    md_metrics_count_failure(env->store, md->name, p);    /* mod_md_renewal_failures_total */
     return rv;
 }
 

@@ -1,4 +1,5 @@
 /* md_status.c: see md_status.h. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "md_ari.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_metrics.h"
 #include "md_status.h"
 #include "md_tailscale.h"
 
@@ -700,16 +702,73 @@ static const char *label(const char *s, apr_pool_t *p)
     return out;
 }
 
+static md_status_staple_cb *staple_cb;
+static void *staple_cb_baton;
+
+void md_status_set_staple_cb(md_status_staple_cb *cb, void *baton)
+{
+    staple_cb = cb;
+    staple_cb_baton = baton;
+}
+
+/* One metric family: its HELP and TYPE lines, then its samples (none is fine). */
+typedef struct family_t {
+    const char *name;
+    const char *type;
+    const char *help;
+    apr_array_header_t *samples;    /* const char *, each a complete line */
+} family_t;
+
+static void sample(family_t *f, apr_pool_t *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    APR_ARRAY_PUSH(f->samples, const char *) = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+}
+
+/* The states an MD can be in, as md_state_str() names them: one series each (0/1). */
+static const int md_states[] = { MD_S_UNKNOWN, MD_S_INCOMPLETE, MD_S_COMPLETE,
+                                 MD_S_EXPIRED_DEPRECATED, MD_S_ERROR, MD_S_MISSING_INFORMATION };
+static const char *const staple_states[] = { "good", "revoked", "unknown" };
+
+/* Prometheus text format 0.0.4, following its naming rules (checked by promtool in the
+ * tests): a unit suffix on every time (_timestamp_seconds, seconds since the epoch),
+ * counters end in _total, an enumeration is one 0/1 series per value. Timestamps rather
+ * than ages: Prometheus computes ages with time(), and the page stays cacheable. */
 const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p)
 {
-    apr_array_header_t *not_after = apr_array_make(p, mds->nelts, sizeof(const char *));
-    apr_array_header_t *not_before = apr_array_make(p, mds->nelts, sizeof(const char *));
-    apr_array_header_t *renew_at = apr_array_make(p, mds->nelts, sizeof(const char *));
-    apr_array_header_t *state = apr_array_make(p, mds->nelts, sizeof(const char *));
-    apr_array_header_t *errors = apr_array_make(p, mds->nelts, sizeof(const char *));
-    apr_array_header_t *staged = apr_array_make(p, mds->nelts, sizeof(const char *));
-    int i, k;
+    family_t fams[] = {
+        { "mod_md_managed_domains", "gauge", "Number of managed domains configured.", NULL },
+        { "mod_md_domain_state", "gauge", "State of the managed domain: 1 for the state it is "
+          "in, 0 for the others.", NULL },
+        { "mod_md_certificate_not_before_timestamp_seconds", "gauge", "Start of validity of "
+          "the served certificate, per key type.", NULL },
+        { "mod_md_certificate_not_after_timestamp_seconds", "gauge", "End of validity of the "
+          "served certificate, per key type.", NULL },
+        { "mod_md_certificate_renew_at_timestamp_seconds", "gauge", "When renewal of the "
+          "managed domain starts (now, when a certificate is missing).", NULL },
+        { "mod_md_renewal_consecutive_errors", "gauge", "Failed runs of the current renewal "
+          "job in a row (0 after a success).", NULL },
+        { "mod_md_renewal_failures_total", "counter", "Failed renewal runs of the managed "
+          "domain, kept in the store across restarts.", NULL },
+        { "mod_md_renewal_staged", "gauge", "1 when a renewed certificate waits for the next "
+          "restart.", NULL },
+        { "mod_md_ocsp_staple_next_update_timestamp_seconds", "gauge", "End of validity "
+          "(nextUpdate) of the OCSP response stapled for the certificate, per key type.", NULL },
+        { "mod_md_ocsp_staple_status", "gauge", "Certificate status in the stapled OCSP "
+          "response: 1 for the status it says, 0 for the others.", NULL },
+        { "mod_md_driver_last_check_timestamp_seconds", "gauge", "When the renewal driver last "
+          "checked the managed domains (absent until its first check).", NULL },
+    };
+    enum { F_MDS, F_STATE, F_NOT_BEFORE, F_NOT_AFTER, F_RENEW_AT, F_ERRORS, F_FAILURES,
+           F_STAGED, F_STAPLE_UNTIL, F_STAPLE_STATUS, F_DRIVER_CHECK, F_COUNT };
+    apr_array_header_t *out = apr_array_make(p, 64, sizeof(const char *));
+    apr_time_t last_check;
+    int i, k, f, st;
 
+    for (f = 0; f < F_COUNT; ++f) fams[f].samples = apr_array_make(p, mds->nelts + 1, sizeof(const char *));
+    sample(&fams[F_MDS], p, "mod_md_managed_domains %d\n", mds->nelts);
     for (i = 0; i < mds->nelts; ++i) {
         const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
         const char *name = label(md->name, p);
@@ -718,47 +777,49 @@ const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, 
         apr_time_t at = renewal_due(md, store, infos, NULL, NULL, p);
         job_view_t jv;
 
+        for (st = 0; st < (int)(sizeof(md_states) / sizeof(md_states[0])); ++st)
+            sample(&fams[F_STATE], p, "mod_md_domain_state{md=\"%s\",state=\"%s\"} %d\n", name,
+                   md_state_str(md_states[st]), md->state == md_states[st]);
         for (k = 0; k < n; ++k) {
+            const char *kt, *staple_status = NULL;
+            apr_time_t staple_until = 0;
             if (!infos[k]) continue;
-            APR_ARRAY_PUSH(not_after, const char *) = apr_psprintf(p,
-                "mod_md_certificate_not_after_timestamp_seconds{md=\"%s\",key_type=\"%s\"} %"
-                APR_TIME_T_FMT "\n", name, label(infos[k]->spec_name, p), apr_time_sec(infos[k]->valid_until));
-            APR_ARRAY_PUSH(not_before, const char *) = apr_psprintf(p,
-                "mod_md_certificate_not_before_timestamp_seconds{md=\"%s\",key_type=\"%s\"} %"
-                APR_TIME_T_FMT "\n", name, label(infos[k]->spec_name, p), apr_time_sec(infos[k]->valid_from));
+            kt = label(infos[k]->spec_name, p);
+            sample(&fams[F_NOT_BEFORE], p, "mod_md_certificate_not_before_timestamp_seconds"
+                   "{md=\"%s\",key_type=\"%s\"} %" APR_TIME_T_FMT "\n", name, kt,
+                   apr_time_sec(infos[k]->valid_from));
+            sample(&fams[F_NOT_AFTER], p, "mod_md_certificate_not_after_timestamp_seconds"
+                   "{md=\"%s\",key_type=\"%s\"} %" APR_TIME_T_FMT "\n", name, kt,
+                   apr_time_sec(infos[k]->valid_until));
+            if (!staple_cb || !infos[k]->sha256
+                || !staple_cb(infos[k]->sha256, &staple_status, &staple_until, staple_cb_baton))
+                continue;
+            sample(&fams[F_STAPLE_UNTIL], p, "mod_md_ocsp_staple_next_update_timestamp_seconds"
+                   "{md=\"%s\",key_type=\"%s\"} %" APR_TIME_T_FMT "\n", name, kt,
+                   apr_time_sec(staple_until));
+            for (st = 0; st < (int)(sizeof(staple_states) / sizeof(staple_states[0])); ++st)
+                sample(&fams[F_STAPLE_STATUS], p, "mod_md_ocsp_staple_status{md=\"%s\",key_type="
+                       "\"%s\",status=\"%s\"} %d\n", name, kt, staple_states[st],
+                       !strcmp(staple_status, staple_states[st]));
         }
-        APR_ARRAY_PUSH(renew_at, const char *) = apr_psprintf(p,
-            "mod_md_certificate_renew_at_timestamp_seconds{md=\"%s\"} %" APR_TIME_T_FMT "\n",
-            name, apr_time_sec(at));
-        APR_ARRAY_PUSH(state, const char *) = apr_psprintf(p,
-            "mod_md_domain_state{md=\"%s\",state=\"%s\"} %d\n", name, md_state_str(md->state), md->state);
+        sample(&fams[F_RENEW_AT], p, "mod_md_certificate_renew_at_timestamp_seconds{md=\"%s\"} %"
+               APR_TIME_T_FMT "\n", name, apr_time_sec(at));
         load_job(&jv, md, store, p);
-        APR_ARRAY_PUSH(errors, const char *) = apr_psprintf(p,
-            "mod_md_renewal_consecutive_errors{md=\"%s\"} %d\n", name, jv.error ? 1 : jv.errors);
-        APR_ARRAY_PUSH(staged, const char *) = apr_psprintf(p,
-            "mod_md_renewal_staged{md=\"%s\"} %d\n", name, jv.job && jv.finished);
+        sample(&fams[F_ERRORS], p, "mod_md_renewal_consecutive_errors{md=\"%s\"} %d\n", name,
+               jv.error ? 1 : jv.errors);
+        sample(&fams[F_FAILURES], p, "mod_md_renewal_failures_total{md=\"%s\"} %" APR_INT64_T_FMT
+               "\n", name, store ? md_metrics_failures(store, md->name, p) : (apr_int64_t)0);
+        sample(&fams[F_STAGED], p, "mod_md_renewal_staged{md=\"%s\"} %d\n", name,
+               jv.job && jv.finished);
     }
-    return apr_pstrcat(p,
-        "# HELP mod_md_managed_domains Number of managed domains configured.\n"
-        "# TYPE mod_md_managed_domains gauge\n",
-        apr_psprintf(p, "mod_md_managed_domains %d\n", mds->nelts),
-        "# HELP mod_md_domain_state State of the managed domain (0 unknown, 1 incomplete, "
-        "2 complete, 4 error, 5 missing information).\n# TYPE mod_md_domain_state gauge\n",
-        apr_array_pstrcat(p, state, '\0'),
-        "# HELP mod_md_certificate_not_after_timestamp_seconds End of validity of the served "
-        "certificate.\n# TYPE mod_md_certificate_not_after_timestamp_seconds gauge\n",
-        apr_array_pstrcat(p, not_after, '\0'),
-        "# HELP mod_md_certificate_not_before_timestamp_seconds Start of validity of the served "
-        "certificate.\n# TYPE mod_md_certificate_not_before_timestamp_seconds gauge\n",
-        apr_array_pstrcat(p, not_before, '\0'),
-        "# HELP mod_md_certificate_renew_at_timestamp_seconds When renewal of the managed domain "
-        "starts (now, when a certificate is missing).\n"
-        "# TYPE mod_md_certificate_renew_at_timestamp_seconds gauge\n",
-        apr_array_pstrcat(p, renew_at, '\0'),
-        "# HELP mod_md_renewal_consecutive_errors Consecutive errors of the renewal job.\n"
-        "# TYPE mod_md_renewal_consecutive_errors gauge\n",
-        apr_array_pstrcat(p, errors, '\0'),
-        "# HELP mod_md_renewal_staged 1 when a renewed certificate waits for the next restart.\n"
-        "# TYPE mod_md_renewal_staged gauge\n",
-        apr_array_pstrcat(p, staged, '\0'), NULL);
+    if (store && (last_check = md_metrics_last_check(store, p)) > 0)
+        sample(&fams[F_DRIVER_CHECK], p, "mod_md_driver_last_check_timestamp_seconds %"
+               APR_TIME_T_FMT "\n", apr_time_sec(last_check));
+
+    for (f = 0; f < F_COUNT; ++f) {
+        APR_ARRAY_PUSH(out, const char *) = apr_psprintf(p, "# HELP %s %s\n# TYPE %s %s\n",
+            fams[f].name, fams[f].help, fams[f].name, fams[f].type);
+        APR_ARRAY_PUSH(out, const char *) = apr_array_pstrcat(p, fams[f].samples, '\0');
+    }
+    return apr_array_pstrcat(p, out, '\0');
 }

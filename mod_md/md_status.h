@@ -66,7 +66,14 @@ const char *md_status_html(const apr_array_header_t *mds, md_store_t *store,
                            const char *check_name, const char *check_url, apr_pool_t *p);
 const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store,
                            const char *check_name, const char *check_url, apr_pool_t *p);
-/* Prometheus text exposition format (version 0.0.4). */
+/* Prometheus text exposition format (version 0.0.4); the renewal failures and the driver's
+ * last check come from md_metrics' records in the store (store may be NULL). */
 const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
+/* The OCSP response stapled for a certificate (lower-case hex SHA-256 fingerprint), for the
+ * metrics: the stapling glue sets it. Returns 1 with the response's status ("good",
+ * "revoked", "unknown") and end of validity (nextUpdate), 0 when it has none. NULL to remove. */
+typedef int md_status_staple_cb(const char *sha256, const char **pstatus,
+                                apr_time_t *pvalid_until, void *baton);
+void md_status_set_staple_cb(md_status_staple_cb *cb, void *baton);
 
 #endif

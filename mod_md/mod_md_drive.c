@@ -33,6 +33,7 @@
 #include "md_crypt.h"
 #include "md_drive.h"
 #include "md_status.h"
+#include "md_metrics.h"
 #include "md_acme_order.h"
 #include "md_tailscale.h"
 #include "md_util.h"
@@ -371,7 +372,7 @@ static void check_expiring(drive_t *d, slot_t *slot, apr_time_t now)
 static void tick(drive_t *d)
 {
     apr_time_t now = apr_time_now();
-    int i, active = 0;
+    int i, active = 0, checked = 0;
 
     for (i = 0; i < d->slots->nelts; ++i) {
         slot_t *slot = APR_ARRAY_IDX(d->slots, i, slot_t *);
@@ -387,6 +388,7 @@ static void tick(drive_t *d)
 
         if (slot->running || (slot->next_run && now < slot->next_run)) continue;
         slot->next_run = now + d->mc->check_interval;
+        checked = 1;
         if (slot->staged) continue;   /* waits for the restart that activates it */
         apr_pool_create_unmanaged(&p);
         slot->ari_check = 0;
@@ -425,6 +427,13 @@ static void tick(drive_t *d)
         }
         slot->running = 1;
         ++active;
+    }
+    if (checked) {
+        /* md-metrics shows when: its age tells monitoring that the driver is alive */
+        apr_pool_t *p;
+        apr_pool_create_unmanaged(&p);
+        md_metrics_note_check(d->mc->store, now, p);
+        apr_pool_destroy(p);
     }
 }
 

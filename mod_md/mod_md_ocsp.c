@@ -92,6 +92,7 @@ static apr_status_t reg_cleanup(void *d)
     (void)d;
     reg = NULL;
     md_status_set_cert_cb(NULL, NULL);
+    md_status_set_staple_cb(NULL, NULL);
     return APR_SUCCESS;
 }
 
@@ -155,6 +156,22 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, 
     json_object_set_new(cert_json, "ocsp", o);
 }
 
+/* For md-metrics: the response of the shared table, as every child sees it. */
+static int staple_facts(const char *sha256, const char **pstatus, apr_time_t *pvalid_until,
+                        void *baton)
+{
+    ocsp_entry_t *e;
+    md_ocsp_slot_info_t info;
+
+    (void)baton;
+    if (!reg || !(e = apr_hash_get(reg->by_sha256, sha256, APR_HASH_KEY_STRING))) return 0;
+    md_ocsp_table_get_info(reg->table, e->slot, &info);
+    if (!info.has_resp) return 0;
+    *pstatus = md_ocsp_status_str(info.status);
+    *pvalid_until = info.valid_until;
+    return 1;
+}
+
 /* ---- parent: set-up ---- */
 
 static int ocsp_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
@@ -209,6 +226,7 @@ static int ocsp_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
     }
     md_http_global_init();
     md_status_set_cert_cb(add_ocsp_status, NULL);
+    md_status_set_staple_cb(staple_facts, NULL);
     return OK;
 }
 

@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages needed to build and test (only those that are missing).
+# build-essential, dpkg-dev, debhelper, fakeroot, lintian: the Debian package test (test_packaging.py);
+# prometheus: its promtool checks md-metrics and the example alert rules.
 set -e
 PKGS="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libcurl4-openssl-dev
 libjansson-dev libsqlite3-dev pebble check python3-pytest python3-pytest-timeout python3-cryptography
 autoconf automake libtool pkg-config make gcc curl openssl sqlite3 ca-certificates strace
-sshfs openssh-server"
+sshfs openssh-server
+build-essential dpkg-dev debhelper dh-autoreconf fakeroot lintian prometheus"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
