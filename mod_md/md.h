@@ -40,6 +40,10 @@ typedef enum {
 
 #define MD_UNSET (-1)
 
+/* MDActivation: staged certificates go live at the next restart, or at once. */
+#define MD_ACTIVATION_GRACEFUL 0
+#define MD_ACTIVATION_HOT 1
+
 /* One private key specification, e.g. RSA 3072 or secp384r1. */
 typedef enum { MD_PKEY_DEFAULT = 0, MD_PKEY_RSA = 1, MD_PKEY_EC = 2 } md_pkey_type_t;
 typedef struct md_pkey_spec_t {
@@ -85,6 +89,7 @@ typedef struct md_t {
     const char *profile;
     int profile_mandatory;
     int ari_renewals;
+    int activation;                   /* MDActivation: MD_ACTIVATION_GRACEFUL or _HOT */
 
     /* runtime only, not in md.json */
     const char *defn_name;            /* config file and line that defined it */
@@ -97,6 +102,7 @@ typedef struct md_t {
     const char *rt_error;             /* a store problem, shown on the status page */
     struct md_cert_info_t **rt_certs; /* facts of the served certificates, per key spec */
     int rt_https_port;                /* a port of one of its https hosts (redirects) */
+    void *rt_hot;                     /* its hot activation state (mod_md_hot.c), or NULL */
 } md_t;
 
 md_t *md_create_empty(apr_pool_t *p);

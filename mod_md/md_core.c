@@ -23,6 +23,7 @@ md_t *md_create_empty(apr_pool_t *p)
     md->dns01_version = MD_UNSET;
     md->profile_mandatory = MD_UNSET;
     md->ari_renewals = MD_UNSET;
+    md->activation = MD_UNSET;
     md->state = MD_S_UNKNOWN;
     return md;
 }
@@ -66,6 +67,7 @@ md_t *md_create_defaults(apr_pool_t *p)
     d->dns01_version = 1;
     d->profile_mandatory = 0;
     d->ari_renewals = 1;
+    d->activation = MD_ACTIVATION_GRACEFUL;
     return d;
 }
 
@@ -82,6 +84,7 @@ void md_merge(md_t *md, const md_t *d)
     MERGE_INT(dns01_version);
     MERGE_INT(profile_mandatory);
     MERGE_INT(ari_renewals);
+    MERGE_INT(activation);
     MERGE_PTR(ca_proto);
     MERGE_PTR(ca_urls);
     MERGE_PTR(ca_agreement);

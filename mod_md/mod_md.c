@@ -527,6 +527,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         apr_file_close(lock);
     }
     if (rv != APR_SUCCESS) return !OK;
+    md_hot_post_config(mc, s, pconf, ptemp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10915)
                  "mod_md: store %s in line with %d managed domains in %" APR_TIME_T_FMT " ms%s",
                  base, mc->mds->nelts, apr_time_as_msec(apr_time_now() - started),
@@ -591,6 +592,7 @@ static void md_register_hooks(apr_pool_t *p)
     md_http_register_hooks(p);
     md_drive_register_hooks(p);
     md_ocsp_register_hooks(p);
+    md_hot_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(md) = {

@@ -17,6 +17,7 @@
 #include <http_log.h>
 
 #include "md.h"
+#include "md_hot.h"
 #include "md_store.h"
 #include "mod_md_config.h"
 
@@ -42,6 +43,7 @@ md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
     mc->retry_delay = apr_time_from_sec(5);
     mc->retry_failover = 13;
     mc->renew_jobs = 16;
+    mc->hot_slot_size = MD_HOT_SLOT_SIZE_DEFAULT;
     mc->lock_wait_timeout = apr_time_from_sec(5);
     mc->server_status_enabled = 0;     /* MDServerStatus off, as with the reference */
     mc->certificate_status_enabled = 1;
@@ -554,6 +556,26 @@ MD_FLAG(set_stapling, stapling)
 MD_FLAG(set_profile_mandatory, profile_mandatory)
 MD_FLAG(set_ari, ari_renewals)
 
+static const char *set_activation(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1);
+    md_t *md = target_md(cmd);
+    (void)dc;
+    if (err) return err;
+    if (!strcasecmp(value, "graceful")) md->activation = MD_ACTIVATION_GRACEFUL;
+    else if (!strcasecmp(value, "hot")) md->activation = MD_ACTIVATION_HOT;
+    else return bad_value(cmd, value, "use 'graceful' (at the next restart) or 'hot' (at once)");
+    return NULL;
+}
+
+static const char *set_activation_slot_size(cmd_parms *cmd, void *dc, const char *value)
+{
+    (void)dc;
+    return parse_int(cmd, value, MD_HOT_SLOT_SIZE_MIN, MD_HOT_SLOT_SIZE_MAX,
+                     apr_psprintf(cmd->pool, "a size in bytes from %d to %d", MD_HOT_SLOT_SIZE_MIN,
+                                  MD_HOT_SLOT_SIZE_MAX), &cmd_sc(cmd)->mc->hot_slot_size);
+}
+
 #define GLOBAL_FLAG(fn, field)                                                    \
 static const char *fn(cmd_parms *cmd, void *dc, const char *value)                \
 {                                                                                 \
@@ -779,6 +801,8 @@ const command_rec md_cmds[] = {
     M_TAKE1("MDCheckInterval", set_check_interval, "how often the driver looks"),
     M_TAKE1("MDInitialDelay", set_initial_delay, "delay before the first check"),
     M_TAKE1("MDActivationDelay", set_activation_delay, "minimum age of a staged certificate"),
+    M_TAKE1("MDActivation", set_activation, "graceful|hot: when staged certificates go live"),
+    M_TAKE1("MDActivationSlotSize", set_activation_slot_size, "bytes of shared memory per MD"),
     M_TAKE1("MDRequireHttps", set_require_https, "off|temporary|permanent"),
     M_TAKE1("MDMustStaple", set_must_staple, "on|off"),
     AP_INIT_RAW_ARGS("MDNotifyCmd", set_notify_cmd, NULL, RSRC_CONF, "program run after renewal"),

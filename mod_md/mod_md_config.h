@@ -32,6 +32,7 @@ typedef struct md_mod_conf_t {
     apr_interval_time_t retry_delay;
     int retry_failover;
     int renew_jobs;                   /* MDRenewJobs: renewals running at the same time */
+    int hot_slot_size;                /* MDActivationSlotSize: shared memory per hot MD */
     int use_store_locks;
     apr_interval_time_t lock_wait_timeout;
     const char *ca_certs_file;        /* MDCACertificateFile */

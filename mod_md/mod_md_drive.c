@@ -378,6 +378,10 @@ static void tick(drive_t *d)
         slot_t *slot = APR_ARRAY_IDX(d->slots, i, slot_t *);
         if (slot->running && apr_atomic_read32(&slot->done)) reap(slot);
         if (slot->running) ++active;
+        /* MDActivation hot: the parent activated (or discarded) what was staged */
+        else if (slot->md->rt_hot && slot->certs
+                 && md_hot_drive_update(slot->md, slot->certs, &slot->staged, d->wp))
+            slot->next_run = 0;
     }
     if (active) refresh_locks(d);
     for (i = 0; i < d->slots->nelts && active < d->mc->renew_jobs; ++i) {

@@ -45,6 +45,7 @@ static int md_require_https(request_rec *r)
     const char *host, *url, *port = "";
 
     if (!md || md->require_https <= MD_REQUIRE_OFF || ap_ssl_conn_is_ssl(r->connection)) return DECLINED;
+    md_hot_sync(md, 0);
     if (md->state != MD_S_COMPLETE || md->rt_fallback) return DECLINED;
     if (!r->parsed_uri.path || !strncmp(r->parsed_uri.path, "/.well-known/", 13)) return DECLINED;
     host = ap_get_server_name_for_url(r);
@@ -92,6 +93,7 @@ static int send_cert_status(request_rec *r, md_t *md, md_mod_conf_t *mc)
 
     r->allowed = (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) return HTTP_METHOD_NOT_ALLOWED;
+    md_hot_sync(md, 1);
     j = md_status_cert_status_json(md, mc->store, r->pool);
     s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);

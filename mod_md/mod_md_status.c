@@ -56,6 +56,13 @@ static int write_cb(const char *buf, size_t len, void *baton)
     return ap_rwrite(buf, (int)len, baton) < 0 ? -1 : 0;
 }
 
+/* MDs with MDActivation hot may serve a newer certificate than the one of the start */
+static void sync_hot(md_mod_conf_t *mc)
+{
+    int i;
+    for (i = 0; i < mc->mds->nelts; ++i) md_hot_sync(APR_ARRAY_IDX(mc->mds, i, md_t *), 1);
+}
+
 static int md_status_handler(request_rec *r)
 {
     md_mod_conf_t *mc;
@@ -68,6 +75,7 @@ static int md_status_handler(request_rec *r)
     mc = md_config_get(r->server)->mc;
     if (!mc->store)
         return send_json(r, json_pack("{s:s,s:[]}", "version", MD_VERSION, "managed-domains"));
+    sync_hot(mc);
     name = r->path_info;
     md = name && name[0] == '/' && name[1] ? md_status_find(mc->mds, name + 1) : NULL;
     if (!md) {
@@ -91,6 +99,7 @@ static int md_metrics_handler(request_rec *r)
     if ((rc = check_method(r)) != OK) return rc;
     mc = md_config_get(r->server)->mc;
     none = apr_array_make(r->pool, 1, sizeof(md_t *));
+    sync_hot(mc);
     return send_text(r, "text/plain; version=0.0.4; charset=utf-8",
                      md_status_metrics(mc->store ? mc->mds : none, mc->store, r->pool));
 }
@@ -100,6 +109,7 @@ static int md_server_status(request_rec *r, int flags)
     md_mod_conf_t *mc = md_config_get(r->server)->mc;
 
     if (!mc->server_status_enabled || !mc->store || !mc->mds->nelts) return OK;
+    sync_hot(mc);
     if (flags & AP_STATUS_SHORT)
         ap_rputs(md_status_auto(mc->mds, mc->store, mc->cert_check_name, mc->cert_check_url,
                                 r->pool), r);
