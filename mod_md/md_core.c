@@ -143,7 +143,9 @@ static const char *curve_canonical(apr_pool_t *p, const char *name)
     g = EC_GROUP_new_by_curve_name(nid);
     if (!g) return NULL;
     EC_GROUP_free(g);
-    return lc;
+    /* OpenSSL's short name, which parses again (a NIST name like "K-571" lower-cased would
+     * not); P-256 keeps the name md.json has always used */
+    return nid == NID_X9_62_prime256v1 ? "secp256r1" : apr_pstrdup(p, OBJ_nid2sn(nid));
 }
 
 const char *md_pkey_curve_canonical(apr_pool_t *p, const char *name)

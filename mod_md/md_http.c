@@ -22,6 +22,16 @@ typedef struct {
     int too_large;
 } exchange_t;
 
+/* md_http_set_transport(): the scripted peer of a test, NULL in production */
+static md_http_transport_fn *transport;
+static void *transport_baton;
+
+void md_http_set_transport(md_http_transport_fn *fn, void *baton)
+{
+    transport = fn;
+    transport_baton = baton;
+}
+
 apr_status_t md_http_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? APR_SUCCESS : APR_EGENERAL;
@@ -111,6 +121,15 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
     CURLcode cc;
     apr_status_t rv = APR_SUCCESS;
 
+    if (transport) {
+        rv = transport(presp, method, url, body, body_len, transport_baton, p, perr);
+        if (rv == APR_SUCCESS && (*presp)->body_len > http->opts.max_body) {
+            *perr = apr_psprintf(p, "%s %s: the response is larger than %lu bytes, refused",
+                                 method, url, (unsigned long)http->opts.max_body);
+            rv = APR_ENOSPC;
+        }
+        return rv;
+    }
     memset(&x, 0, sizeof(x));
     x.p = p;
     x.headers = apr_table_make(p, 10);

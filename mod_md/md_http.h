@@ -49,4 +49,12 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
                              const char *body, apr_size_t body_len, apr_pool_t *p,
                              const char **perr);
 
+/* Tests and fuzz harnesses only: every request of this process goes to fn instead of the
+ * network (fn NULL: libcurl again). fn answers like md_http_request; the limits of the
+ * md_http_t still apply to what it returns. Set it before any request runs. */
+typedef apr_status_t md_http_transport_fn(md_http_response_t **presp, const char *method,
+                                          const char *url, const char *body, apr_size_t body_len,
+                                          void *baton, apr_pool_t *p, const char **perr);
+void md_http_set_transport(md_http_transport_fn *fn, void *baton);
+
 #endif

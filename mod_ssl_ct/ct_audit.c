@@ -84,6 +84,7 @@ apr_status_t ct_audit_decode(apr_array_header_t **pentries, apr_size_t *pgood_le
             n = ((apr_size_t)d[pos + 2] << 8) | d[pos + 3];
             pos += 4;
             if (len - pos < n) { rv = APR_INCOMPLETE; break; }
+            if (memchr(d + pos, '\0', n)) { rv = APR_EINVAL; break; }   /* keys are text */
             cur = apr_array_push(entries);
             cur->key = apr_pstrmemdup(p, (const char *)d + pos, n);
             cur->certs = apr_array_make(p, 2, sizeof(ct_blob_t));

@@ -124,8 +124,29 @@ START_TEST(garbage)
 }
 END_TEST
 
+/* found by fuzz/fuzz_ct_audit: a key with a NUL byte came back cut at the NUL */
+START_TEST(key_with_nul_is_garbage)
+{
+    ct_blob_t b;
+    unsigned char *bad;
+    apr_array_header_t *out;
+    apr_size_t good;
+
+    ck_assert_int_eq(ct_audit_encode(&b, entry("first", 1, 1), pool), APR_SUCCESS);
+    bad = apr_palloc(pool, 2 * b.len);
+    memcpy(bad, b.data, b.len);
+    memcpy(bad + b.len, b.data, b.len);
+    bad[b.len + 7] = '\0';                      /* "first" -> "f\0rst" in the second entry */
+    ck_assert_int_eq(ct_audit_decode(&out, &good, bad, 2 * b.len, pool), APR_EINVAL);
+    ck_assert_int_eq(out->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(out, 0, ct_audit_entry_t).key, "first");
+    ck_assert_int_eq(good, b.len);
+}
+END_TEST
+
 int main(void)
 {
-    const TTest *tests[] = { roundtrip_and_wire_format, truncated_everywhere, garbage, NULL };
+    const TTest *tests[] = { roundtrip_and_wire_format, truncated_everywhere, garbage,
+                             key_with_nul_is_garbage, NULL };
     return th_run("ct_audit", setup, teardown, tests);
 }

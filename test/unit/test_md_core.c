@@ -43,6 +43,22 @@ START_TEST(pkey_specs)
 }
 END_TEST
 
+/* found by fuzz/fuzz_md_util: "K-571" was kept as "k-571", which md.json could not read back */
+START_TEST(pkey_spec_nist_names_are_canonical)
+{
+    apr_array_header_t *specs;
+    char *name;
+
+    ck_assert_ptr_null(parse_specs("K-571", &specs));
+    name = (char *)APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)->curve;
+    ck_assert_str_eq(name, "sect571k1");
+    ck_assert_ptr_null(md_pkey_specs_parse(pool, 1, &name, &specs));
+    ck_assert_str_eq(APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)->curve, "sect571k1");
+    ck_assert_ptr_null(parse_specs("P-521", &specs));
+    ck_assert_str_eq(APR_ARRAY_IDX(specs, 0, md_pkey_spec_t *)->curve, "secp521r1");
+}
+END_TEST
+
 START_TEST(spec_file_names)
 {
     md_pkey_spec_t rsa = { MD_PKEY_RSA, 3072, NULL }, ec = { MD_PKEY_EC, 0, "secp384r1" };
@@ -141,6 +157,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
     tcase_add_test(tc, pkey_specs);
+    tcase_add_test(tc, pkey_spec_nist_names_are_canonical);
     tcase_add_test(tc, spec_file_names);
     tcase_add_test(tc, merge_section_over_global);
     tcase_add_test(tc, json_roundtrip);
