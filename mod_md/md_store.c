@@ -222,7 +222,7 @@ static apr_status_t save_file(md_store_t *store, md_store_group_t group, const c
     const char *path = md_store_path(store, group, name, fname, p);
     apr_status_t rv = ensure_dir(store, group, name, p);
     /* private keys (privkey.pem, acme-tls-alpn-01-privkey.pem...) are their owner's alone */
-    apr_fileperms_t perms = fname && strstr(fname, "privkey") ? 0x0600 : groups[group].file_perms;
+    if (fname && strstr(fname, "privkey")) perms = MD_STORE_SECRET_PERMS;
     if (rv == APR_SUCCESS)
         rv = md_util_file_write_atomic(path, data, strlen(data), perms, p);
     if (rv == APR_SUCCESS && groups[group].child_writable) rv = chown_path(store, path);
