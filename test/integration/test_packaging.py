@@ -121,7 +121,7 @@ def package():
     entries = []                            # (type char, absolute path)
     for line in p.stdout.splitlines():
         path = line.split(None, 5)[5].split(" -> ")[0]
-        entries.append((line[0], "/" + path.lstrip("./")))
+        entries.append((line[0], os.path.normpath("/" + path)))
     return {"deb": debs[0], "root": root, "entries": entries}
 
 
