@@ -240,7 +240,7 @@ def test_a2enmod_switches_between_debian_and_ours(package, tmp_path):
 
     # both at once: refused, nothing enabled
     p = _a2(confdir, statedir, "a2enmod", "md_ng")
-    assert p.returncode != 0 and "md" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert p.returncode != 0 and "Module md is enabled" in p.stdout + p.stderr, p.stdout + p.stderr
     assert not os.path.exists(os.path.join(enabled, "md_ng.load"))
 
     p = _a2(confdir, statedir, "a2dismod", "-q", "md")
