@@ -3,6 +3,7 @@
 # ACME CA (pebble) and Debian's apache2 with OUR mod_md, and shows what mod_md does.
 # Everything lives in _demo/ of this checkout; the system's apache2 configuration and
 # ports 80/443 are not touched. Run again to restart the demo; `demo.sh stop` stops it.
+# `demo.sh --installed` uses the module the Debian package installed instead of the build.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo="$top/_demo"
@@ -21,7 +22,13 @@ stop_demo() {
 [ "$1" = "stop" ] && { stop_demo; echo "demo stopped"; exit 0; }
 
 "$top/scripts/install-deps.sh"
-build=$("$top/scripts/build.sh")
+if [ "$1" = "--installed" ]; then
+    # the module as the Debian package installed it (README, "Install on Debian")
+    module=/usr/lib/apache2/modules/mod_md_ng.so
+    [ -f "$module" ] || { echo "$module is not installed: build and install the package first" >&2; exit 1; }
+else
+    module="$("$top/scripts/build.sh")/mod_md/.libs/mod_md.so"
+fi
 stop_demo
 rm -rf "$demo"
 mkdir -p "$demo/logs" "$demo/run" "$demo/htdocs" "$demo/pebble"
@@ -72,7 +79,7 @@ LoadModule dir_module $M/mod_dir.so
 LoadModule ssl_module $M/mod_ssl.so
 LoadModule socache_shmcb_module $M/mod_socache_shmcb.so
 LoadModule status_module $M/mod_status.so
-LoadModule md_module $build/mod_md/.libs/mod_md.so
+LoadModule md_module $module
 Listen 127.0.0.1:$HTTP
 Listen 127.0.0.1:$HTTPS https
 SSLSessionCache shmcb:$demo/run/ssl_scache(512000)

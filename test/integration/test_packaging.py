@@ -19,15 +19,20 @@ import pytest
 from httpd import APACHE2, TOP_BUILDDIR, TOP_SRCDIR
 from pebble import pebble_for, md_conf, wait_staged, verify_served  # noqa: F401
 
+# the first build of the package compiles everything: minutes on a busy machine
+pytestmark = pytest.mark.timeout(1800)
+
 PKG = "libapache2-mod-md-ng"
 WORK = os.path.join(TOP_BUILDDIR, "packaging")
 MODDIR = "usr/lib/apache2/modules"
 AVAIL = "etc/apache2/mods-available"
 
 # what a build leaves in a source tree: never copied into the package's source
+# (autotools' output included: the package build makes its own, once)
 _GENERATED = {".git", "_demo", "__pycache__", ".pytest_cache", "install-modules", "autom4te.cache",
               "config.status", "config.log", "config.h", "libtool", "stamp-h1", "Makefile",
-              ".libs", ".deps"}
+              ".libs", ".deps", "configure", "configure~", "Makefile.in", "aclocal.m4",
+              "config.h.in", "config.h.in~", "build-aux"}
 
 
 def _ignore(src, names):
@@ -35,6 +40,7 @@ def _ignore(src, names):
     for n in names:
         path = os.path.join(src, n)
         if n in _GENERATED or n.startswith("_build") or n.endswith((".o", ".lo", ".la")) \
+                or (os.path.basename(src) == "m4" and n.endswith(".m4")) \
                 or os.path.abspath(path) == os.path.abspath(WORK):
             out.add(n)
         elif os.path.basename(src) == "debian" and n not in (
@@ -42,6 +48,33 @@ def _ignore(src, names):
                 and not n.endswith((".load", ".conf", ".apache2", ".lintian-overrides")):
             out.add(n)          # debhelper's state and staging: rebuilt every time
     return out
+
+
+def _sync(src, dst):
+    """Copy the tree src to dst, writing only files whose content differs, with the time of
+    the copy: make then rebuilds exactly what changed (a copy that kept the source's
+    mtime could be older than an object compiled from the previous copy)."""
+    os.makedirs(dst, exist_ok=True)
+    names = os.listdir(src)
+    skip = _ignore(src, names)
+    for n in names:
+        if n in skip:
+            continue
+        s, d = os.path.join(src, n), os.path.join(dst, n)
+        if os.path.isdir(s) and not os.path.islink(s):
+            _sync(s, d)
+            continue
+        with open(s, "rb") as f:
+            data = f.read()
+        try:
+            with open(d, "rb") as f:
+                if f.read() == data:
+                    continue
+        except OSError:
+            pass
+        with open(d, "wb") as f:
+            f.write(data)
+        shutil.copymode(s, d)
 
 
 def _run(args, **kw):
@@ -65,7 +98,7 @@ def package():
             if n != "build":
                 p = os.path.join(src, "debian", n)
                 shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
-    shutil.copytree(TOP_SRCDIR, src, ignore=_ignore, dirs_exist_ok=True, symlinks=True)
+    _sync(TOP_SRCDIR, src)
     for old in glob.glob(os.path.join(WORK, f"{PKG}*")):
         os.remove(old)
     env = dict(os.environ, DEB_BUILD_OPTIONS=f"nocheck parallel={os.cpu_count() or 1}")
@@ -88,7 +121,7 @@ def package():
     entries = []                            # (type char, absolute path)
     for line in p.stdout.splitlines():
         path = line.split(None, 5)[5].split(" -> ")[0]
-        entries.append((line[0], "/" + path.lstrip("./")))
+        entries.append((line[0], os.path.normpath("/" + path)))
     return {"deb": debs[0], "root": root, "entries": entries}
 
 
@@ -175,8 +208,14 @@ def _a2(confdir, statedir, *args):
 
 
 def _configtest(confdir):
-    """apache2 -t on a full Debian configuration tree, with its envvars as apache2ctl would."""
-    return _run(["sh", "-c", f'. "{confdir}/envvars" && exec {APACHE2} -d "{confdir}" -t'],
+    """apache2 -t on a full Debian configuration tree, with its envvars as apache2ctl would,
+    its run-time directories moved next to it (apache2ctl would create /var/run/apache2)."""
+    var = os.path.join(os.path.dirname(confdir), "var")
+    for sub in ("run", "lock", "log"):
+        os.makedirs(os.path.join(var, sub), exist_ok=True)
+    return _run(["sh", "-c", f'. "{confdir}/envvars" && export APACHE_RUN_DIR="{var}/run" '
+                 f'APACHE_PID_FILE="{var}/run/apache2.pid" APACHE_LOCK_DIR="{var}/lock" '
+                 f'APACHE_LOG_DIR="{var}/log" && exec {APACHE2} -d "{confdir}" -t'],
                 env=dict(os.environ, APACHE_CONFDIR=confdir))
 
 
@@ -201,7 +240,7 @@ def test_a2enmod_switches_between_debian_and_ours(package, tmp_path):
 
     # both at once: refused, nothing enabled
     p = _a2(confdir, statedir, "a2enmod", "md_ng")
-    assert p.returncode != 0 and "md" in p.stdout + p.stderr, p.stdout + p.stderr
+    assert p.returncode != 0 and "Module md is enabled" in p.stdout + p.stderr, p.stdout + p.stderr
     assert not os.path.exists(os.path.join(enabled, "md_ng.load"))
 
     p = _a2(confdir, statedir, "a2dismod", "-q", "md")
@@ -253,3 +292,19 @@ def test_packaged_module_obtains_certificate(package, httpd, pebble_for):
     rc, out = verify_served(h, name, pb.write_root(os.path.join(pb.dir, "root.pem")))
     assert rc == 0 and "Verify return code: 0 (ok)" in out, out
     assert "mod_md_ng.so" in open(h.conf_path).read()
+
+
+def test_make_install_writes_no_debian_file(tmp_path):
+    """`make install` (apxs for the modules) puts nothing where a Debian package has a file."""
+    dest = str(tmp_path / "dest")
+    p = _run(["make", "-C", TOP_BUILDDIR, "-s", "install", f"DESTDIR={dest}"], timeout=300,
+             env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")})
+    assert p.returncode == 0, p.stdout + p.stderr
+    files = sorted("/" + os.path.relpath(os.path.join(d, n), dest)
+                   for d, _, names in os.walk(dest) for n in names)
+    moddir = _run(["apxs", "-q", "LIBEXECDIR"]).stdout.strip()
+    assert f"{moddir}/mod_md_ng.so" in files and f"{moddir}/mod_ssl_ct_ng.so" in files, files
+    assert not [f for f in files if os.path.basename(f) in ("mod_md.so", "mod_ssl_ct.so")], files
+    p = _run(["dpkg-query", "-S"] + files)
+    owners = [line for line in p.stdout.splitlines() if not line.startswith(f"{PKG}:")]
+    assert owners == [], f"make install writes files owned by Debian packages: {owners}"
