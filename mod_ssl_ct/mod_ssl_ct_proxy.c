@@ -6,6 +6,9 @@
  * trust, time range through the ct_* core), the bounded per-child cache of verdicts, the
  * audit file of the child, and handing the outcome to the client's request as SSL_CT_*
  * variables.
+ * Only the SCTs the proxy accepted (signature verified with the key of a trusted log, in its
+ * time range) go to the audit file: what failed here is already reported in the error log,
+ * and an audit of it would only prove what a log never signed.
  * Invariants: `require` passes only with at least one SCT whose signature verified with
  * the key of a trusted log inside its time range; SCTs of unknown logs never count;
  * verdicts expire and are dropped when the log configuration changes.
@@ -58,7 +61,7 @@ int ct_proxy_pre_handshake(conn_rec *c, SSL *ssl)
 }
 
 static void audit_write(ct_runtime_t *rt, const char *key, STACK_OF(X509) *chain, X509 *leaf,
-                        const STACK_OF(SCT) *scts, apr_pool_t *p)
+                        const apr_array_header_t *scts, apr_pool_t *p)
 {
     ct_audit_entry_t e;
     ct_blob_t out;
@@ -82,9 +85,9 @@ static void audit_write(ct_runtime_t *rt, const char *key, STACK_OF(X509) *chain
         b->len = (apr_size_t)len;
         OPENSSL_free(der);
     }
-    for (i = 0; i < sk_SCT_num(scts); ++i) {
+    for (i = 0; i < scts->nelts; ++i) {
         unsigned char *der = NULL;
-        int len = i2o_SCT(sk_SCT_value(scts, i), &der);
+        int len = i2o_SCT(APR_ARRAY_IDX(scts, i, SCT *), &der);
         ct_blob_t *b;
 
         if (len <= 0) continue;
@@ -126,6 +129,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
     X509 *issuer = NULL;
     int i, n, in_cert = 0, in_tls = 0, in_ocsp = 0;
     apr_uint64_t now = ct_now_ms();
+    apr_array_header_t *accepted = apr_array_make(c->pool, 2, sizeof(SCT *));
 
     for (i = 0; vchain && i < sk_X509_num(vchain) && !issuer; ++i) {
         X509 *x = sk_X509_value(vchain, i);
@@ -155,6 +159,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
         st = ct_sct_verify(sct, leaf, issuer, rt->logs, now);
         if (st == CT_SCT_VALID) {
             v->valid++;
+            APR_ARRAY_PUSH(accepted, SCT *) = sct;
         }
         else {
             unsigned char *id = NULL;
@@ -171,7 +176,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
     apr_thread_rwlock_unlock(rt->logs_lock);
     apr_cpystrn(v->sources, source_list(c->pool, in_cert, in_tls, in_ocsp),
                 sizeof(v->sources));
-    if (rt->audit_path && n > 0) audit_write(rt, key, chain, leaf, scts, c->pool);
+    if (rt->audit_path && accepted->nelts > 0) audit_write(rt, key, chain, leaf, accepted, c->pool);
 }
 
 static void cache_evict(ct_runtime_t *rt, apr_time_t now)

@@ -203,6 +203,54 @@ def test_thousand_scts_and_audit(httpd, env):
     assert data.count(b"\x00\x01\x00\x02") == 1
 
 
+def audit_scts(data):
+    """The SCTs of every record of an audit file."""
+    scts, pos = [], 0
+    while pos < len(data):
+        t = struct.unpack(">H", data[pos:pos + 2])[0]
+        if t == 1:
+            pos += 2
+        elif t == 2:
+            pos += 4 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        elif t == 3:
+            pos += 5 + int.from_bytes(data[pos + 2:pos + 5], "big")
+        else:
+            assert t == 4, data[pos:pos + 8]
+            n = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+            scts.append(data[pos + 4:pos + 4 + n])
+            pos += 4 + n
+    return scts
+
+
+def test_audit_keeps_only_accepted_scts(httpd, env):
+    """SCTs the proxy rejected (unknown or distrusted log, bad signature, future) are not
+    written to the audit file; an accepted one is."""
+    e = env
+    made = {}
+
+    def scts(c):
+        good = sct_src(e, c)
+        bad = bytearray(sct_src(e, c))
+        bad[-1] ^= 1
+        made["good"] = good
+        made["rejected"] = [make_sct(e.unknown, c, ts=now_ms() - 60000),
+                            sct_src(e, c, key=e.distrusted), bytes(bad),
+                            make_sct(e.trusted, c, ts=now_ms() + 3600 * 1000)]
+        return {"serverinfo": serverinfo_pem(made["rejected"] + [good])}
+    b = e.backend("mixed.test", make=scts)
+    only_bad = e.backend("bad.test", make=lambda c: {"serverinfo": serverinfo_pem(
+        [make_sct(e.unknown, c, ts=now_ms() - 60000)])})
+    h = proxy_httpd(httpd, e, {("req.test", "aware"): [("/b/", b), ("/x/", only_bad)]},
+                    audit=True)
+    assert h.curl("/b/", host="req.test")[0] == 200, h.log()
+    assert h.curl("/x/", host="req.test")[0] == 200, h.log()
+    h.stop()
+    data = b"".join(open(p, "rb").read() for p in
+                    glob.glob(os.path.join(h.path("audit"), "audit_*.out")))
+    assert audit_scts(data) == [made["good"]]
+    assert data.count(b"\x00\x01\x00\x02") == 1        # no record for bad.test
+
+
 def test_audit_end_to_end_with_ctauditscts(httpd, env):
     """What the proxy stores for audit is what ctauditscts proves included in the log."""
     import subprocess
