@@ -34,7 +34,7 @@ APLOG_USE_MODULE(ssl_ct);
 typedef struct verdict_t {
     char *key;
     apr_time_t when;
-    const void *logs;                  /* the configuration it was made with */
+    apr_uint64_t logs_gen;             /* the configuration it was made with */
     int valid;                         /* SCTs verified from trusted logs */
     int total;
     char sources[32];
@@ -147,7 +147,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
                       n, MAX_SCTS_CHECKED);
     }
     apr_thread_rwlock_rdlock(rt->logs_lock);
-    v->logs = rt->logs;
+    v->logs_gen = rt->logs_gen;
     for (i = 0; i < n && i < MAX_SCTS_CHECKED; ++i) {
         SCT *sct = sk_SCT_value(scts, i);
         sct_source_t src = SCT_get_source(sct);
@@ -186,7 +186,8 @@ static void cache_evict(ct_runtime_t *rt, apr_time_t now)
 
     for (hi = apr_hash_first(NULL, rt->cache); hi; hi = apr_hash_next(hi)) {
         verdict_t *v = apr_hash_this_val(hi);
-        if (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS) || v->logs != rt->logs) {
+        if (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS)
+            || v->logs_gen != __atomic_load_n(&rt->logs_gen, __ATOMIC_ACQUIRE)) {
             apr_hash_set(rt->cache, v->key, APR_HASH_KEY_STRING, NULL);
             free(v->key);
             free(v);
@@ -225,7 +226,8 @@ int ct_proxy_post_handshake(conn_rec *c, SSL *ssl)
     key = ct_store_cert_name(c->pool, leaf);
     apr_thread_mutex_lock(rt->cache_lock);
     v = apr_hash_get(rt->cache, key, APR_HASH_KEY_STRING);
-    if (v && (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS) || v->logs != rt->logs)) {
+    if (v && (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS)
+              || v->logs_gen != __atomic_load_n(&rt->logs_gen, __ATOMIC_ACQUIRE))) {
         v = NULL;
     }
     if (v) {

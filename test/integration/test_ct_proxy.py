@@ -312,3 +312,40 @@ def test_require_follows_log_db_changes(httpd, env):
     time.sleep(3.5)
     for _ in range(4):
         assert h.curl("/b/", host="req.test")[0] == 200, h.log()
+
+
+def test_cached_verdict_dies_with_its_configuration(httpd, env):
+    """A verdict is current only for the log configuration it was made with, told by a
+    generation number: a later configuration that happens to live at the address of an
+    old one (the refresh frees the old pool, the allocator hands the memory out again two
+    changes later) must not revive a verdict made before a log was distrusted."""
+    import subprocess
+    from httpd import TOP_BUILDDIR
+    ctlogconfig = os.path.join(TOP_BUILDDIR, "support", "ctlogconfig")
+    e = env
+    b = e.backend("b.test", make=lambda c: {"serverinfo": serverinfo_pem([sct_src(e, c)])})
+    h = httpd(md_module=None, extra_modules=["proxy", "proxy_http"])
+    keyfile = write(h.path("trusted.pem"), pub_pem(e.trusted))
+    db = h.path("logs.db")
+    subprocess.run([ctlogconfig, db, "configure-public-key", keyfile], check=True)
+    ct_write_conf(h, f"LoadModule ssl_ct_module {MOD_SSL_CT}\nCTLogConfigDB {db}\n"
+                  + h.http_vhost("req.test", extra=(
+                      f"  SSLProxyEngine on\n  SSLProxyCACertificateFile {e.pki.root_file}\n"
+                      "  SSLProxyCheckPeerName off\n  CTProxyAwareness require\n"
+                      f"  ProxyPass /b/ https://127.0.0.1:{b.port}/ disablereuse=On\n")))
+    h.start()
+
+    def change(*args):
+        subprocess.run([ctlogconfig, db] + list(args), check=True, capture_output=True)
+        time.sleep(3.5)                 # every child looks at the DB about every 2 seconds
+
+    for round in range(2):
+        # a configuration read from the DB (not the first one, which lives in pconf)
+        change("configure-url", "#1", f"http://127.0.0.1:{round + 1}/")
+        assert h.curl("/b/", host="req.test")[0] == 200, h.log()     # verdict cached
+        change("configure-url", "#1", f"http://127.0.0.1:{round + 10}/")
+        change("distrust", "#1")
+        for _ in range(3):
+            assert 500 <= h.curl("/b/", host="req.test")[0] < 600, (round, h.log())
+        change("trust", "#1")
+        assert h.curl("/b/", host="req.test")[0] == 200, h.log()
