@@ -132,6 +132,8 @@ static void fetch_sth(sth_t *sth, apr_pool_t *p)
     j = json_loadb(body, len, 0, &je);
     if (!j || !json_is_integer(json_object_get(j, "tree_size"))
         || !json_is_integer(json_object_get(j, "timestamp"))
+        || json_integer_value(json_object_get(j, "tree_size")) < 0
+        || json_integer_value(json_object_get(j, "timestamp")) < 0
         || !json_is_string(json_object_get(j, "sha256_root_hash"))
         || (rlen = b64dec(p, json_string_value(json_object_get(j, "sha256_root_hash")), &root))
            != CT_HASH_LEN) {
@@ -184,7 +186,8 @@ static result_t prove(sth_t *sth, const unsigned char leaf[CT_HASH_LEN], apr_poo
     }
     j = json_loadb(body, len, 0, &je);
     pathj = j ? json_object_get(j, "audit_path") : NULL;
-    if (!j || !json_is_integer(json_object_get(j, "leaf_index")) || !json_is_array(pathj)) {
+    if (!j || !json_is_integer(json_object_get(j, "leaf_index")) || !json_is_array(pathj)
+        || json_integer_value(json_object_get(j, "leaf_index")) < 0) {
         *detail = "get-proof-by-hash answer is not a valid proof";
         json_decref(j);
         return R_BAD;
