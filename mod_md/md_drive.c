@@ -735,19 +735,13 @@ fail:
 
 /* ---- activation (parent) ---- */
 
-static apr_status_t remove_dir(const char *path, apr_pool_t *p)
+/* Remove group/name. The parent (root) does this also in staging/, which the child's user
+ * can change under our feet: nothing below the store root is followed out of it. */
+static apr_status_t remove_dir(md_store_t *store, md_store_group_t group, const char *name,
+                               apr_pool_t *p)
 {
-    apr_dir_t *d;
-    apr_finfo_t fi;
-
-    if (apr_dir_open(&d, path, p) != APR_SUCCESS) return APR_SUCCESS;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
-        if (fi.filetype == APR_DIR) remove_dir(apr_pstrcat(p, path, "/", fi.name, NULL), p);
-        else apr_file_remove(apr_pstrcat(p, path, "/", fi.name, NULL), p);
-    }
-    apr_dir_close(d);
-    return apr_dir_remove(path, p);
+    return md_util_remove_tree(store->base, apr_pstrcat(p, md_store_group_name(group), "/",
+                                                        name, NULL), p);
 }
 
 static int path_exists(const char *path, apr_pool_t *p)
@@ -912,7 +906,7 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
     }
 
     /* build the complete new domains/<md> beside the old one */
-    remove_dir(newdir, p);
+    remove_dir(store, MD_SG_DOMAINS, newname, p);
     if ((rv = md_util_mkdirs(newdir, 0x0700, p)) != APR_SUCCESS) goto failed;
     if (apr_dir_open(&d, dom, p) == APR_SUCCESS) {
         while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
@@ -967,18 +961,18 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
         if (archived) apr_file_rename(archived, dom, p);
         goto failed;
     }
-    remove_dir(md_store_path(store, MD_SG_STAGING, md->name, NULL, p), p);
+    remove_dir(store, MD_SG_STAGING, md->name, p);
     *pmsg = apr_psprintf(p, "the staged certificate is activated%s%s", archived ? "; the previous "
                          "set is kept in " : "", archived ? archived : "");
     return APR_SUCCESS;
 
 failed:
-    remove_dir(newdir, p);
+    remove_dir(store, MD_SG_DOMAINS, newname, p);
     *pmsg = apr_psprintf(p, "activating the staged certificate failed (%s); the previous "
                          "certificate stays in use", apr_strerror(rv, apr_palloc(p, 128), 128));
     return rv;
 
 discard:
-    remove_dir(md_store_path(store, MD_SG_STAGING, md->name, NULL, p), p);
+    remove_dir(store, MD_SG_STAGING, md->name, p);
     return APR_EINVAL;
 }

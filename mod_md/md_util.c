@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -367,6 +368,69 @@ apr_status_t md_util_mkdirs(const char *path, apr_fileperms_t perms, apr_pool_t 
 {
     apr_status_t rv = apr_dir_make_recursive(path, perms, p);
     return APR_STATUS_IS_EEXIST(rv) ? APR_SUCCESS : rv;
+}
+
+#define REMOVE_MAX_DEPTH 32
+
+static apr_status_t remove_at(int dfd, const char *name, int depth)
+{
+    apr_status_t rv = APR_SUCCESS;
+    struct dirent *e;
+    DIR *d;
+    int fd;
+
+    if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) return APR_SUCCESS;
+    if (errno != EISDIR && errno != EPERM) return APR_FROM_OS_ERROR(errno);
+    if (depth >= REMOVE_MAX_DEPTH) return APR_EINVAL;
+    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        /* swapped for a link or a file since the unlinkat: remove that, never its target */
+        if (errno != ELOOP && errno != ENOTDIR) return APR_FROM_OS_ERROR(errno);
+        return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+    }
+    if (!(d = fdopendir(fd))) {
+        rv = APR_FROM_OS_ERROR(errno);
+        close(fd);
+        return rv;
+    }
+    while ((e = readdir(d)) != NULL) {
+        apr_status_t rv2;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        rv2 = remove_at(dirfd(d), e->d_name, depth + 1);
+        if (rv == APR_SUCCESS) rv = rv2;
+    }
+    closedir(d);
+    if (unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT && rv == APR_SUCCESS)
+        rv = APR_FROM_OS_ERROR(errno);
+    return rv;
+}
+
+apr_status_t md_util_remove_tree(const char *root, const char *rel, apr_pool_t *p)
+{
+    char *copy = apr_pstrdup(p, rel), *last = NULL, *comp, *next;
+    apr_status_t rv = APR_SUCCESS;
+    int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (dfd < 0) return errno == ENOENT ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
+    comp = apr_strtok(copy, "/", &last);
+    while (comp && rv == APR_SUCCESS) {
+        next = apr_strtok(NULL, "/", &last);
+        if (!strcmp(comp, "..") || !strcmp(comp, ".")) {
+            rv = APR_EINVAL;
+        }
+        else if (!next) {
+            rv = remove_at(dfd, comp, 0);
+        }
+        else {
+            int fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) rv = errno == ENOENT ? APR_ENOENT : APR_FROM_OS_ERROR(errno);
+            close(dfd);
+            dfd = fd;
+        }
+        comp = next;
+    }
+    if (dfd >= 0) close(dfd);
+    return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
 }
 
 int md_util_file_exists(const char *path, apr_pool_t *p)

@@ -94,6 +94,11 @@ apr_status_t md_util_file_read(char **pdata, apr_size_t *plen, const char *path,
 /* mkdir -p with the given permissions for directories created. */
 apr_status_t md_util_mkdirs(const char *path, apr_fileperms_t perms, apr_pool_t *p);
 int md_util_file_exists(const char *path, apr_pool_t *p);
+/* Remove root/rel and everything below it, without following a symbolic link anywhere
+ * below root (a directory swapped for a link to elsewhere loses the link, nothing else):
+ * every step is fd-relative (openat/unlinkat, O_NOFOLLOW | O_DIRECTORY). root itself may
+ * be a link. APR_SUCCESS also when rel does not exist. */
+apr_status_t md_util_remove_tree(const char *root, const char *rel, apr_pool_t *p);
 
 /* base64url without padding. Decode returns -1 on invalid input, else the length. */
 const char *md_util_base64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);

@@ -49,6 +49,25 @@ apr_status_t ct_audit_encode(ct_blob_t *out, const ct_audit_entry_t *e, apr_pool
     return APR_SUCCESS;
 }
 
+const char *ct_audit_printable(apr_pool_t *p, const char *s, apr_size_t n)
+{
+    apr_size_t i, o = 0;
+    char *out = apr_palloc(p, 4 * n + 1);
+
+    for (i = 0; i < n; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == '\\') {
+            apr_snprintf(out + o, 5, "\\x%02x", c);
+            o += 4;
+        }
+        else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 apr_status_t ct_audit_decode(apr_array_header_t **pentries, apr_size_t *pgood_len,
                              const unsigned char *d, apr_size_t len, apr_pool_t *p)
 {
@@ -64,9 +83,9 @@ apr_status_t ct_audit_decode(apr_array_header_t **pentries, apr_size_t *pgood_le
         ct_blob_t *b;
 
         if (len - pos < 2) {
-            /* cut inside a record type: the records before it are whole */
-            good = pos;
-            cur = NULL;
+            /* cut inside a record type: whether it began the next entry or another record
+             * of the current one cannot be told, so the current entry goes like any other
+             * that the data ends in (one rule for every cut: drop and report) */
             rv = APR_INCOMPLETE;
             break;
         }
@@ -87,6 +106,7 @@ apr_status_t ct_audit_decode(apr_array_header_t **pentries, apr_size_t *pgood_le
             if (memchr(d + pos, '\0', n)) { rv = APR_EINVAL; break; }   /* keys are text */
             cur = apr_array_push(entries);
             cur->key = apr_pstrmemdup(p, (const char *)d + pos, n);
+            cur->key_len = n;
             cur->certs = apr_array_make(p, 2, sizeof(ct_blob_t));
             cur->scts = apr_array_make(p, 2, sizeof(ct_blob_t));
             pos += n;

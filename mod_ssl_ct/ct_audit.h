@@ -21,6 +21,7 @@
 
 typedef struct ct_audit_entry_t {
     const char *key;
+    apr_size_t key_len;            /* set by decode: a key read back may hold any byte */
     apr_array_header_t *certs;     /* of ct_blob_t, DER, leaf first */
     apr_array_header_t *scts;      /* of ct_blob_t, TLS-encoded SCTs */
 } ct_audit_entry_t;
@@ -28,10 +29,16 @@ typedef struct ct_audit_entry_t {
 /* Encode one entry. APR_EINVAL when a field is too long for its length prefix. */
 apr_status_t ct_audit_encode(ct_blob_t *out, const ct_audit_entry_t *e, apr_pool_t *p);
 
+/* n bytes of s for printing (record keys, names from certificates): control characters,
+ * bytes >= 0x7f and '\\' as \\xNN. */
+const char *ct_audit_printable(apr_pool_t *p, const char *s, apr_size_t n);
+
 /* Decode all entries of a buffer into *pentries (ct_audit_entry_t). On a truncated or
  * garbled tail, the complete entries before it are returned and the status is
  * APR_INCOMPLETE (truncated) or APR_EINVAL (garbage); *pgood_len is the length of the
- * part that decoded cleanly. */
+ * part that decoded cleanly. One rule for every cut, whatever its length: the entry the
+ * data ends in is dropped (an entry is complete only when the data ends exactly after it
+ * or the next entry's start record follows in full). */
 apr_status_t ct_audit_decode(apr_array_header_t **pentries, apr_size_t *pgood_len,
                              const unsigned char *data, apr_size_t len, apr_pool_t *p);
 

@@ -301,6 +301,7 @@ static int ct_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ct_logs_make(&rt->logs, gc->static_logs, db_rows, NULL, rt->logs_pool, &warn);
+    rt->logs_gen++;
     if (warn) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10852)
                      "mod_ssl_ct: log configuration: %s", warn);

@@ -90,6 +90,10 @@ typedef struct ct_runtime_t {
     apr_thread_rwlock_t *logs_lock;    /* guards logs (swapped by the refresh thread) */
     apr_pool_t *logs_pool;
     ct_logs_t *logs;
+    apr_uint64_t logs_gen;             /* +1 at every load of logs (written under the write
+                                        * lock, read with __atomic_load_n): cached verdicts
+                                        * name the generation they were made with, never an
+                                        * address, which a later configuration may reuse */
     const char *db_error;              /* last DB problem logged */
     apr_time_t db_mtime;
     apr_off_t db_size;

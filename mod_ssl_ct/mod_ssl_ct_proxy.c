@@ -6,6 +6,9 @@
  * trust, time range through the ct_* core), the bounded per-child cache of verdicts, the
  * audit file of the child, and handing the outcome to the client's request as SSL_CT_*
  * variables.
+ * Only the SCTs the proxy accepted (signature verified with the key of a trusted log, in its
+ * time range) go to the audit file: what failed here is already reported in the error log,
+ * and an audit of it would only prove what a log never signed.
  * Invariants: `require` passes only with at least one SCT whose signature verified with
  * the key of a trusted log inside its time range; SCTs of unknown logs never count;
  * verdicts expire and are dropped when the log configuration changes.
@@ -31,7 +34,7 @@ APLOG_USE_MODULE(ssl_ct);
 typedef struct verdict_t {
     char *key;
     apr_time_t when;
-    const void *logs;                  /* the configuration it was made with */
+    apr_uint64_t logs_gen;             /* the configuration it was made with */
     int valid;                         /* SCTs verified from trusted logs */
     int total;
     char sources[32];
@@ -58,7 +61,7 @@ int ct_proxy_pre_handshake(conn_rec *c, SSL *ssl)
 }
 
 static void audit_write(ct_runtime_t *rt, const char *key, STACK_OF(X509) *chain, X509 *leaf,
-                        const STACK_OF(SCT) *scts, apr_pool_t *p)
+                        const apr_array_header_t *scts, apr_pool_t *p)
 {
     ct_audit_entry_t e;
     ct_blob_t out;
@@ -82,9 +85,9 @@ static void audit_write(ct_runtime_t *rt, const char *key, STACK_OF(X509) *chain
         b->len = (apr_size_t)len;
         OPENSSL_free(der);
     }
-    for (i = 0; i < sk_SCT_num(scts); ++i) {
+    for (i = 0; i < scts->nelts; ++i) {
         unsigned char *der = NULL;
-        int len = i2o_SCT(sk_SCT_value(scts, i), &der);
+        int len = i2o_SCT(APR_ARRAY_IDX(scts, i, SCT *), &der);
         ct_blob_t *b;
 
         if (len <= 0) continue;
@@ -126,6 +129,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
     X509 *issuer = NULL;
     int i, n, in_cert = 0, in_tls = 0, in_ocsp = 0;
     apr_uint64_t now = ct_now_ms();
+    apr_array_header_t *accepted = apr_array_make(c->pool, 2, sizeof(SCT *));
 
     for (i = 0; vchain && i < sk_X509_num(vchain) && !issuer; ++i) {
         X509 *x = sk_X509_value(vchain, i);
@@ -143,7 +147,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
                       n, MAX_SCTS_CHECKED);
     }
     apr_thread_rwlock_rdlock(rt->logs_lock);
-    v->logs = rt->logs;
+    v->logs_gen = rt->logs_gen;
     for (i = 0; i < n && i < MAX_SCTS_CHECKED; ++i) {
         SCT *sct = sk_SCT_value(scts, i);
         sct_source_t src = SCT_get_source(sct);
@@ -155,6 +159,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
         st = ct_sct_verify(sct, leaf, issuer, rt->logs, now);
         if (st == CT_SCT_VALID) {
             v->valid++;
+            APR_ARRAY_PUSH(accepted, SCT *) = sct;
         }
         else {
             unsigned char *id = NULL;
@@ -171,7 +176,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
     apr_thread_rwlock_unlock(rt->logs_lock);
     apr_cpystrn(v->sources, source_list(c->pool, in_cert, in_tls, in_ocsp),
                 sizeof(v->sources));
-    if (rt->audit_path && n > 0) audit_write(rt, key, chain, leaf, scts, c->pool);
+    if (rt->audit_path && accepted->nelts > 0) audit_write(rt, key, chain, leaf, accepted, c->pool);
 }
 
 static void cache_evict(ct_runtime_t *rt, apr_time_t now)
@@ -181,7 +186,8 @@ static void cache_evict(ct_runtime_t *rt, apr_time_t now)
 
     for (hi = apr_hash_first(NULL, rt->cache); hi; hi = apr_hash_next(hi)) {
         verdict_t *v = apr_hash_this_val(hi);
-        if (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS) || v->logs != rt->logs) {
+        if (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS)
+            || v->logs_gen != __atomic_load_n(&rt->logs_gen, __ATOMIC_ACQUIRE)) {
             apr_hash_set(rt->cache, v->key, APR_HASH_KEY_STRING, NULL);
             free(v->key);
             free(v);
@@ -220,7 +226,8 @@ int ct_proxy_post_handshake(conn_rec *c, SSL *ssl)
     key = ct_store_cert_name(c->pool, leaf);
     apr_thread_mutex_lock(rt->cache_lock);
     v = apr_hash_get(rt->cache, key, APR_HASH_KEY_STRING);
-    if (v && (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS) || v->logs != rt->logs)) {
+    if (v && (now - v->when > apr_time_from_sec(CT_CACHE_SECONDS)
+              || v->logs_gen != __atomic_load_n(&rt->logs_gen, __ATOMIC_ACQUIRE))) {
         v = NULL;
     }
     if (v) {

@@ -504,6 +504,7 @@ static void refresh_logs(ct_runtime_t *rt, apr_pool_t *p)
         apr_pool_t *old = rt->logs_pool;
         rt->logs = nl;
         rt->logs_pool = np;
+        __atomic_store_n(&rt->logs_gen, rt->logs_gen + 1, __ATOMIC_RELEASE);
         apr_thread_rwlock_unlock(rt->logs_lock);
         /* the first configuration lives in pconf (shared allocator): leave it there */
         if (apr_pool_parent_get(old) == rt->tpool) apr_pool_destroy(old);

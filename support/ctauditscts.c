@@ -6,11 +6,14 @@
  * SCT asks the SCT's log for its signed tree head (get-sth, signature checked when the
  * log's key is known) and an inclusion proof (get-proof-by-hash), then checks the Merkle
  * audit path itself (RFC 6962 2.1.1). Logs are found by log id in LOG_DB (CTLogConfigDB)
- * and in -l options. Each SCT is reported as: included, not yet included (inside the
- * maximum merge delay), not found, log unreachable, or unknown log.
+ * and in -l options. Before any question about inclusion, the SCT's signature is checked
+ * with the log's key (when known) and its timestamp must not lie in the future. Each SCT
+ * is reported as: included, not yet included (inside the maximum merge delay), not found,
+ * log unreachable, unknown log, invalid proof, invalid signature or future timestamp.
  * Exit status: 0 when nothing failed (included or not yet included), 1 on a usage error,
- * 2 when any SCT was not found, a log was unreachable or unknown, a proof or tree head
- * did not verify, or an audit file was damaged.
+ * 2 when any SCT was not found, had a bad signature or a future timestamp, a log was
+ * unreachable or unknown, a proof or tree head did not verify, or an audit file was
+ * damaged.
  * Built on the ct_* core: audit codec, Merkle hashes and paths, log DB and ids, HTTP GET.
  */
 #include <stdio.h>
@@ -29,16 +32,17 @@
 
 #include "ct_audit.h"
 #include "ct_sct.h"
+#include "ct_sct_verify.h"
 #include "ct_log.h"
 #include "ct_merkle.h"
 #include "ct_store.h"
 #include "ct_submit.h"
 
-typedef enum { R_INCLUDED, R_PENDING, R_NOT_FOUND, R_UNREACHABLE, R_UNKNOWN, R_BAD, R_MAX }
-    result_t;
+typedef enum { R_INCLUDED, R_PENDING, R_NOT_FOUND, R_UNREACHABLE, R_UNKNOWN, R_BAD,
+               R_BAD_SIG, R_FUTURE, R_MAX } result_t;
 static const char *result_names[R_MAX] = {
     "included", "not yet included", "not found", "log unreachable", "unknown log",
-    "invalid proof"
+    "invalid proof", "invalid signature", "timestamp in the future"
 };
 
 typedef struct {
@@ -53,6 +57,7 @@ typedef struct {
 
 static long timeout_s = 10;
 static apr_uint64_t mmd_ms = 24ULL * 3600 * 1000;
+static ct_logs_t *known_logs;      /* every log with its key, for the SCT signatures */
 
 static long b64dec(apr_pool_t *p, const char *s, unsigned char **out)
 {
@@ -73,14 +78,24 @@ static const char *endpoint(apr_pool_t *p, const char *url, const char *path)
     return apr_pstrcat(p, url, url[strlen(url) - 1] == '/' ? "" : "/", path, NULL);
 }
 
-/* RFC 6962 3.5: the signature over version, tree_hash, timestamp, size and root. */
-static int sth_signature_ok(sth_t *sth, const unsigned char *sig, long siglen)
+/* RFC 6962 3.5: the signature over version, tree_hash, timestamp, size and root, as a
+ * DigitallySigned struct: hash algorithm sha256 (4), the signature algorithm of the log's
+ * key (ecdsa 3, rsa 1), u16 length, signature. NULL when it verifies, else why not. */
+static const char *sth_signature_problem(sth_t *sth, const unsigned char *sig, long siglen,
+                                         apr_pool_t *p)
 {
     unsigned char data[2 + 8 + 8 + CT_HASH_LEN];
     EVP_MD_CTX *md;
-    int i, ok;
+    int i, ok, want;
 
-    if (siglen < 4 || ((long)sig[2] << 8 | sig[3]) != siglen - 4) return 0;
+    if (siglen < 4 || ((long)sig[2] << 8 | sig[3]) != siglen - 4)
+        return "tree head signature is not a DigitallySigned struct";
+    want = EVP_PKEY_get_base_id(sth->pkey) == EVP_PKEY_EC ? 3
+           : EVP_PKEY_get_base_id(sth->pkey) == EVP_PKEY_RSA ? 1 : -1;
+    if (sig[0] != 4 || sig[1] != want)
+        return apr_psprintf(p, "tree head signature names hash algorithm %d and signature "
+                            "algorithm %d; the log's key needs %d (sha256) and %d", sig[0],
+                            sig[1], 4, want);
     data[0] = 0;
     data[1] = 1;
     for (i = 0; i < 8; ++i) {
@@ -92,7 +107,7 @@ static int sth_signature_ok(sth_t *sth, const unsigned char *sig, long siglen)
     ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, sth->pkey) == 1
          && EVP_DigestVerify(md, sig + 4, (size_t)(siglen - 4), data, sizeof(data)) == 1;
     EVP_MD_CTX_free(md);
-    return ok;
+    return ok ? NULL : "tree head signature does not verify with the log's key";
 }
 
 static void fetch_sth(sth_t *sth, apr_pool_t *p)
@@ -119,6 +134,8 @@ static void fetch_sth(sth_t *sth, apr_pool_t *p)
     j = json_loadb(body, len, 0, &je);
     if (!j || !json_is_integer(json_object_get(j, "tree_size"))
         || !json_is_integer(json_object_get(j, "timestamp"))
+        || json_integer_value(json_object_get(j, "tree_size")) < 0
+        || json_integer_value(json_object_get(j, "timestamp")) < 0
         || !json_is_string(json_object_get(j, "sha256_root_hash"))
         || (rlen = b64dec(p, json_string_value(json_object_get(j, "sha256_root_hash")), &root))
            != CT_HASH_LEN) {
@@ -132,9 +149,8 @@ static void fetch_sth(sth_t *sth, apr_pool_t *p)
     if (sth->pkey) {
         json_t *js = json_object_get(j, "tree_head_signature");
         slen = json_is_string(js) ? b64dec(p, json_string_value(js), &sig) : -1;
-        if (slen < 0 || !sth_signature_ok(sth, sig, slen)) {
-            sth->error = "tree head signature does not verify with the log's key";
-        }
+        sth->error = slen < 0 ? "tree head has no readable signature"
+                              : sth_signature_problem(sth, sig, slen, p);
     }
     json_decref(j);
 }
@@ -172,7 +188,8 @@ static result_t prove(sth_t *sth, const unsigned char leaf[CT_HASH_LEN], apr_poo
     }
     j = json_loadb(body, len, 0, &je);
     pathj = j ? json_object_get(j, "audit_path") : NULL;
-    if (!j || !json_is_integer(json_object_get(j, "leaf_index")) || !json_is_array(pathj)) {
+    if (!j || !json_is_integer(json_object_get(j, "leaf_index")) || !json_is_array(pathj)
+        || json_integer_value(json_object_get(j, "leaf_index")) < 0) {
         *detail = "get-proof-by-hash answer is not a valid proof";
         json_decref(j);
         return R_BAD;
@@ -214,7 +231,10 @@ static result_t audit_sct(apr_hash_t *logs, const ct_blob_t *sct, X509 *leaf, X5
     sth_t *sth;
     unsigned char hash[CT_HASH_LEN];
     result_t r = R_NOT_FOUND;
-    int precert;
+    int precert, first = 0, last = 1;
+    int embedded = issuer && X509_get_ext_by_NID(leaf, NID_ct_precert_scts, -1) >= 0;
+    apr_uint64_t now = ct_now_ms();
+    ct_sct_status_t st;
 
     if (ct_sct_parse(&info, sct->data, sct->len) != APR_SUCCESS) {
         *detail = "malformed SCT";
@@ -225,16 +245,37 @@ static result_t audit_sct(apr_hash_t *logs, const ct_blob_t *sct, X509 *leaf, X5
         *detail = "no URL configured for this log id";
         return R_UNKNOWN;
     }
+    /* the signature first: what the log never signed says nothing about the log. The
+     * audit file does not say where the SCT came from: an embedded one signs the
+     * precertificate entry, the others the certificate itself. (The time check is ours,
+     * below, so the verification is asked at the SCT's own time.) */
+    st = ct_sct_verify_blob(sct, SCT_SOURCE_TLS_EXTENSION, leaf, issuer, known_logs,
+                            info.timestamp > now ? info.timestamp : now);
+    if (st == CT_SCT_BAD_SIGNATURE && embedded) {
+        st = ct_sct_verify_blob(sct, SCT_SOURCE_X509V3_EXTENSION, leaf, issuer, known_logs,
+                                info.timestamp > now ? info.timestamp : now);
+        if (st == CT_SCT_VALID) first = 1;
+    }
+    else if (st == CT_SCT_VALID) {
+        last = 0;
+    }
+    if (st == CT_SCT_BAD_SIGNATURE || st == CT_SCT_MALFORMED) {
+        *detail = "the signature does not verify with the log's key for this certificate";
+        return R_BAD_SIG;
+    }
+    if (info.timestamp > now) {
+        *detail = apr_psprintf(p, "the log signed a time %" APR_UINT64_T_FMT " s ahead of this "
+                               "machine's clock", (info.timestamp - now + 999) / 1000);
+        return R_FUTURE;
+    }
     if (!sth->fetched) fetch_sth(sth, apr_hash_pool_get(logs));
     if (sth->error) {
         *detail = sth->error;
         return R_UNREACHABLE;
     }
-    /* the audit file does not say where the SCT came from: an embedded one signs the
-     * precertificate entry, the others the certificate itself */
-    for (precert = 0; precert <= 1 && r == R_NOT_FOUND; ++precert) {
-        if (precert && (!issuer || X509_get_ext_by_NID(leaf, NID_ct_precert_scts, -1) < 0))
-            break;
+    /* the entry the signature was made over, or both without a key to tell */
+    for (precert = first; precert <= last && r == R_NOT_FOUND; ++precert) {
+        if (precert && !embedded) break;
         if (ct_merkle_leaf_hash(hash, sct, leaf, issuer, precert) != APR_SUCCESS) continue;
         r = prove(sth, hash, p, detail);
     }
@@ -245,6 +286,9 @@ static result_t audit_sct(apr_hash_t *logs, const ct_blob_t *sct, X509 *leaf, X5
         }
         *detail = "the log has no such entry although its merge delay has passed";
     }
+    if (st != CT_SCT_VALID && r != R_BAD)
+        *detail = apr_pstrcat(p, *detail, "; signature not checked: the log's key is unknown",
+                              NULL);
     return r;
 }
 
@@ -283,11 +327,14 @@ int main(int argc, const char *const *argv)
     int counts[R_MAX] = { 0 }, damaged = 0, i, j, k, total = 0;
     char c;
     apr_status_t orv;
+    apr_array_header_t *keyed, *db_rows = NULL;
+    const char *warn = NULL;
 
     apr_app_initialize(&argc, &argv, NULL);
     apr_pool_create(&p, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     logs = apr_hash_make(p);
+    keyed = apr_array_make(p, 4, sizeof(ct_log_t *));
     apr_getopt_init(&opt, p, argc, argv);
     while ((orv = apr_getopt(opt, "t:m:l:h", &c, &arg)) == APR_SUCCESS) {
         switch (c) {
@@ -310,6 +357,14 @@ int main(int argc, const char *const *argv)
                 usage(prog, err ? err : "bad key");
             }
             add_log(logs, id, eq + 1, pkey, p);
+            {
+                ct_log_t *row = apr_pcalloc(p, sizeof(*row));
+                row->has_id = 1;
+                memcpy(row->id, id, CT_LOG_ID_LEN);
+                row->pkey = pkey;
+                row->min_ts = row->max_ts = CT_LOG_TS_UNSET;
+                APR_ARRAY_PUSH(keyed, ct_log_t *) = row;
+            }
             break;
         }
         default:
@@ -318,23 +373,25 @@ int main(int argc, const char *const *argv)
     }
     if (orv != APR_EOF || opt->ind >= argc || argc - opt->ind > 2) usage(prog, NULL);
     auditdir = argv[opt->ind];
-    if (argc - opt->ind == 2) {
-        apr_array_header_t *rows;
-        ct_logs_t *set;
-        const char *warn = NULL;
-
-        if (ct_log_db_read(&rows, argv[opt->ind + 1], p, &err) != APR_SUCCESS) {
-            fprintf(stderr, "%s: %s\n", prog, err);
-            return 2;
-        }
-        ct_logs_make(&set, NULL, rows, NULL, p, &warn);
-        if (warn) fprintf(stderr, "%s: warning: %s\n", prog, warn);
-        for (i = 0; i < set->logs->nelts; ++i) {
-            ct_log_t *l = APR_ARRAY_IDX(set->logs, i, ct_log_t *);
-            if (l->has_id && l->url && !apr_hash_get(logs, ct_log_id_format(p, l->id),
-                                                     APR_HASH_KEY_STRING)) {
-                add_log(logs, l->id, l->url, l->pkey, p);
-            }
+    if (argc - opt->ind == 2
+        && ct_log_db_read(&db_rows, argv[opt->ind + 1], p, &err) != APR_SUCCESS) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return 2;
+    }
+    /* one set of every key, for the SCT signatures: the audit asks what a log signed and
+     * published, not whether we trust it today, so distrust and time ranges are left out */
+    for (i = 0; db_rows && i < db_rows->nelts; ++i) {
+        ct_log_t *l = APR_ARRAY_IDX(db_rows, i, ct_log_t *);
+        l->distrusted = 0;
+        l->min_ts = l->max_ts = CT_LOG_TS_UNSET;
+    }
+    ct_logs_make(&known_logs, keyed, db_rows, NULL, p, &warn);
+    if (warn) fprintf(stderr, "%s: warning: %s\n", prog, warn);
+    for (i = 0; db_rows && i < known_logs->logs->nelts; ++i) {
+        ct_log_t *l = APR_ARRAY_IDX(known_logs->logs, i, ct_log_t *);
+        if (l->has_id && l->url && !apr_hash_get(logs, ct_log_id_format(p, l->id),
+                                                 APR_HASH_KEY_STRING)) {
+            add_log(logs, l->id, l->url, l->pkey, p);
         }
     }
     if (apr_dir_open(&dir, auditdir, p) != APR_SUCCESS) {
@@ -379,14 +436,16 @@ int main(int argc, const char *const *argv)
             char cn[256] = "?";
 
             if (!leaf) {
-                printf("%s: certificate %s: no readable certificate, skipped\n", name, e->key);
+                printf("%s: certificate %s: no readable certificate, skipped\n", name,
+                       ct_audit_printable(p, e->key, e->key_len));
                 damaged++;
                 X509_free(issuer);
                 continue;
             }
             X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn,
                                       sizeof(cn));
-            printf("%s: certificate %s (CN=%s), %d SCT(s)\n", name, e->key, cn,
+            printf("%s: certificate %s (CN=%s), %d SCT(s)\n", name,
+                   ct_audit_printable(p, e->key, e->key_len), ct_audit_printable(p, cn, strlen(cn)),
                    e->scts->nelts);
             for (k = 0; k < e->scts->nelts; ++k) {
                 const ct_blob_t *sct = &APR_ARRAY_IDX(e->scts, k, ct_blob_t);
@@ -407,12 +466,14 @@ int main(int argc, const char *const *argv)
         }
     }
     printf("%d SCT(s) in %d file(s): %d included, %d not yet included, %d not found, "
-           "%d log unreachable, %d unknown log, %d invalid proof%s\n", total, files->nelts,
+           "%d log unreachable, %d unknown log, %d invalid proof, %d invalid signature, "
+           "%d timestamp in the future%s\n", total, files->nelts,
            counts[R_INCLUDED], counts[R_PENDING], counts[R_NOT_FOUND], counts[R_UNREACHABLE],
-           counts[R_UNKNOWN], counts[R_BAD], damaged ? ", damaged audit data" : "");
+           counts[R_UNKNOWN], counts[R_BAD], counts[R_BAD_SIG], counts[R_FUTURE],
+           damaged ? ", damaged audit data" : "");
     curl_global_cleanup();
     apr_pool_destroy(p);
     apr_terminate();
     return (counts[R_NOT_FOUND] || counts[R_UNREACHABLE] || counts[R_UNKNOWN] || counts[R_BAD]
-            || damaged) ? 2 : 0;
+            || counts[R_BAD_SIG] || counts[R_FUTURE] || damaged) ? 2 : 0;
 }

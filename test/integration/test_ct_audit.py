@@ -126,6 +126,77 @@ def test_tampered_tree_head_or_proof(setup):
     assert rc == 2, out
 
 
+def test_signature_checked_before_inclusion_and_future_fails(setup):
+    """An SCT whose signature does not verify, or whose timestamp lies in the future, is a
+    failure with a line of its own, never 'not yet included'."""
+    pki, log, audit, d = setup
+    c1 = pki.leaf("one.test")[0]
+    s1 = log.submit(c1)
+    keyfile = log.write_key(os.path.join(d, "log.pem"))
+    future = make_sct(log.key, c1, ts=now_ms() + 3600 * 1000)        # signed by the log
+    forged = bytearray(make_sct(log.key, c1, ts=now_ms() + 3600 * 1000))
+    forged[-1] ^= 1                                                   # not signed by it
+    recent_forged = bytearray(make_sct(log.key, c1, ts=now_ms() - 1000))
+    recent_forged[-1] ^= 1
+    wrong_cert = make_sct(log.key, pki.leaf("other.test")[0], ts=now_ms() - 1000)
+    write(os.path.join(audit, "audit_1.out"),
+          audit_record("k1", [c1, pki.inter], [s1, future, bytes(forged), bytes(recent_forged),
+                                                wrong_cert]))
+    rc, out = run(["-l", f"{keyfile}={log.url}", audit])
+    lines = sct_lines(out)
+    assert rc == 2, out
+    assert ": included" in lines[0], out
+    assert ": timestamp in the future (the log signed a time 3600 s ahead" in lines[1], out
+    assert ": invalid signature" in lines[2], out
+    assert ": invalid signature" in lines[3], out
+    assert ": invalid signature" in lines[4], out
+    assert "1 timestamp in the future" in out and "3 invalid signature" in out, out
+    # the good one alone passes
+    write(os.path.join(audit, "audit_1.out"), audit_record("k1", [c1, pki.inter], [s1]))
+    assert run(["-l", f"{keyfile}={log.url}", audit])[0] == 0
+
+
+@pytest.mark.parametrize("algs", [(2, 3), (4, 1), (4, 0)], ids=["sha1", "rsa", "anon"])
+def test_tree_head_algorithm_bytes_checked(setup, algs):
+    """A tree head whose DigitallySigned struct names another hash or signature algorithm
+    than sha256 with the log's key type is refused, even if the signature bytes verify."""
+    import base64
+    pki, log, audit, d = setup
+    c1 = pki.leaf("one.test")[0]
+    s1 = log.submit(c1)
+    write(os.path.join(audit, "audit_1.out"), audit_record("k1", [c1, pki.inter], [s1]))
+    keyfile = log.write_key(os.path.join(d, "log.pem"))
+    orig = log.sth
+
+    def relabelled():
+        r = orig()
+        sig = base64.b64decode(r["tree_head_signature"])
+        r["tree_head_signature"] = base64.b64encode(bytes(algs) + sig[2:]).decode()
+        return r
+    log.sth = relabelled
+    rc, out = run(["-l", f"{keyfile}={log.url}", audit])
+    assert rc == 2, out
+    assert "hash algorithm %d and signature algorithm %d" % algs in out, out
+    log.sth = orig
+    assert run(["-l", f"{keyfile}={log.url}", audit])[0] == 0
+
+
+def test_record_keys_printed_escaped(setup):
+    pki, log, audit, d = setup
+    c1 = pki.leaf("one.test")[0]
+    s1 = log.submit(c1)
+    keyfile = log.write_key(os.path.join(d, "log.pem"))
+    write(os.path.join(audit, "audit_1.out"),
+          audit_record("k\x1b[2J\nSCT 1: forged: included", [c1, pki.inter], [s1]))
+    p = subprocess.run([CTAUDITSCTS, "-l", f"{keyfile}={log.url}", audit], capture_output=True,
+                       timeout=60)
+    out = p.stdout.decode()
+    assert p.returncode == 0, out
+    assert b"\x1b" not in p.stdout
+    assert "certificate k\\x1b[2J\\x0aSCT 1: forged: included (CN=one.test)" in out, out
+    assert len(sct_lines(out)) == 1, out
+
+
 def test_usage_errors():
     rc, out = run([])
     assert rc == 1 and "usage" in out

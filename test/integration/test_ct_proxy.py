@@ -203,6 +203,54 @@ def test_thousand_scts_and_audit(httpd, env):
     assert data.count(b"\x00\x01\x00\x02") == 1
 
 
+def audit_scts(data):
+    """The SCTs of every record of an audit file."""
+    scts, pos = [], 0
+    while pos < len(data):
+        t = struct.unpack(">H", data[pos:pos + 2])[0]
+        if t == 1:
+            pos += 2
+        elif t == 2:
+            pos += 4 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        elif t == 3:
+            pos += 5 + int.from_bytes(data[pos + 2:pos + 5], "big")
+        else:
+            assert t == 4, data[pos:pos + 8]
+            n = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+            scts.append(data[pos + 4:pos + 4 + n])
+            pos += 4 + n
+    return scts
+
+
+def test_audit_keeps_only_accepted_scts(httpd, env):
+    """SCTs the proxy rejected (unknown or distrusted log, bad signature, future) are not
+    written to the audit file; an accepted one is."""
+    e = env
+    made = {}
+
+    def scts(c):
+        good = sct_src(e, c)
+        bad = bytearray(sct_src(e, c))
+        bad[-1] ^= 1
+        made["good"] = good
+        made["rejected"] = [make_sct(e.unknown, c, ts=now_ms() - 60000),
+                            sct_src(e, c, key=e.distrusted), bytes(bad),
+                            make_sct(e.trusted, c, ts=now_ms() + 3600 * 1000)]
+        return {"serverinfo": serverinfo_pem(made["rejected"] + [good])}
+    b = e.backend("mixed.test", make=scts)
+    only_bad = e.backend("bad.test", make=lambda c: {"serverinfo": serverinfo_pem(
+        [make_sct(e.unknown, c, ts=now_ms() - 60000)])})
+    h = proxy_httpd(httpd, e, {("req.test", "aware"): [("/b/", b), ("/x/", only_bad)]},
+                    audit=True)
+    assert h.curl("/b/", host="req.test")[0] == 200, h.log()
+    assert h.curl("/x/", host="req.test")[0] == 200, h.log()
+    h.stop()
+    data = b"".join(open(p, "rb").read() for p in
+                    glob.glob(os.path.join(h.path("audit"), "audit_*.out")))
+    assert audit_scts(data) == [made["good"]]
+    assert data.count(b"\x00\x01\x00\x02") == 1        # no record for bad.test
+
+
 def test_audit_end_to_end_with_ctauditscts(httpd, env):
     """What the proxy stores for audit is what ctauditscts proves included in the log."""
     import subprocess
@@ -263,4 +311,41 @@ def test_require_follows_log_db_changes(httpd, env):
     subprocess.run([ctlogconfig, db, "trust", "#1"], check=True)
     time.sleep(3.5)
     for _ in range(4):
+        assert h.curl("/b/", host="req.test")[0] == 200, h.log()
+
+
+def test_cached_verdict_dies_with_its_configuration(httpd, env):
+    """A verdict is current only for the log configuration it was made with, told by a
+    generation number: a later configuration that happens to live at the address of an
+    old one (the refresh frees the old pool, the allocator hands the memory out again two
+    changes later) must not revive a verdict made before a log was distrusted."""
+    import subprocess
+    from httpd import TOP_BUILDDIR
+    ctlogconfig = os.path.join(TOP_BUILDDIR, "support", "ctlogconfig")
+    e = env
+    b = e.backend("b.test", make=lambda c: {"serverinfo": serverinfo_pem([sct_src(e, c)])})
+    h = httpd(md_module=None, extra_modules=["proxy", "proxy_http"])
+    keyfile = write(h.path("trusted.pem"), pub_pem(e.trusted))
+    db = h.path("logs.db")
+    subprocess.run([ctlogconfig, db, "configure-public-key", keyfile], check=True)
+    ct_write_conf(h, f"LoadModule ssl_ct_module {MOD_SSL_CT}\nCTLogConfigDB {db}\n"
+                  + h.http_vhost("req.test", extra=(
+                      f"  SSLProxyEngine on\n  SSLProxyCACertificateFile {e.pki.root_file}\n"
+                      "  SSLProxyCheckPeerName off\n  CTProxyAwareness require\n"
+                      f"  ProxyPass /b/ https://127.0.0.1:{b.port}/ disablereuse=On\n")))
+    h.start()
+
+    def change(*args):
+        subprocess.run([ctlogconfig, db] + list(args), check=True, capture_output=True)
+        time.sleep(3.5)                 # every child looks at the DB about every 2 seconds
+
+    for round in range(2):
+        # a configuration read from the DB (not the first one, which lives in pconf)
+        change("configure-url", "#1", f"http://127.0.0.1:{round + 1}/")
+        assert h.curl("/b/", host="req.test")[0] == 200, h.log()     # verdict cached
+        change("configure-url", "#1", f"http://127.0.0.1:{round + 10}/")
+        change("distrust", "#1")
+        for _ in range(3):
+            assert 500 <= h.curl("/b/", host="req.test")[0] < 600, (round, h.log())
+        change("trust", "#1")
         assert h.curl("/b/", host="req.test")[0] == 200, h.log()

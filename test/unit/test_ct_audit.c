@@ -97,6 +97,12 @@ START_TEST(truncated_everywhere)
             ck_assert_int_le(out->nelts, 1);
             ck_assert_uint_le(good, n);
         }
+        else if (n == b1.len + 1) {
+            /* one byte of a record type: the first entry may lack a record, it goes too */
+            ck_assert_int_eq(rv, APR_INCOMPLETE);
+            ck_assert_int_eq(out->nelts, 0);
+            ck_assert_uint_eq(good, 0);
+        }
         else {
             /* the first entry is never lost once it is complete */
             ck_assert_int_ge(out->nelts, 1);
@@ -107,6 +113,52 @@ START_TEST(truncated_everywhere)
         }
         free(all);
     }
+}
+END_TEST
+
+/* One rule for a cut of any length inside a record: the entry is dropped and the cut is
+ * reported. The entry here ends with two SCT records; the data ends 1 or 2 bytes into the
+ * last one, or 1 or 2 bytes before its end. */
+START_TEST(cut_by_one_or_two_bytes)
+{
+    ct_blob_t b1, b2;
+    apr_size_t last_rec, cuts[4], good;
+    apr_array_header_t *out;
+    unsigned char *all;
+    int i;
+
+    ck_assert_int_eq(ct_audit_encode(&b1, entry("first", 1, 1), pool), APR_SUCCESS);
+    ck_assert_int_eq(ct_audit_encode(&b2, entry("second", 1, 2), pool), APR_SUCCESS);
+    all = apr_palloc(pool, b1.len + b2.len);
+    memcpy(all, b1.data, b1.len);
+    memcpy(all + b1.len, b2.data, b2.len);
+    last_rec = b1.len + b2.len - (4 + 51);         /* the second entry's last SCT record */
+    cuts[0] = last_rec + 1;
+    cuts[1] = last_rec + 2;
+    cuts[2] = b1.len + b2.len - 1;
+    cuts[3] = b1.len + b2.len - 2;
+    for (i = 0; i < 4; ++i) {
+        ck_assert_int_eq(ct_audit_decode(&out, &good, all, cuts[i], pool), APR_INCOMPLETE);
+        ck_assert_msg(out->nelts == 1, "cut at %lu: %d entries", (unsigned long)cuts[i], out->nelts);
+        ck_assert_str_eq(APR_ARRAY_IDX(out, 0, ct_audit_entry_t).key, "first");
+        ck_assert_uint_eq(good, b1.len);
+    }
+    /* the same cuts in a file of one entry: nothing is left */
+    for (i = 0; i < 4; ++i) {
+        ck_assert_int_eq(ct_audit_decode(&out, &good, all + b1.len, cuts[i] - b1.len, pool), APR_INCOMPLETE);
+        ck_assert_int_eq(out->nelts, 0);
+        ck_assert_uint_eq(good, 0);
+    }
+}
+END_TEST
+
+START_TEST(keys_printed_escaped)
+{
+    static const char raw[] = "ab\x1b[31m\n\\x\x7f\xc3\0z";
+    ck_assert_str_eq(ct_audit_printable(pool, raw, sizeof(raw) - 1),
+                     "ab\\x1b[31m\\x0a\\x5cx\\x7f\\xc3\\x00z");
+    ck_assert_str_eq(ct_audit_printable(pool, "0123abcdef", 10), "0123abcdef");
+    ck_assert_str_eq(ct_audit_printable(pool, "", 0), "");
 }
 END_TEST
 
@@ -146,7 +198,7 @@ END_TEST
 
 int main(void)
 {
-    const TTest *tests[] = { roundtrip_and_wire_format, truncated_everywhere, garbage,
-                             key_with_nul_is_garbage, NULL };
+    const TTest *tests[] = { roundtrip_and_wire_format, truncated_everywhere, cut_by_one_or_two_bytes,
+                             keys_printed_escaped, garbage, key_with_nul_is_garbage, NULL };
     return th_run("ct_audit", setup, teardown, tests);
 }

@@ -1,6 +1,8 @@
 /* Unit tests of md_drive: renewal decision, retry schedule, CA failover, commands without
  * a shell, and the activation of staged sets (all-or-nothing, archive, accounts). */
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_drive.h"
@@ -261,6 +263,35 @@ START_TEST(activation_refuses_incomplete_or_wrong_sets)
 }
 END_TEST
 
+/* The parent (root) discards a staged set that does not fit. staging/<md> is writable by
+ * the child's user, who may swap it for a link to a folder elsewhere: the parent removes
+ * the link, and nothing in that folder. */
+START_TEST(discard_does_not_follow_a_swapped_staging_dir)
+{
+    md_t *md = unit_md("a.example.org");
+    apr_array_header_t *other = apr_array_make(pool, 1, sizeof(const char *));
+    const char *out = tmp_dir(), *msg = NULL, *staged, *cmd;
+    struct stat st;
+    md_store_t *s;
+
+    APR_ARRAY_PUSH(other, const char *) = "b.example.org";       /* a set that is discarded */
+    s = staged_store(md, other, 1, NULL);
+    staged = md_store_path(s, MD_SG_STAGING, md->name, NULL, pool);
+    /* the outside folder: a copy of the staged set, and a file of its own */
+    cmd = apr_psprintf(pool, "cp -a %s/. %s/ && echo keep > %s/precious", staged, out, out);
+    ck_assert_int_eq(system(cmd), 0);
+    cmd = apr_psprintf(pool, "rm -rf %s", staged);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(symlink(out, staged), 0);
+    ck_assert_int_ne(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "discarded"));
+    ck_assert_int_ne(lstat(staged, &st), 0);                      /* the link is gone */
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, out, "/precious", NULL), pool));
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, out, "/pubcert.pem", NULL), pool));
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, out, "/job.json", NULL), pool));
+}
+END_TEST
+
 START_TEST(renewal_that_lost_its_lock_writes_nothing)
 {
     /* another server took the renewal lock over: this renewal stops before it touches
@@ -369,6 +400,7 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, renewal_that_lost_its_lock_writes_nothing);
     tcase_add_test(tc, message_cmd_failure_is_recorded_as_the_reference_does);
     tcase_add_test(tc, challenges_of_no_md_are_purged);
+    tcase_add_test(tc, discard_does_not_follow_a_swapped_staging_dir);
     suite_add_tcase(s, tc);
     return s;
 }

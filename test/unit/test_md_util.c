@@ -1,5 +1,7 @@
 /* Unit tests of md_util: durations, time slices, DNS names, files, base64url, dates. */
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "md_unit.h"
 #include "md_util.h"
 
@@ -238,6 +240,59 @@ START_TEST(ip_names)
 }
 END_TEST
 
+static void put(const char *path)
+{
+    ck_assert_int_eq(md_util_file_write_atomic(path, "x", 1, 0x0644, pool), APR_SUCCESS);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* A tree is removed without following links below the root: a directory swapped for a link
+ * to an outside folder loses the link, the outside folder keeps everything. */
+START_TEST(remove_tree_never_leaves_the_root)
+{
+    const char *root = tmp_dir(), *out = tmp_dir();
+    const char *md = apr_pstrcat(pool, root, "/staging/a.org", NULL);
+
+    ck_assert_int_eq(md_util_mkdirs(apr_pstrcat(pool, md, "/sub/deeper", NULL), 0x0755, pool), APR_SUCCESS);
+    put(apr_pstrcat(pool, md, "/job.json", NULL));
+    put(apr_pstrcat(pool, md, "/sub/deeper/f", NULL));
+    put(apr_pstrcat(pool, out, "/precious", NULL));
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, out, "/dir", NULL), 0755), 0);
+    put(apr_pstrcat(pool, out, "/dir/precious", NULL));
+    /* a link inside the tree, to a directory and to a file outside */
+    ck_assert_int_eq(symlink(out, apr_pstrcat(pool, md, "/sub/link", NULL)), 0);
+    ck_assert_int_eq(symlink(apr_pstrcat(pool, out, "/precious", NULL),
+                             apr_pstrcat(pool, md, "/filelink", NULL)), 0);
+    ck_assert_int_eq(md_util_remove_tree(root, "staging/a.org", pool), APR_SUCCESS);
+    ck_assert(!exists(md));
+    ck_assert(exists(apr_pstrcat(pool, root, "/staging", NULL)));
+    ck_assert(exists(apr_pstrcat(pool, out, "/precious", NULL)));
+    ck_assert(exists(apr_pstrcat(pool, out, "/dir/precious", NULL)));
+
+    /* the tree itself swapped for a link to the outside folder */
+    ck_assert_int_eq(symlink(out, md), 0);
+    ck_assert_int_eq(md_util_remove_tree(root, "staging/a.org", pool), APR_SUCCESS);
+    ck_assert(!exists(md));
+    ck_assert(exists(apr_pstrcat(pool, out, "/precious", NULL)));
+    ck_assert(exists(apr_pstrcat(pool, out, "/dir/precious", NULL)));
+
+    /* a link in the middle of the path is not followed either */
+    ck_assert_int_eq(rename(apr_pstrcat(pool, root, "/staging", NULL), apr_pstrcat(pool, root, "/s2", NULL)), 0);
+    ck_assert_int_eq(symlink(out, apr_pstrcat(pool, root, "/staging", NULL)), 0);
+    ck_assert_int_ne(md_util_remove_tree(root, "staging/dir", pool), APR_SUCCESS);
+    ck_assert(exists(apr_pstrcat(pool, out, "/dir/precious", NULL)));
+    ck_assert_int_ne(md_util_remove_tree(root, "s2/../staging/dir", pool), APR_SUCCESS);
+    ck_assert(exists(apr_pstrcat(pool, out, "/dir/precious", NULL)));
+    /* missing: nothing to do */
+    ck_assert_int_eq(md_util_remove_tree(root, "s2/none", pool), APR_SUCCESS);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("md_util");
@@ -245,6 +300,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
     tcase_add_test(tc, ip_names);
     tcase_add_test(tc, duration_units);
+    tcase_add_test(tc, remove_tree_never_leaves_the_root);
     tcase_add_test(tc, duration_invalid);
     tcase_add_test(tc, plain_number_unit_per_directive);
     tcase_add_test(tc, timeslice_parse_and_format);
