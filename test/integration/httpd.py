@@ -82,6 +82,23 @@ def process_alive(pid):
         return False
 
 
+def children_of(pid):
+    """Pids of the processes whose parent is pid (from /proc; processes that exit while it
+    is read are left out)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            if int(st[st.rindex(")") + 2:].split()[1]) == pid:
+                kids.append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    return kids
+
+
 def sanitizer_env():
     """apache2 loads ASan-built modules only with libasan preloaded."""
     env = {}

@@ -11,7 +11,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from httpd import MOD_SSL_CT, TOP_BUILDDIR  # noqa: E402
+from httpd import MOD_SSL_CT, TOP_BUILDDIR, children_of  # noqa: E402
 from ct_fixtures import (no_child_crashed,  # noqa: F401
                          CtLog, Pki, cert_der, ctlogfile, make_sct, new_key, now_ms,  # noqa
                          ct_write_conf, pub_der, pub_pem, s_client_ct, sct_report, write)
@@ -442,16 +442,6 @@ def test_sni_vhosts_and_rsa_ecdsa_certs(httpd, pki):
         assert sct_report(out) == (1, ["valid"]) and log_names(out) == ["Test log2"], out
 
 
-def parent_of(pid):
-    """The parent pid of a process, or None when it is gone (other processes come and go
-    while /proc is read)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def test_handshakes_never_touch_the_store(httpd, pki, tmp_path):
     """Handshakes answer from memory: while a child serves SCTs, only its refresh thread
     (named ct-refresh) makes file system calls on CTSCTStorage or the static SCT dir."""
@@ -470,7 +460,7 @@ def test_handshakes_never_touch_the_store(httpd, pki, tmp_path):
     ctlog = ctlogfile(h.path("ctlogs.cnf"), [log1])
     assert wait_scts(h, ctlog, pki, 1)[:2] == (1, ["valid"])
     parent = h.pid()
-    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and parent_of(p) == parent]
+    children = children_of(parent)
     assert children
     refresh = set()
     for pid in children:

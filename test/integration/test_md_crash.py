@@ -19,27 +19,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from httpd import APACHE2, process_alive, sanitizer_env, wait_port
+from httpd import APACHE2, children_of, process_alive, sanitizer_env, wait_port
 from pebble import pebble_for, md_conf, verify_served  # noqa: F401
 
 KILLS = int(os.environ.get("MD_CRASH_KILLS", "14"))
 BUDGET_S = 100          # the killing stops after this, whatever KILLS says
-
-
-def children_of(pid):
-    """Pids of the processes whose parent is pid (from /proc)."""
-    kids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        if int(st[st.rindex(")") + 2:].split()[1]) == pid:
-            kids.append(int(d))
-    return kids
 
 
 class Server:

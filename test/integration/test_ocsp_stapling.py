@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from httpd import DEBIAN_MOD_MD, MOD_MD
+from httpd import DEBIAN_MOD_MD, MOD_MD, children_of
 from ocsp_responder import ForwardProxy, OcspResponder, TestCA
 
 EVENT_SCRIPT = """#!/bin/sh
@@ -102,7 +102,8 @@ class Setup:
 
     def md_ocsp(self, name="a.example.org"):
         mds = {m["name"]: m for m in self.md_status()["managed-domains"]}
-        return mds[name]["cert"]["rsa"].get("ocsp")
+        # MDCertificateFile certificates are listed by position ("0"), as the reference does
+        return mds[name]["cert"]["0"].get("ocsp")
 
     def store_file(self, leaf, dir):
         sha1 = leaf.cert.fingerprint(__import__("cryptography.hazmat.primitives.hashes",
@@ -396,8 +397,7 @@ def test_handshakes_never_touch_the_store(setup, tmp_path):
     x.wait_staple("a.example.org")
     x.wait_staple("b.example.org")
     parent = x.h.pid()
-    children = [int(p) for p in os.listdir("/proc") if p.isdigit()
-                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(parent)]
+    children = children_of(parent)
     assert children
     out = tmp_path / "strace.out"
     args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
