@@ -4,8 +4,9 @@
  * - Parent, post_config: anonymous shared memory with one md_hot slot per MD that has
  *   MDActivation hot and no static certificate files, created before the children are
  *   forked; mod_ssl's init_server hook gives every SSL_CTX of such an MD our certificate
- *   callback. Then one thread in the parent (root, like the activation at start) looks
- *   every second: a complete staged set is activated exactly as at a restart
+ *   callback. Then the parent forks the activation helper: a process with the parent's
+ *   privileges (root, like the activation at start; an "other child" of the MPM, stopped
+ *   at every restart) that is the only writer of the slots. It looks every second: a complete staged set is activated exactly as at a restart
  *   (md_drive_activate: all-or-nothing, archive, rollback) under the MD's renewal lock
  *   and store.lock, 'installed' runs, and the certificates and keys of domains/<md>/ are
  *   published in the slot as its next generation. The same look at domains/ (file
@@ -28,6 +29,7 @@
 #include <apr_optional.h>
 #include <apr_optional_hooks.h>
 #include <apr_shm.h>
+#include <apr_signal.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
@@ -92,8 +94,8 @@ typedef struct hot_t {
     apr_array_header_t *mds;          /* hot_md_t* */
     apr_shm_t *shm;
     md_hot_area_t *area;
-    apr_thread_t *thread;
-    volatile int stop;
+    apr_proc_t helper;                /* the activation helper process */
+    pid_t helper_pid;
     pid_t parent;
     const char *node;
 } hot_t;
@@ -277,45 +279,77 @@ static void look(hot_md_t *h, int staging, int domains, apr_pool_t *p)
     publish(h, p);
 }
 
-static void *APR_THREAD_FUNC parent_thread(apr_thread_t *thread, void *data)
+static volatile sig_atomic_t helper_stop;
+
+static void helper_on_term(int sig)
 {
-    hot_t *ht = data;
+    (void)sig;
+    helper_stop = 1;
+}
+
+/* The activation helper: a process of its own, forked by the parent (root) before the
+ * children. Not a thread in the parent: the MPM forks children from the parent at any
+ * moment, and a child forked while a thread holds one of OpenSSL's locks would hang. It
+ * ends when asked (SIGTERM, between two steps, so that an activation is never cut in
+ * half) or when the parent is gone. */
+static void helper_main(hot_t *ht)
+{
     apr_time_t next_staging = 0, next_domains = 0;
     apr_pool_t *p;
-    sigset_t all;
     int i;
 
-    (void)thread;
-    /* signals are for the main thread of httpd's parent */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    apr_signal(SIGTERM, helper_on_term);
+    apr_signal(SIGHUP, SIG_IGN);      /* restarts are the parent's business: it stops us */
+    apr_signal(SIGUSR1, SIG_IGN);
+    apr_signal(SIGWINCH, SIG_IGN);
+    apr_signal(SIGINT, SIG_IGN);
     apr_pool_create_unmanaged(&p);
-    while (!ht->stop) {
+    while (!helper_stop && getppid() == ht->parent) {
         apr_time_t now = apr_time_now();
         int staging = now >= next_staging, domains = now >= next_domains;
         if (staging) next_staging = now + HOT_STAGING_EVERY;
         if (domains) next_domains = now + HOT_DOMAINS_EVERY;
-        for (i = 0; (staging || domains) && !ht->stop && i < ht->mds->nelts; ++i) {
+        for (i = 0; (staging || domains) && !helper_stop && i < ht->mds->nelts; ++i) {
             look(APR_ARRAY_IDX(ht->mds, i, hot_md_t *), staging, domains, p);
             apr_pool_clear(p);
         }
         apr_sleep(HOT_TICK);
     }
     apr_pool_destroy(p);
-    return NULL;
 }
 
-/* pconf pre-cleanup in the parent: the thread ends before the configuration goes away
- * (a restart); an activation it is doing is finished first. */
-static apr_status_t stop_parent_thread(void *data)
+static void helper_died(int reason, void *data, apr_wait_t status)
 {
     hot_t *ht = data;
-    apr_status_t trv;
-    if (ht->thread && ht->parent == getpid()) {
-        ht->stop = 1;
-        apr_thread_join(&trv, ht->thread);
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) return;
+    apr_proc_other_child_unregister(ht);
+    ht->helper.pid = 0;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, ht->s, APLOGNO(11111)
+                 "MDActivation hot: the activation helper (pid %d) ended (status %d); staged "
+                 "certificates go live at the next restart", (int)ht->helper_pid, (int)status);
+}
+
+/* pconf pre-cleanup in the parent (a restart or the stop): the helper ends before the
+ * configuration goes away; an activation it is doing is finished first. */
+static apr_status_t stop_helper(void *data)
+{
+    hot_t *ht = data;
+    apr_exit_why_e why;
+    int code, i;
+
+    if (ht->helper.pid > 0 && ht->parent == getpid()) {
+        apr_proc_other_child_unregister(ht);
+        kill(ht->helper.pid, SIGTERM);
+        for (i = 0; i < 200; ++i) {
+            if (apr_proc_wait(&ht->helper, &code, &why, APR_NOWAIT) != APR_CHILD_NOTDONE) break;
+            apr_sleep(apr_time_from_msec(50));
+        }
+        if (i == 200) {
+            kill(ht->helper.pid, SIGKILL);
+            apr_proc_wait(&ht->helper, &code, &why, APR_WAIT);
+        }
     }
-    ht->thread = NULL;
+    ht->helper.pid = 0;
     if (hot == ht) hot = NULL;
     return APR_SUCCESS;
 }
@@ -372,6 +406,7 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
     }
     ht->area = md_hot_area_init(apr_shm_baseaddr_get(ht->shm), ht->mds->nelts,
                                 (apr_size_t)mc->hot_slot_size);
+    hot = ht;
     for (i = 0; i < ht->mds->nelts; ++i) {
         hot_md_t *h = APR_ARRAY_IDX(ht->mds, i, hot_md_t *);
         h->slot = md_hot_area_slot(ht->area, h->index);
@@ -379,19 +414,24 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
         files_ident(h->ident, sizeof(h->ident), h, ptemp);
         h->md->rt_hot = h;
     }
-    hot = ht;
-    apr_pool_pre_cleanup_register(pconf, ht, stop_parent_thread);
-    rv = apr_thread_create(&ht->thread, NULL, parent_thread, ht, pconf);
-    if (rv != APR_SUCCESS) {
-        ht->thread = NULL;
+    apr_pool_pre_cleanup_register(pconf, ht, stop_helper);
+    rv = apr_proc_fork(&ht->helper, pconf);
+    if (rv == APR_INCHILD) {
+        helper_main(ht);
+        _exit(0);
+    }
+    if (rv != APR_INPARENT) {
+        ht->helper.pid = 0;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11106)
-                     "MDActivation hot: cannot start the activation thread; staged certificates "
-                     "go live at the next restart");
+                     "MDActivation hot: cannot start the activation helper process; staged "
+                     "certificates go live at the next restart");
         return APR_SUCCESS;
     }
+    ht->helper_pid = ht->helper.pid;
+    apr_proc_other_child_register(&ht->helper, helper_died, ht, NULL, pconf);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(11107)
-                 "MDActivation hot for %d MDomain(s), %d bytes of shared memory each",
-                 ht->mds->nelts, mc->hot_slot_size);
+                 "MDActivation hot for %d MDomain(s), %d bytes of shared memory each, "
+                 "activation helper pid %d", ht->mds->nelts, mc->hot_slot_size, (int)ht->helper_pid);
     return APR_SUCCESS;
 }
 
@@ -498,9 +538,15 @@ static int cert_cb(SSL *ssl, void *arg)
     /* a tls-alpn-01 challenge answer was put in place by mod_ssl: leave it */
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
     if (alpn_len == 10 && !memcmp(alpn, "acme-tls/1", 10)) return 1;
+    /* the set replaces all of mod_ssl's: a key type it lacks (the fallback's) must not win */
+    SSL_certs_clear(ssl);
     for (i = 0; i < set->n; ++i) {
         md_hot_key_t *k = &set->keys[i];
         if (!SSL_use_cert_and_key(ssl, k->cert, k->pkey, k->chain, 1)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11110)
+                         "MDomain %s: OpenSSL refused the %s certificate of generation %u: %s",
+                         h->md->name, k->spec, (unsigned)set->generation,
+                         ERR_reason_error_string(ERR_peek_last_error()));
             ERR_clear_error();
             return 1;                 /* mod_ssl's certificate is served instead */
         }
