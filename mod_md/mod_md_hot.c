@@ -60,6 +60,10 @@ APLOG_USE_MODULE(md);
 #define HOT_DOMAINS_EVERY apr_time_from_sec(2)
 #define HOT_RETIRE_AFTER apr_time_from_sec(60)
 #define HOT_STAGING_GRACE apr_time_from_sec(5)
+/* After an activation the renewal lock is kept this long, so that the other servers on a
+ * shared store see the new domains/ set (HOT_DOMAINS_EVERY) before one of them could take
+ * the lock and, finding nothing staged, order again. */
+#define HOT_LOCK_HOLD (HOT_DOMAINS_EVERY + apr_time_from_sec(1))
 #define HOT_IDENT_MAX 1024
 
 typedef struct retired_t {
@@ -76,6 +80,9 @@ typedef struct hot_md_t {
     /* parent thread only */
     char ident[HOT_IDENT_MAX];        /* domains/ files as last loaded (mod_ssl or published) */
     char last_msg[MD_HOT_MSG_MAX];    /* last activation message logged (repeats are not) */
+    md_lock_t *held;                  /* the renewal lock, kept a moment after an activation */
+    apr_pool_t *held_pool;
+    apr_time_t held_until;
     /* child */
     apr_thread_mutex_t *mutex;        /* only around rebuilding 'current' */
     md_hot_set_t *current;            /* atomic pointer; its pool is current_pool */
@@ -227,35 +234,59 @@ static apr_file_t *try_lock_store(apr_pool_t *p)
     return f;
 }
 
+static void release_held(hot_md_t *h)
+{
+    if (!h->held) return;
+    md_lock_release(h->held);
+    apr_pool_destroy(h->held_pool);
+    h->held = NULL;
+    h->held_pool = NULL;
+}
+
 /* Activate a complete staged set; returns 1 when domains/ changed. */
 static int activate(hot_md_t *h, apr_pool_t *p)
 {
     md_store_t *store = hot->mc->store;
     const char *msg = NULL, *err;
     apr_finfo_t fi;
+    apr_pool_t *lp;
     md_lock_t *lock;
     apr_file_t *slock;
     apr_status_t rv;
 
+    if (h->held && apr_time_now() >= h->held_until) release_held(h);
     if (apr_stat(&fi, md_store_path(store, MD_SG_STAGING, h->md->name, MD_FN_JOB, p),
                  APR_FINFO_TYPE, p) != APR_SUCCESS)
         return 0;
     /* a renewal that still runs (here or on another server) may write into staging/ */
-    if (md_drive_lock_md(&lock, store, h->md->name, hot->node, p, &msg) != APR_SUCCESS) return 0;
+    release_held(h);
+    apr_pool_create_unmanaged(&lp);
+    if (md_drive_lock_md(&lock, store, h->md->name, hot->node, lp, &msg) != APR_SUCCESS) {
+        apr_pool_destroy(lp);
+        return 0;
+    }
     slock = try_lock_store(p);
     rv = md_drive_activate(store, h->md, hot->mc->activation_delay, p, &msg);
     if (slock) {
         apr_file_unlock(slock);
         apr_file_close(slock);
     }
-    md_lock_release(lock);
+    if (rv == APR_SUCCESS && msg && !strncmp(msg, "the staged certificate is activated", 35)) {
+        h->held = lock;
+        h->held_pool = lp;
+        h->held_until = apr_time_now() + HOT_LOCK_HOLD;
+    }
+    else {
+        md_lock_release(lock);
+        apr_pool_destroy(lp);
+    }
     if (!msg) return 0;
     if (rv != APR_SUCCESS) {
         log_once(h, APLOG_ERR, rv, msg);
         md_hot_set_message(h->slot, msg);
         return 0;
     }
-    if (strncmp(msg, "the staged certificate is activated", 35)) {
+    if (!h->held) {
         log_once(h, APLOG_INFO, 0, msg);      /* e.g. MDActivationDelay holds it */
         return 0;
     }
@@ -315,6 +346,7 @@ static void helper_main(hot_t *ht)
         }
         apr_sleep(HOT_TICK);
     }
+    for (i = 0; i < ht->mds->nelts; ++i) release_held(APR_ARRAY_IDX(ht->mds, i, hot_md_t *));
     apr_pool_destroy(p);
 }
 

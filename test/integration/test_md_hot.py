@@ -355,3 +355,41 @@ def test_fallback_answers_503_until_obtained(httpd):
     status, _, _ = h.curl("/", host=name, https=True)
     assert status == 503
     assert "Fallback" in h.server_cert_pem(name)
+
+
+def test_cluster_node_follows_without_restart(httpd, pebble_for):
+    """Two servers on one store: A renews and activates again and again (its renew window
+    covers the lifetime); B, with an ordinary window, serves each new set from domains/
+    without a restart and without ordering anything itself."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="mdtest-hotcluster-", dir="/tmp")
+    os.chmod(d, 0o755)
+    store = os.path.join(d, "md")
+    a = make_httpd(httpd)
+    b = make_httpd(httpd)
+    pb = pebble_for(a)
+    name = "cluster.mdtest.org"
+    a.write_conf(hot_conf(pb, a, name, ["secp256r1"], "http-01", f"MDStoreDir {store}\n"))
+    a.start()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    wait_for(lambda: verify_served(a, name, root)[0] == 0, 90, what="A's certificate")
+    b.write_conf(hot_conf(pb, b, name, ["secp256r1"], "http-01", f"MDStoreDir {store}\n")
+                 .replace("MDRenewWindow 3650d\n", ""))
+    b.start()
+    b_pid = b.pid()
+    first = served(b, name).serial_number
+    # a later set of A's reaches B within a few seconds of A serving it
+    later = wait_for(lambda: (lambda s: s if s != first else None)(served(a, name).serial_number),
+                     60, what="A to serve a renewed certificate")
+    wait_for(lambda: served(b, name).serial_number not in (first,), 10, step=0.3,
+             what="B to serve a renewed certificate")
+    assert later
+    rc, out = verify_served(b, name, root)
+    assert rc == 0, out
+    assert b.pid() == b_pid and b.generation() == 1
+    assert "renewing," not in b.log(), "B renewed although its certificate was fresh"
+    assert "is live without restart" in b.log()
+    assert "Segmentation fault" not in a.log() + b.log()
+    a.stop()
+    b.stop()
+    shutil.rmtree(d, ignore_errors=True)
