@@ -393,3 +393,69 @@ def test_cluster_node_follows_without_restart(httpd, pebble_for):
     a.stop()
     b.stop()
     shutil.rmtree(d, ignore_errors=True)
+
+
+def child_rss(parent):
+    """{pid: RSS in KiB} of the server's children (the activation helper among them)."""
+    out = subprocess.run(["ps", "--ppid", str(parent), "-o", "pid=,rss=,args="], capture_output=True,
+                         text=True).stdout
+    return {int(line.split()[0]): int(line.split()[1]) for line in out.splitlines() if line.strip()}
+
+
+def store_serials(h, name):
+    """Serials of every set that was in domains/ (the current one and the archived ones)."""
+    found = set()
+    for root, _, files in os.walk(h.store_dir):
+        if os.path.basename(root) != name and not os.path.basename(root).startswith(name + "."):
+            continue
+        for f in files:
+            if f.startswith("pubcert"):
+                with open(os.path.join(root, f)) as fp:
+                    m = PEM_RE.search(fp.read())
+                if m:
+                    found.add(x509.load_pem_x509_certificate(m.group(0).encode()).serial_number)
+    return found
+
+
+@pytest.mark.timeout(240)
+def test_soak_handshakes_across_activations(httpd, pebble_for):
+    """For MD_HOT_SOAK_SECONDS (default 90): renewals are hot-activated one after the other
+    while a client handshakes without pause. No handshake fails, every certificate served
+    verifies for the name and is one that was activated, and the children's memory stays
+    flat."""
+    import socket
+    import ssl
+    seconds = float(os.environ.get("MD_HOT_SOAK_SECONDS", "90"))
+    h = make_httpd(httpd)
+    pb = pebble_for(h)
+    name = "soak.mdtest.org"
+    h.write_conf(hot_conf(pb, h, name, ["secp256r1", "rsa2048"], "http-01"))
+    h.start()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    wait_for(lambda: verify_served(h, name, root)[0] == 0, 90, what="the first certificate")
+    ctx = ssl.create_default_context(cafile=root)
+    seen, failures, count = set(), [], 0
+    rss_start = None
+    start = time.time()
+    while time.time() - start < seconds:
+        if rss_start is None and time.time() - start > seconds / 3:
+            rss_start = child_rss(h.pid())
+        try:
+            with socket.create_connection(("127.0.0.1", h.https_port), timeout=10) as sock:
+                with ctx.wrap_socket(sock, server_hostname=name) as tls:
+                    der = tls.getpeercert(binary_form=True)
+            seen.add(x509.load_der_x509_certificate(der).serial_number)
+            count += 1
+        except (OSError, ssl.SSLError) as e:
+            failures.append(repr(e))
+    rss_end = child_rss(h.pid())
+    assert not failures, failures[:5]
+    assert len(seen) >= 3, f"only {len(seen)} certificates in {count} handshakes"
+    unknown = seen - store_serials(h, name)
+    assert not unknown, f"served certificates that were never activated: {unknown}"
+    common = set(rss_start) & set(rss_end)
+    assert common
+    grown = {p: rss_end[p] - rss_start[p] for p in common}
+    assert all(g < 8 * 1024 for g in grown.values()), f"children's RSS grew (KiB): {grown}"
+    assert h.generation() == 1 and "Segmentation fault" not in h.log()
+    print(f"soak: {count} handshakes, {len(seen)} certificates, RSS growth KiB {grown}")
