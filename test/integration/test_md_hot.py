@@ -242,7 +242,7 @@ def test_installed_event_status_and_certificate_status(httpd, pebble_for):
     # the status pages show the served certificate, not the fallback of the start
     assert status_serials(h, name) == {serial}
     st = md_status(h, name)
-    assert st["state"] == "complete" if isinstance(st.get("state"), str) else True
+    assert st["state"] == 2, st                          # MD_S_COMPLETE, no longer incomplete
     status, _, body = h.curl("/.httpd/certificate-status", host=name, https=True)
     assert status == 200, body
     assert format(serial, "X") in body.upper(), body
@@ -283,6 +283,22 @@ def test_staged_key_mismatch_never_activated(httpd, pebble_for):
     assert served(h, name).serial_number == serial
     with open(os.path.join(h.store_dir, "domains", name, "pubcert.secp256r1.pem")) as f:
         assert f.read() == before
+    assert verify_served(h, name, root)[0] == 0
+
+
+def test_staged_set_incomplete_discarded(httpd, pebble_for):
+    """A staged set without its key (half-written, or its key went away while being read)
+    is discarded: the served certificate stays, md-status says why."""
+    name = "half.mdtest.org"
+    h, pb, root = obtain_hot(httpd, pebble_for, name)
+    wait_for(lambda: verify_served(h, name, root)[0] == 0, 90, what="the certificate")
+    serial = served(h, name).serial_number
+    stage_by_hand(h, name, "")
+    os.unlink(os.path.join(h.store_dir, "staging", name, "privkey.secp256r1.pem"))
+    wait_for(lambda: not os.path.exists(os.path.join(h.store_dir, "staging", name)), 10,
+             what="the incomplete staged set to be discarded")
+    assert "lacks the secp256r1 certificate or key" in md_status(h, name).get("error", "")
+    assert served(h, name).serial_number == serial
     assert verify_served(h, name, root)[0] == 0
 
 
