@@ -475,3 +475,20 @@ def test_soak_handshakes_across_activations(httpd, pebble_for):
     assert all(g < 8 * 1024 for g in grown.values()), f"children's RSS grew (KiB): {grown}"
     assert h.generation() == 1 and "Segmentation fault" not in h.log()
     print(f"soak: {count} handshakes, {len(seen)} certificates, RSS growth KiB {grown}")
+
+
+def test_activation_delay_holds_hot_activation(httpd, pebble_for):
+    """MDActivationDelay (a plain number is days) keeps a staged set in staging/ with hot."""
+    h = httpd()
+    pb = pebble_for(h)
+    name = "delay.mdtest.org"
+    h.write_conf(hot_conf(pb, h, name, ["secp256r1"], "http-01", "MDActivationDelay 1\n")
+                 .replace("MDRenewWindow 3650d\n", ""))
+    h.start()
+    root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+    wait_for(lambda: staged_serial(h, name, "secp256r1"), 90, what="the staged certificate")
+    wait_for(lambda: "MDActivationDelay keeps it until" in h.log(), 10, what="the delay message")
+    time.sleep(2.5)
+    assert verify_served(h, name, root)[0] != 0                   # still the fallback
+    assert staged_serial(h, name, "secp256r1")
+    assert h.log().count("MDActivationDelay keeps it until") == 1  # said once, not every second
