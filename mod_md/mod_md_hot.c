@@ -141,7 +141,7 @@ static void log_once(hot_md_t *h, int level, apr_status_t rv, const char *msg)
 {
     if (!strncmp(h->last_msg, msg, sizeof(h->last_msg) - 1)) return;
     apr_cpystrn(h->last_msg, msg, sizeof(h->last_msg));
-    ap_log_error(APLOG_MARK, level, rv, hot->s, APLOGNO(11101) "MDomain %s: %s", h->md->name, msg);
+    ap_log_error(APLOG_MARK, level, rv, hot->s, APLOGNO(11901) "MDomain %s: %s", h->md->name, msg);
 }
 
 /* Load the MD's set from domains/, check it and put it in the slot. */
@@ -208,7 +208,7 @@ static apr_status_t publish(hot_md_t *h, apr_pool_t *p)
     }
     md_hot_set_message(h->slot, NULL);
     h->last_msg[0] = '\0';
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, hot->s, APLOGNO(11102)
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, hot->s, APLOGNO(11902)
                  "MDomain %s: the certificate in domains/ is live without restart (generation %u)",
                  md->name, (unsigned)md_hot_generation(h->slot));
     return APR_SUCCESS;
@@ -292,7 +292,7 @@ static int activate(hot_md_t *h, apr_pool_t *p)
     }
     log_once(h, APLOG_NOTICE, 0, msg);
     if (md_drive_event(hot->mc->message_cmd, "installed", h->md->name, p, &err) != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hot->s, APLOGNO(11103) "MDomain %s: %s",
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hot->s, APLOGNO(11903) "MDomain %s: %s",
                      h->md->name, err);
     return 1;
 }
@@ -356,7 +356,7 @@ static void helper_died(int reason, void *data, apr_wait_t status)
     if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) return;
     apr_proc_other_child_unregister(ht);
     ht->helper.pid = 0;
-    ap_log_error(APLOG_MARK, APLOG_ERR, 0, ht->s, APLOGNO(11111)
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, ht->s, APLOGNO(11911)
                  "MDActivation hot: the activation helper (pid %d) ended (status %d); staged "
                  "certificates go live at the next restart", (int)ht->helper_pid, (int)status);
 }
@@ -416,7 +416,7 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
         md->rt_hot = NULL;
         if (md->activation != MD_ACTIVATION_HOT) continue;
         if (md->cert_files && md->cert_files->nelts) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(11104)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(11904)
                          "MDomain %s: MDActivation hot does nothing for static certificate "
                          "files (MDCertificateFile)", md->name);
             continue;
@@ -431,7 +431,7 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
     size = md_hot_area_size(ht->mds->nelts, (apr_size_t)mc->hot_slot_size);
     rv = apr_shm_create(&ht->shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11105)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11905)
                      "MDActivation hot: cannot create %" APR_SIZE_T_FMT " bytes of shared memory; "
                      "staged certificates go live at the next restart", size);
         return APR_SUCCESS;
@@ -454,14 +454,14 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
     }
     if (rv != APR_INPARENT) {
         ht->helper.pid = 0;
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11106)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11906)
                      "MDActivation hot: cannot start the activation helper process; staged "
                      "certificates go live at the next restart");
         return APR_SUCCESS;
     }
     ht->helper_pid = ht->helper.pid;
     apr_proc_other_child_register(&ht->helper, helper_died, ht, NULL, pconf);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(11107)
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(11907)
                  "MDActivation hot for %d MDomain(s), %d bytes of shared memory each, "
                  "activation helper pid %d", ht->mds->nelts, mc->hot_slot_size, (int)ht->helper_pid);
     return APR_SUCCESS;
@@ -499,7 +499,7 @@ static void rebuild(hot_md_t *h, apr_uint32_t gen)
     }
     if (md_hot_set_parse(&set, got, certs, n, sp, &err) != APR_SUCCESS) {
         h->bad_gen = gen;
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11108)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11908)
                      "MDomain %s: the published certificate set (generation %u) is unusable: %s; "
                      "the previous one stays in use", h->md->name, (unsigned)got, err);
         apr_pool_destroy(sp);
@@ -535,7 +535,7 @@ static void rebuild(hot_md_t *h, apr_uint32_t gen)
     h->md->rt_fallback = 0;
     h->md->state = MD_S_COMPLETE;
     h->md->state_descr = NULL;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, hot->s, APLOGNO(11109)
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, hot->s, APLOGNO(11909)
                  "MDomain %s: serving certificate generation %u", h->md->name, (unsigned)got);
 }
 
@@ -575,7 +575,7 @@ static int cert_cb(SSL *ssl, void *arg)
     for (i = 0; i < set->n; ++i) {
         md_hot_key_t *k = &set->keys[i];
         if (!SSL_use_cert_and_key(ssl, k->cert, k->pkey, k->chain, 1)) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11110)
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11910)
                          "MDomain %s: OpenSSL refused the %s certificate of generation %u: %s",
                          h->md->name, k->spec, (unsigned)set->generation,
                          ERR_reason_error_string(ERR_peek_last_error()));
