@@ -482,7 +482,7 @@ static void free_retired(retired_t *r)
 /* Make h->current the slot's generation (under h->mutex). */
 static void rebuild(hot_md_t *h, apr_uint32_t gen)
 {
-    apr_pool_t *sp;
+    apr_pool_t *sp, *tp;
     md_hot_cert_t *certs;
     md_hot_set_t *set;
     md_cert_info_t **infos;
@@ -492,19 +492,23 @@ static void rebuild(hot_md_t *h, apr_uint32_t gen)
     retired_t **pr, *r;
     int i, n, nspec = md_pkey_spec_count(h->md);
 
-    apr_pool_create_unmanaged(&sp);
-    if (md_hot_read(h->slot, &got, &certs, &n, NULL, sp) != APR_SUCCESS || !got) {
-        apr_pool_destroy(sp);
+    /* the copy of the slot (its whole capacity) is temporary; the set keeps only objects */
+    apr_pool_create_unmanaged(&tp);
+    if (md_hot_read(h->slot, &got, &certs, &n, NULL, tp) != APR_SUCCESS || !got) {
+        apr_pool_destroy(tp);
         return;
     }
+    apr_pool_create_unmanaged(&sp);
     if (md_hot_set_parse(&set, got, certs, n, sp, &err) != APR_SUCCESS) {
         h->bad_gen = gen;
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11908)
                      "MDomain %s: the published certificate set (generation %u) is unusable: %s; "
                      "the previous one stays in use", h->md->name, (unsigned)got, err);
         apr_pool_destroy(sp);
+        apr_pool_destroy(tp);
         return;
     }
+    apr_pool_destroy(tp);
     /* the facts the status pages show, per key spec of the MD */
     infos = apr_pcalloc(sp, sizeof(*infos) * (apr_size_t)nspec);
     for (i = 0; i < nspec; ++i) {
