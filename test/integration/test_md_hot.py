@@ -141,8 +141,8 @@ def test_obtain_and_renew_without_restart(httpd, pebble_for, keys, challenge, mp
              what="md-status to show the served certificates")
 
 
-def status_serials(h, name):
-    st = md_status(h, name)
+def status_serials(h, name, https=False):
+    st = md_status(h, name, https=https)
     return {int(c["serial"], 16) for c in st.get("cert", {}).values()
             if isinstance(c, dict) and "serial" in c}
 
@@ -233,19 +233,22 @@ def obtain_hot(httpd, pebble_for, name, extra="", keys=("secp256r1",)):
 
 def test_installed_event_status_and_certificate_status(httpd, pebble_for):
     name = "ev.mdtest.org"
-    h, pb, root = obtain_hot(httpd, pebble_for, name)
+    h, pb, root = obtain_hot(httpd, pebble_for, name, extra="MDRequireHttps temporary\n")
     wait_for(lambda: verify_served(h, name, root)[0] == 0, 90, what="the certificate")
     serial = served(h, name).serial_number
     # 'installed' ran at the hot activation (as at a restart), and nothing restarted
     wait_for(lambda: f"installed {name}" in read_events(h), 10, what="the installed event")
     assert h.generation() == 1
     # the status pages show the served certificate, not the fallback of the start
-    assert status_serials(h, name) == {serial}
-    st = md_status(h, name)
+    assert status_serials(h, name, https=True) == {serial}
+    st = md_status(h, name, https=True)
     assert st["state"] == 2, st                          # MD_S_COMPLETE, no longer incomplete
     status, _, body = h.curl("/.httpd/certificate-status", host=name, https=True)
     assert status == 200, body
     assert format(serial, "X") in body.upper(), body
+    # MDRequireHttps redirects from the moment a real certificate is served
+    status, head, _ = h.curl("/", host=name)
+    assert status == 302 and f"https://{name}" in head, (status, head)
     # the 503 of the fallback ended with it
     status, _, body = h.curl("/", host=name, https=True)
     assert status == 200 and "hello from the test server" in body, (status, body)
