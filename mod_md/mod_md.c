@@ -558,7 +558,10 @@ static int md_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *c
 {
     md_t *md = server_md(s);
     (void)p;
-    if (!md || !md->rt_cert_files || md->rt_fallback) return DECLINED;
+    /* MDActivation hot: a fallback is handed over as an ordinary certificate, for mod_ssl
+     * would answer 503 on its connections until the restart; mod_md_http.c answers 503
+     * itself, only while the fallback is served */
+    if (!md || !md->rt_cert_files || (md->rt_fallback && !md->rt_hot)) return DECLINED;
     if (cert_files->nelts)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10912)
                      "virtual host %s has its own SSLCertificateFile but belongs to MDomain %s: "
@@ -572,7 +575,7 @@ static int md_add_fallback_cert_files(server_rec *s, apr_pool_t *p, apr_array_he
 {
     md_t *md = server_md(s);
     (void)p;
-    if (!md || !md->rt_cert_files || !md->rt_fallback) return DECLINED;
+    if (!md || !md->rt_cert_files || !md->rt_fallback || md->rt_hot) return DECLINED;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(10913)
                  "MDomain %s has no certificate yet (%s): %s is served a temporary self-signed "
                  "certificate and answers 503", md->name, md->state_descr, s->server_hostname);

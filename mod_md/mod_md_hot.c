@@ -4,8 +4,9 @@
  * - Parent, post_config: anonymous shared memory with one md_hot slot per MD that has
  *   MDActivation hot and no static certificate files, created before the children are
  *   forked; mod_ssl's init_server hook gives every SSL_CTX of such an MD our certificate
- *   callback. Then one thread in the parent (root, like the activation at start) looks
- *   every second: a complete staged set is activated exactly as at a restart
+ *   callback. Then the parent forks the activation helper: a process with the parent's
+ *   privileges (root, like the activation at start; an "other child" of the MPM, stopped
+ *   at every restart) that is the only writer of the slots. It looks every second: a complete staged set is activated exactly as at a restart
  *   (md_drive_activate: all-or-nothing, archive, rollback) under the MD's renewal lock
  *   and store.lock, 'installed' runs, and the certificates and keys of domains/<md>/ are
  *   published in the slot as its next generation. The same look at domains/ (file
@@ -28,6 +29,7 @@
 #include <apr_optional.h>
 #include <apr_optional_hooks.h>
 #include <apr_shm.h>
+#include <apr_signal.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
@@ -58,6 +60,10 @@ APLOG_USE_MODULE(md);
 #define HOT_DOMAINS_EVERY apr_time_from_sec(2)
 #define HOT_RETIRE_AFTER apr_time_from_sec(60)
 #define HOT_STAGING_GRACE apr_time_from_sec(5)
+/* After an activation the renewal lock is kept this long, so that the other servers on a
+ * shared store see the new domains/ set (HOT_DOMAINS_EVERY) before one of them could take
+ * the lock and, finding nothing staged, order again. */
+#define HOT_LOCK_HOLD (HOT_DOMAINS_EVERY + apr_time_from_sec(1))
 #define HOT_IDENT_MAX 1024
 
 typedef struct retired_t {
@@ -74,6 +80,9 @@ typedef struct hot_md_t {
     /* parent thread only */
     char ident[HOT_IDENT_MAX];        /* domains/ files as last loaded (mod_ssl or published) */
     char last_msg[MD_HOT_MSG_MAX];    /* last activation message logged (repeats are not) */
+    md_lock_t *held;                  /* the renewal lock, kept a moment after an activation */
+    apr_pool_t *held_pool;
+    apr_time_t held_until;
     /* child */
     apr_thread_mutex_t *mutex;        /* only around rebuilding 'current' */
     md_hot_set_t *current;            /* atomic pointer; its pool is current_pool */
@@ -92,8 +101,8 @@ typedef struct hot_t {
     apr_array_header_t *mds;          /* hot_md_t* */
     apr_shm_t *shm;
     md_hot_area_t *area;
-    apr_thread_t *thread;
-    volatile int stop;
+    apr_proc_t helper;                /* the activation helper process */
+    pid_t helper_pid;
     pid_t parent;
     const char *node;
 } hot_t;
@@ -132,7 +141,7 @@ static void log_once(hot_md_t *h, int level, apr_status_t rv, const char *msg)
 {
     if (!strncmp(h->last_msg, msg, sizeof(h->last_msg) - 1)) return;
     apr_cpystrn(h->last_msg, msg, sizeof(h->last_msg));
-    ap_log_error(APLOG_MARK, level, rv, hot->s, APLOGNO(11101) "MDomain %s: %s", h->md->name, msg);
+    ap_log_error(APLOG_MARK, level, rv, hot->s, APLOGNO(11901) "MDomain %s: %s", h->md->name, msg);
 }
 
 /* Load the MD's set from domains/, check it and put it in the slot. */
@@ -199,7 +208,7 @@ static apr_status_t publish(hot_md_t *h, apr_pool_t *p)
     }
     md_hot_set_message(h->slot, NULL);
     h->last_msg[0] = '\0';
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, hot->s, APLOGNO(11102)
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, hot->s, APLOGNO(11902)
                  "MDomain %s: the certificate in domains/ is live without restart (generation %u)",
                  md->name, (unsigned)md_hot_generation(h->slot));
     return APR_SUCCESS;
@@ -225,41 +234,65 @@ static apr_file_t *try_lock_store(apr_pool_t *p)
     return f;
 }
 
+static void release_held(hot_md_t *h)
+{
+    if (!h->held) return;
+    md_lock_release(h->held);
+    apr_pool_destroy(h->held_pool);
+    h->held = NULL;
+    h->held_pool = NULL;
+}
+
 /* Activate a complete staged set; returns 1 when domains/ changed. */
 static int activate(hot_md_t *h, apr_pool_t *p)
 {
     md_store_t *store = hot->mc->store;
     const char *msg = NULL, *err;
     apr_finfo_t fi;
+    apr_pool_t *lp;
     md_lock_t *lock;
     apr_file_t *slock;
     apr_status_t rv;
 
+    if (h->held && apr_time_now() >= h->held_until) release_held(h);
     if (apr_stat(&fi, md_store_path(store, MD_SG_STAGING, h->md->name, MD_FN_JOB, p),
                  APR_FINFO_TYPE, p) != APR_SUCCESS)
         return 0;
     /* a renewal that still runs (here or on another server) may write into staging/ */
-    if (md_drive_lock_md(&lock, store, h->md->name, hot->node, p, &msg) != APR_SUCCESS) return 0;
+    release_held(h);
+    apr_pool_create_unmanaged(&lp);
+    if (md_drive_lock_md(&lock, store, h->md->name, hot->node, lp, &msg) != APR_SUCCESS) {
+        apr_pool_destroy(lp);
+        return 0;
+    }
     slock = try_lock_store(p);
     rv = md_drive_activate(store, h->md, hot->mc->activation_delay, p, &msg);
     if (slock) {
         apr_file_unlock(slock);
         apr_file_close(slock);
     }
-    md_lock_release(lock);
+    if (rv == APR_SUCCESS && msg && !strncmp(msg, "the staged certificate is activated", 35)) {
+        h->held = lock;
+        h->held_pool = lp;
+        h->held_until = apr_time_now() + HOT_LOCK_HOLD;
+    }
+    else {
+        md_lock_release(lock);
+        apr_pool_destroy(lp);
+    }
     if (!msg) return 0;
     if (rv != APR_SUCCESS) {
         log_once(h, APLOG_ERR, rv, msg);
         md_hot_set_message(h->slot, msg);
         return 0;
     }
-    if (strncmp(msg, "the staged certificate is activated", 35)) {
+    if (!h->held) {
         log_once(h, APLOG_INFO, 0, msg);      /* e.g. MDActivationDelay holds it */
         return 0;
     }
     log_once(h, APLOG_NOTICE, 0, msg);
     if (md_drive_event(hot->mc->message_cmd, "installed", h->md->name, p, &err) != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hot->s, APLOGNO(11103) "MDomain %s: %s",
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hot->s, APLOGNO(11903) "MDomain %s: %s",
                      h->md->name, err);
     return 1;
 }
@@ -277,45 +310,78 @@ static void look(hot_md_t *h, int staging, int domains, apr_pool_t *p)
     publish(h, p);
 }
 
-static void *APR_THREAD_FUNC parent_thread(apr_thread_t *thread, void *data)
+static volatile sig_atomic_t helper_stop;
+
+static void helper_on_term(int sig)
 {
-    hot_t *ht = data;
+    (void)sig;
+    helper_stop = 1;
+}
+
+/* The activation helper: a process of its own, forked by the parent (root) before the
+ * children. Not a thread in the parent: the MPM forks children from the parent at any
+ * moment, and a child forked while a thread holds one of OpenSSL's locks would hang. It
+ * ends when asked (SIGTERM, between two steps, so that an activation is never cut in
+ * half) or when the parent is gone. */
+static void helper_main(hot_t *ht)
+{
     apr_time_t next_staging = 0, next_domains = 0;
     apr_pool_t *p;
-    sigset_t all;
     int i;
 
-    (void)thread;
-    /* signals are for the main thread of httpd's parent */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    apr_signal(SIGTERM, helper_on_term);
+    apr_signal(SIGHUP, SIG_IGN);      /* restarts are the parent's business: it stops us */
+    apr_signal(SIGUSR1, SIG_IGN);
+    apr_signal(SIGWINCH, SIG_IGN);
+    apr_signal(SIGINT, SIG_IGN);
     apr_pool_create_unmanaged(&p);
-    while (!ht->stop) {
+    while (!helper_stop && getppid() == ht->parent) {
         apr_time_t now = apr_time_now();
         int staging = now >= next_staging, domains = now >= next_domains;
         if (staging) next_staging = now + HOT_STAGING_EVERY;
         if (domains) next_domains = now + HOT_DOMAINS_EVERY;
-        for (i = 0; (staging || domains) && !ht->stop && i < ht->mds->nelts; ++i) {
+        for (i = 0; (staging || domains) && !helper_stop && i < ht->mds->nelts; ++i) {
             look(APR_ARRAY_IDX(ht->mds, i, hot_md_t *), staging, domains, p);
             apr_pool_clear(p);
         }
         apr_sleep(HOT_TICK);
     }
+    for (i = 0; i < ht->mds->nelts; ++i) release_held(APR_ARRAY_IDX(ht->mds, i, hot_md_t *));
     apr_pool_destroy(p);
-    return NULL;
 }
 
-/* pconf pre-cleanup in the parent: the thread ends before the configuration goes away
- * (a restart); an activation it is doing is finished first. */
-static apr_status_t stop_parent_thread(void *data)
+static void helper_died(int reason, void *data, apr_wait_t status)
 {
     hot_t *ht = data;
-    apr_status_t trv;
-    if (ht->thread && ht->parent == getpid()) {
-        ht->stop = 1;
-        apr_thread_join(&trv, ht->thread);
+    if (reason != APR_OC_REASON_DEATH && reason != APR_OC_REASON_LOST) return;
+    apr_proc_other_child_unregister(ht);
+    ht->helper.pid = 0;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, ht->s, APLOGNO(11911)
+                 "MDActivation hot: the activation helper (pid %d) ended (status %d); staged "
+                 "certificates go live at the next restart", (int)ht->helper_pid, (int)status);
+}
+
+/* pconf pre-cleanup in the parent (a restart or the stop): the helper ends before the
+ * configuration goes away; an activation it is doing is finished first. */
+static apr_status_t stop_helper(void *data)
+{
+    hot_t *ht = data;
+    apr_exit_why_e why;
+    int code, i;
+
+    if (ht->helper.pid > 0 && ht->parent == getpid()) {
+        apr_proc_other_child_unregister(ht);
+        kill(ht->helper.pid, SIGTERM);
+        for (i = 0; i < 200; ++i) {
+            if (apr_proc_wait(&ht->helper, &code, &why, APR_NOWAIT) != APR_CHILD_NOTDONE) break;
+            apr_sleep(apr_time_from_msec(50));
+        }
+        if (i == 200) {
+            kill(ht->helper.pid, SIGKILL);
+            apr_proc_wait(&ht->helper, &code, &why, APR_WAIT);
+        }
     }
-    ht->thread = NULL;
+    ht->helper.pid = 0;
     if (hot == ht) hot = NULL;
     return APR_SUCCESS;
 }
@@ -350,7 +416,7 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
         md->rt_hot = NULL;
         if (md->activation != MD_ACTIVATION_HOT) continue;
         if (md->cert_files && md->cert_files->nelts) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(11104)
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(11904)
                          "MDomain %s: MDActivation hot does nothing for static certificate "
                          "files (MDCertificateFile)", md->name);
             continue;
@@ -365,13 +431,14 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
     size = md_hot_area_size(ht->mds->nelts, (apr_size_t)mc->hot_slot_size);
     rv = apr_shm_create(&ht->shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11105)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11905)
                      "MDActivation hot: cannot create %" APR_SIZE_T_FMT " bytes of shared memory; "
                      "staged certificates go live at the next restart", size);
         return APR_SUCCESS;
     }
     ht->area = md_hot_area_init(apr_shm_baseaddr_get(ht->shm), ht->mds->nelts,
                                 (apr_size_t)mc->hot_slot_size);
+    hot = ht;
     for (i = 0; i < ht->mds->nelts; ++i) {
         hot_md_t *h = APR_ARRAY_IDX(ht->mds, i, hot_md_t *);
         h->slot = md_hot_area_slot(ht->area, h->index);
@@ -379,19 +446,24 @@ apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pc
         files_ident(h->ident, sizeof(h->ident), h, ptemp);
         h->md->rt_hot = h;
     }
-    hot = ht;
-    apr_pool_pre_cleanup_register(pconf, ht, stop_parent_thread);
-    rv = apr_thread_create(&ht->thread, NULL, parent_thread, ht, pconf);
-    if (rv != APR_SUCCESS) {
-        ht->thread = NULL;
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11106)
-                     "MDActivation hot: cannot start the activation thread; staged certificates "
-                     "go live at the next restart");
+    apr_pool_pre_cleanup_register(pconf, ht, stop_helper);
+    rv = apr_proc_fork(&ht->helper, pconf);
+    if (rv == APR_INCHILD) {
+        helper_main(ht);
+        _exit(0);
+    }
+    if (rv != APR_INPARENT) {
+        ht->helper.pid = 0;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(11906)
+                     "MDActivation hot: cannot start the activation helper process; staged "
+                     "certificates go live at the next restart");
         return APR_SUCCESS;
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(11107)
-                 "MDActivation hot for %d MDomain(s), %d bytes of shared memory each",
-                 ht->mds->nelts, mc->hot_slot_size);
+    ht->helper_pid = ht->helper.pid;
+    apr_proc_other_child_register(&ht->helper, helper_died, ht, NULL, pconf);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(11907)
+                 "MDActivation hot for %d MDomain(s), %d bytes of shared memory each, "
+                 "activation helper pid %d", ht->mds->nelts, mc->hot_slot_size, (int)ht->helper_pid);
     return APR_SUCCESS;
 }
 
@@ -410,7 +482,7 @@ static void free_retired(retired_t *r)
 /* Make h->current the slot's generation (under h->mutex). */
 static void rebuild(hot_md_t *h, apr_uint32_t gen)
 {
-    apr_pool_t *sp;
+    apr_pool_t *sp, *tp;
     md_hot_cert_t *certs;
     md_hot_set_t *set;
     md_cert_info_t **infos;
@@ -420,19 +492,23 @@ static void rebuild(hot_md_t *h, apr_uint32_t gen)
     retired_t **pr, *r;
     int i, n, nspec = md_pkey_spec_count(h->md);
 
-    apr_pool_create_unmanaged(&sp);
-    if (md_hot_read(h->slot, &got, &certs, &n, NULL, sp) != APR_SUCCESS || !got) {
-        apr_pool_destroy(sp);
+    /* the copy of the slot (its whole capacity) is temporary; the set keeps only objects */
+    apr_pool_create_unmanaged(&tp);
+    if (md_hot_read(h->slot, &got, &certs, &n, NULL, tp) != APR_SUCCESS || !got) {
+        apr_pool_destroy(tp);
         return;
     }
+    apr_pool_create_unmanaged(&sp);
     if (md_hot_set_parse(&set, got, certs, n, sp, &err) != APR_SUCCESS) {
         h->bad_gen = gen;
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11108)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11908)
                      "MDomain %s: the published certificate set (generation %u) is unusable: %s; "
                      "the previous one stays in use", h->md->name, (unsigned)got, err);
         apr_pool_destroy(sp);
+        apr_pool_destroy(tp);
         return;
     }
+    apr_pool_destroy(tp);
     /* the facts the status pages show, per key spec of the MD */
     infos = apr_pcalloc(sp, sizeof(*infos) * (apr_size_t)nspec);
     for (i = 0; i < nspec; ++i) {
@@ -463,7 +539,7 @@ static void rebuild(hot_md_t *h, apr_uint32_t gen)
     h->md->rt_fallback = 0;
     h->md->state = MD_S_COMPLETE;
     h->md->state_descr = NULL;
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, hot->s, APLOGNO(11109)
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, hot->s, APLOGNO(11909)
                  "MDomain %s: serving certificate generation %u", h->md->name, (unsigned)got);
 }
 
@@ -498,9 +574,15 @@ static int cert_cb(SSL *ssl, void *arg)
     /* a tls-alpn-01 challenge answer was put in place by mod_ssl: leave it */
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
     if (alpn_len == 10 && !memcmp(alpn, "acme-tls/1", 10)) return 1;
+    /* the set replaces all of mod_ssl's: a key type it lacks (the fallback's) must not win */
+    SSL_certs_clear(ssl);
     for (i = 0; i < set->n; ++i) {
         md_hot_key_t *k = &set->keys[i];
         if (!SSL_use_cert_and_key(ssl, k->cert, k->pkey, k->chain, 1)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, hot->s, APLOGNO(11910)
+                         "MDomain %s: OpenSSL refused the %s certificate of generation %u: %s",
+                         h->md->name, k->spec, (unsigned)set->generation,
+                         ERR_reason_error_string(ERR_peek_last_error()));
             ERR_clear_error();
             return 1;                 /* mod_ssl's certificate is served instead */
         }

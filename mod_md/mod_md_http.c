@@ -66,9 +66,22 @@ static void md_hsts(request_rec *r)
         apr_table_setn(r->err_headers_out, MD_HSTS_HEADER, MD_HSTS_VALUE);
 }
 
+/* MDActivation hot: while the fallback certificate is served, https answers 503 (as mod_ssl
+ * does for fallbacks it was given as such), and stops the moment a real one is served. */
+static int md_hot_unavailable(request_rec *r)
+{
+    md_mod_conf_t *mc;
+    md_t *md = request_md(r, &mc);
+    if (!md || !md->rt_hot || !ap_ssl_conn_is_ssl(r->connection)) return DECLINED;
+    md_hot_sync(md, 0);
+    return md->rt_fallback ? HTTP_SERVICE_UNAVAILABLE : DECLINED;
+}
+
 static int md_post_read_request(request_rec *r)
 {
+    int rc;
     if (r->main || r->prev) return DECLINED;
+    if ((rc = md_hot_unavailable(r)) != DECLINED) return rc;
     md_hsts(r);
     return md_require_https(r);
 }
