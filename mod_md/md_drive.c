@@ -774,7 +774,7 @@ int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, 
     while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
         if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
         if (challenge_owned(mds, fi.name, p)) continue;
-        if (fi.filetype == APR_DIR) remove_dir(apr_pstrcat(p, base, "/", fi.name, NULL), p);
+        if (fi.filetype == APR_DIR) remove_dir(store, MD_SG_CHALLENGES, fi.name, p);
         else apr_file_remove(apr_pstrcat(p, base, "/", fi.name, NULL), p);
         ++n;
     }
@@ -894,7 +894,7 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
         if (md_cert_not_before(leaf) > latest_nb) latest_nb = md_cert_not_before(leaf);
     }
     if (staged_is_active(store, md, chains, p)) {
-        remove_dir(md_store_path(store, MD_SG_STAGING, md->name, NULL, p), p);
+        remove_dir(store, MD_SG_STAGING, md->name, p);
         *pmsg = "the staged certificate is already active (another server sharing the store "
                 "activated it)";
         return APR_SUCCESS;

@@ -247,10 +247,10 @@ static void release_held(hot_md_t *h)
 static int activate(hot_md_t *h, apr_pool_t *p)
 {
     md_store_t *store = hot->mc->store;
-    const char *msg = NULL, *err;
+    const char *msg = NULL, *amsg = NULL, *err;
     apr_finfo_t fi;
     apr_pool_t *lp;
-    md_lock_t *lock;
+    md_lock_t *lock, *alock;
     apr_file_t *slock;
     apr_status_t rv;
 
@@ -265,12 +265,22 @@ static int activate(hot_md_t *h, apr_pool_t *p)
         apr_pool_destroy(lp);
         return 0;
     }
+    /* servers on other nodes activate under the lease lock file, as at start-up (flock() on
+     * store.lock reaches only this node on many shared file systems) */
+    if (md_lock_acquire(&alock, md_store_path(store, MD_SG_NONE, NULL, MD_FN_ACTIVATION_LOCK, lp),
+                        hot->node, MD_LOCK_LEASE, (md_lock_create_t)store->lock_create, lp,
+                        &amsg) != APR_SUCCESS) {
+        md_lock_release(lock);
+        apr_pool_destroy(lp);
+        return 0;                             /* another server activates: look again later */
+    }
     slock = try_lock_store(p);
     rv = md_drive_activate(store, h->md, hot->mc->activation_delay, p, &msg);
     if (slock) {
         apr_file_unlock(slock);
         apr_file_close(slock);
     }
+    md_lock_release(alock);
     if (rv == APR_SUCCESS && msg && !strncmp(msg, "the staged certificate is activated", 35)) {
         h->held = lock;
         h->held_pool = lp;
