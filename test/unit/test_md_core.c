@@ -12,6 +12,34 @@ static const char *parse_specs(const char *line, apr_array_header_t **specs)
     return md_pkey_specs_parse(pool, argc, argv, specs);
 }
 
+/* As the reference (compat item 6): one RSA key, one key per curve name (ignoring case),
+ * 'Default' alone; the messages hold its words. */
+START_TEST(pkey_specs_like_the_reference)
+{
+    apr_array_header_t *specs;
+    const char *err;
+
+    ck_assert_str_eq(parse_specs("RSA 2048 RSA 3072", &specs), "two keys of type 'RSA' are not possible.");
+    ck_assert_str_eq(parse_specs("rsa RSA", &specs), "two keys of type 'RSA' are not possible.");
+    ck_assert_str_eq(parse_specs("RSA 3072 rsa4096", &specs), "two keys of type 'RSA' are not possible.");
+    ck_assert_str_eq(parse_specs("P-256 p-256", &specs), "two keys of type 'p-256' are not possible.");
+    ck_assert_str_eq(parse_specs("secp384r1 SECP384R1", &specs), "two keys of type 'SECP384R1' are not possible.");
+    ck_assert_ptr_null(parse_specs("secp256r1 P-256", &specs));      /* other names: as the reference */
+    ck_assert_ptr_null(parse_specs("P-256 RSA P-384", &specs));
+    ck_assert_int_eq(specs->nelts, 3);
+    ck_assert_ptr_null(parse_specs("Default", &specs));
+    ck_assert_ptr_nonnull(strstr(parse_specs("Default RSA", &specs), "'Default' allows no other parameter"));
+    ck_assert_ptr_nonnull(strstr(parse_specs("RSA Default", &specs), "'Default' allows no other parameter"));
+    ck_assert_ptr_nonnull(strstr(parse_specs("Default Default", &specs), "'Default' allows no other parameter"));
+    err = parse_specs("RSA 1024", &specs);
+    ck_assert_ptr_nonnull(strstr(err, "must be 2048 or higher in order to be considered safe."));
+    ck_assert_ptr_nonnull(strstr(parse_specs("DSA", &specs), "ec curve unknown: DSA"));
+    ck_assert_ptr_nonnull(strstr(parse_specs("RSA 2048 4096", &specs), "ec curve unknown: 4096"));
+    ck_assert_ptr_nonnull(parse_specs("X25519", &specs));           /* cannot sign */
+    ck_assert_ptr_nonnull(parse_specs("RSA 99999", &specs));
+}
+END_TEST
+
 START_TEST(pkey_specs)
 {
     apr_array_header_t *specs;
@@ -137,6 +165,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
     tcase_add_test(tc, pkey_specs);
+    tcase_add_test(tc, pkey_specs_like_the_reference);
     tcase_add_test(tc, spec_file_names);
     tcase_add_test(tc, merge_section_over_global);
     tcase_add_test(tc, json_roundtrip);
