@@ -157,6 +157,7 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         APR_ARRAY_PUSH(mc->defaults->contacts, const char *) = contact;
     for (i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
+        int own_pkeys = md->pkey_specs != NULL;
         md_merge(md, mc->defaults);
         if (md_tailscale_is_proto(md->ca_proto) && !md->ca_urls) {
             /* tailscale without MDCertificateAuthority: the daemon's usual socket */
@@ -169,6 +170,15 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
             md->renew_mode = MD_RENEW_MANUAL;
         md->ca_effective = APR_ARRAY_IDX(md->ca_urls, 0, const char *);
         if (md->eab_kid && !strcmp(md->eab_kid, "none")) md->eab_kid = md->eab_hmac = NULL;
+        if (md_tailscale_is_proto(md->ca_proto) && !own_pkeys && md_pkey_spec_count(md) > 1) {
+            /* a global MDPrivateKeys that cannot apply to this MD: tailscaled gives one key */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, APLOGNO(10919)
+                         "MDomain %s: the global MDPrivateKeys lists %d key types, but "
+                         "MDCertificateProtocol tailscale gives one key and certificate; only "
+                         "the first type applies to this MD", md->name, md_pkey_spec_count(md));
+            md->pkey_specs = apr_array_copy(pconf, md->pkey_specs);
+            md->pkey_specs->nelts = 1;
+        }
         if ((err = md_tailscale_check_md(md, ptemp)) != NULL) goto fail;
         if ((err = check_static_files(md, ptemp)) != NULL) goto fail;
     }

@@ -18,6 +18,7 @@
 
 #include "md.h"
 #include "md_store.h"
+#include "md_tailscale.h"
 #include "mod_md_config.h"
 
 extern module AP_MODULE_DECLARE_DATA md_module;
@@ -355,7 +356,13 @@ static const char *set_ca(cmd_parms *cmd, void *dc, int argc, char *const argv[]
     if (argc < 1) return NULL;              /* as the reference: nothing changes */
     urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; ++i) {
-        const char *url = ca_url(cmd->pool, argv[i], &why);
+        const char *url = ca_url(cmd->pool, argv[i], &why), *proto = target_md(cmd)->ca_proto;
+        if (!proto) proto = cmd_sc(cmd)->mc->defaults->ca_proto;
+        if (url && argv[i][0] == '/' && !md_tailscale_is_proto(proto))
+            return apr_psprintf(cmd->pool, "%s: The CA name '%s' is not known and it is not a URL "
+                                "either (missing uri scheme). A plain path is the socket of "
+                                "tailscaled: write 'MDCertificateProtocol tailscale' before it",
+                                cmd->cmd->name, argv[i]);
         if (!url)
             return apr_psprintf(cmd->pool, "%s: The CA name '%s' is not known and it is not a URL "
                                 "either (%s). Known CA names are: LetsEncrypt LetsEncrypt-Test "
