@@ -171,6 +171,9 @@ const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
                 else bits = "2048";
             }
             n = strtol(bits, &end, 10);
+            if ((*end || end == bits) && bits == a + 3)   /* "RSAx": no RSA, no curve */
+                return apr_psprintf(p, "unknown private key type or curve '%s' (ec curve "
+                                    "unknown: %s); use RSA [bits], rsaNNNN or an EC curve", a, a);
             if (*end || end == bits)
                 return apr_psprintf(p, "'%s' is not a valid RSA key size", bits);
             if (n < MD_PKEY_RSA_MIN_BITS)

@@ -648,11 +648,19 @@ static const char *parse_int(cmd_parms *cmd, const char *value, long min, long m
     return NULL;
 }
 
+/* As the reference reads it: the leading number counts, text after it is ignored. */
 static const char *set_retry_failover(cmd_parms *cmd, void *dc, const char *value)
 {
+    const char *err = check_context(cmd, 0);
+    long n;
     (void)dc;
-    return parse_int(cmd, value, 1, 1000000, "invalid argument, must be a number > 0 (errors "
-                     "before the next CA is tried)", &cmd_sc(cmd)->mc->retry_failover);
+    if (err) return err;
+    n = strtol(value, NULL, 10);
+    if (n <= 0 || n > 1000000)
+        return apr_psprintf(cmd->pool, "%s: invalid argument, must be a number > 0 (errors before "
+                            "the next CA is tried), not '%s'", cmd->cmd->name, value);
+    cmd_sc(cmd)->mc->retry_failover = (int)n;
+    return NULL;
 }
 
 static const char *set_renew_jobs(cmd_parms *cmd, void *dc, const char *value)
