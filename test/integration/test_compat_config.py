@@ -98,6 +98,9 @@ SAME = [
     ("keys-rsa-small", M + "MDPrivateKeys RSA 1024", None),
     ("keys-rsa-word-small", M + "MDPrivateKeys rsa1024", None),
     ("keys-mixed", M + "MDPrivateKeys P-256 RSA 3072 secp384r1", None),
+    # item 5b: a global setting that cannot apply to one MD is a warning for that MD
+    ("keys-global-two-tailscale-md", "MDPrivateKeys RSA P-256\n<MDomain a.example.org>\n"
+                                     "  MDCertificateProtocol tailscale\n</MDomain>", None),
     # item 7: MDHttpProxy
     ("proxy-good", M + "MDHttpProxy http://proxy.example.org:3128", None),
     ("proxy-negative-port", M + "MDHttpProxy https://127.0.0.1:-443", None),
@@ -240,6 +243,8 @@ EARLY = [
     ("member-with-slash", "<MDomain a.example.org>\n  MDMember b/c\n</MDomain>", ["MDMember", "b/c"]),
     ("ca-socket-for-acme", M + "MDCertificateAuthority file://localhost/run/tailscale.sock",
      ["MDCertificateAuthority", "file://localhost/run/tailscale.sock", "tailscale"]),
+    ("tailscale-md-two-keys", "<MDomain a.example.org>\n  MDCertificateProtocol tailscale\n"
+                              "  MDPrivateKeys RSA P-256\n</MDomain>", ["MDPrivateKeys", "tailscale"]),
     ("ip-dns01-only", "MDomain 127.0.0.1\nMDCAChallenges dns-01", ["127.0.0.1", "dns-01"]),
     ("static-cert-without-key", "<MDomain a.example.org>\n  MDCertificateFile /etc/hostname\n</MDomain>",
      ["needs one MDCertificateKeyFile for each MDCertificateFile"]),
