@@ -65,9 +65,6 @@ const char *md_util_ip_canonical(apr_pool_t *p, const char *s);
 const char *md_util_ip_from_reverse(apr_pool_t *p, const char *name);
 /* Why name cannot be a name of a managed domain (DNS name, wildcard, IP address), or NULL. */
 const char *md_util_name_problem(apr_pool_t *p, const char *name);
-/* Why s is no absolute URI as mod_md takes it for a CA, a proxy or terms of service, in the
- * reference's words ("missing uri scheme", "invalid port", ...), or NULL. */
-const char *md_util_uri_problem(apr_pool_t *p, const char *s);
 /* Lower-cased copy. */
 char *md_util_str_tolower(apr_pool_t *p, const char *s);
 /* Index of s (case-insensitive) in a const char* array, or -1. */
@@ -93,6 +90,10 @@ int md_util_file_exists(const char *path, apr_pool_t *p);
  * (EAB keys are handed out in either form); it returns -1 on invalid input, else the length. */
 const char *md_util_base64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);
 long md_util_base64url_decode(apr_pool_t *p, const char *s, unsigned char **pdata);
+
+/* Why s is no absolute URI as mod_md takes it for a CA, a proxy or terms of service, in the
+ * reference's words ("missing uri scheme", "invalid port", ...), or NULL. */
+const char *md_util_uri_problem(apr_pool_t *p, const char *s);
 
 /* RFC 1123 ("Tue, 24 Nov 2026 12:41:22 GMT"); parse returns 0 when invalid. */
 const char *md_util_time_format(apr_pool_t *p, apr_time_t t);
