@@ -697,18 +697,26 @@ MD_FLAG(set_stapling, stapling)
 MD_FLAG(set_profile_mandatory, profile_mandatory)
 MD_FLAG(set_ari, ari_renewals)
 
-/* Module-wide switches; the reference takes them inside <MDomain> too (for the whole server). */
-#define GLOBAL_FLAG(fn, field, section_ok)                                        \
+#define GLOBAL_FLAG(fn, field)                                                    \
 static const char *fn(cmd_parms *cmd, void *dc, const char *value)                \
 {                                                                                 \
-    const char *err = check_context(cmd, section_ok);                             \
+    const char *err = check_context(cmd, 0);                                      \
     (void)dc;                                                                     \
     return err ? err : parse_flag(cmd, value, &cmd_sc(cmd)->mc->field);           \
 }
-GLOBAL_FLAG(set_base_server, manage_base_server, 0)
-GLOBAL_FLAG(set_server_status, server_status_enabled, 1)
-GLOBAL_FLAG(set_certificate_status, certificate_status_enabled, 1)
-GLOBAL_FLAG(set_staple_others, staple_others, 1)
+GLOBAL_FLAG(set_base_server, manage_base_server)
+
+/* Module-wide switches the reference takes inside <MDomain> too (for the whole server). */
+#define SERVER_FLAG(fn, field)                                                    \
+static const char *fn(cmd_parms *cmd, void *dc, const char *value)                \
+{                                                                                 \
+    const char *err = check_context(cmd, 1);                                      \
+    (void)dc;                                                                     \
+    return err ? err : parse_flag(cmd, value, &cmd_sc(cmd)->mc->field);           \
+}
+SERVER_FLAG(set_server_status, server_status_enabled)
+SERVER_FLAG(set_certificate_status, certificate_status_enabled)
+SERVER_FLAG(set_staple_others, staple_others)
 
 static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *value)
 {
