@@ -187,15 +187,17 @@ const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
             spec->bits = (unsigned int)n;
         }
         else if ((spec->curve = curve_canonical(p, a)) != NULL) {
-            if (md_util_array_index(curves, a) >= 0)
-                return apr_psprintf(p, "two keys of type '%s' are not possible.", a);
-            APR_ARRAY_PUSH(curves, const char *) = a;
             spec->type = MD_PKEY_EC;
         }
         else {
             return apr_psprintf(p, "unknown private key type or curve '%s' (ec curve unknown: "
                                 "%s); use RSA [bits], rsaNNNN, P-256, P-384, secp256r1 or another "
                                 "EC curve known to OpenSSL", a, a);
+        }
+        if (spec->type == MD_PKEY_EC) {     /* one key per curve name as written */
+            if (md_util_array_index(curves, a) >= 0)
+                return apr_psprintf(p, "two keys of type '%s' are not possible.", a);
+            APR_ARRAY_PUSH(curves, const char *) = a;
         }
         APR_ARRAY_PUSH(specs, md_pkey_spec_t *) = spec;
     }

@@ -165,12 +165,12 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, pool_setup, pool_teardown);
     tcase_add_test(tc, pkey_specs);
-    tcase_add_test(tc, pkey_specs_like_the_reference);
     tcase_add_test(tc, spec_file_names);
     tcase_add_test(tc, merge_section_over_global);
     tcase_add_test(tc, json_roundtrip);
     tcase_add_test(tc, json_bad_input);
     tcase_add_test(tc, wildcard_covers);
+    tcase_add_test(tc, pkey_specs_like_the_reference);
     suite_add_tcase(s, tc);
     return s;
 }
