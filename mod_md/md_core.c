@@ -153,17 +153,23 @@ const char *md_pkey_curve_canonical(apr_pool_t *p, const char *name)
     return curve_canonical(p, name);
 }
 
+/* As the reference: 'Default' stands alone; one RSA key at most; one key per curve name as
+ * written (ignoring case). Its words are kept in the messages. */
 const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
                                 apr_array_header_t **pspecs)
 {
     apr_array_header_t *specs = apr_array_make(p, 2, sizeof(md_pkey_spec_t *));
-    int i;
+    apr_array_header_t *curves = apr_array_make(p, 2, sizeof(const char *));
+    int i, have_rsa = 0;
 
     for (i = 0; i < argc; ++i) {
         const char *a = argv[i];
         md_pkey_spec_t *spec = apr_pcalloc(p, sizeof(*spec));
 
         if (!strcasecmp(a, "Default")) {
+            if (argc > 1)
+                return "'Default' allows no other parameter (it means: RSA 2048, or what the "
+                       "module's default is)";
             spec->type = MD_PKEY_DEFAULT;
         }
         else if (!strncasecmp(a, "RSA", 3)) {
@@ -176,13 +182,18 @@ const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
                 else bits = "2048";
             }
             n = strtol(bits, &end, 10);
+            if ((*end || end == bits) && bits == a + 3)   /* "RSAx": no RSA, no curve */
+                return apr_psprintf(p, "unknown private key type or curve '%s' (ec curve "
+                                    "unknown: %s); use RSA [bits], rsaNNNN or an EC curve", a, a);
             if (*end || end == bits)
                 return apr_psprintf(p, "'%s' is not a valid RSA key size", bits);
             if (n < MD_PKEY_RSA_MIN_BITS)
-                return apr_psprintf(p, "RSA key size %ld is too small, at least %d bits are required",
-                                    n, MD_PKEY_RSA_MIN_BITS);
+                return apr_psprintf(p, "RSA key size %ld must be %d or higher in order to be "
+                                    "considered safe.", n, MD_PKEY_RSA_MIN_BITS);
             if (n > 16384)
-                return apr_psprintf(p, "RSA key size %ld is too large (at most 16384)", n);
+                return apr_psprintf(p, "RSA key size %ld is too large: OpenSSL uses RSA keys of "
+                                    "at most 16384 bits", n);
+            if (have_rsa++) return "two keys of type 'RSA' are not possible.";
             spec->type = MD_PKEY_RSA;
             spec->bits = (unsigned int)n;
         }
@@ -193,13 +204,18 @@ const char *md_pkey_specs_parse(apr_pool_t *p, int argc, char *const argv[],
             spec->type = MD_PKEY_EC;
         }
         else {
-            return apr_psprintf(p, "unknown private key type or curve '%s' (use RSA [bits], "
-                                "rsaNNNN, secp256r1, secp384r1 or another EC curve "
-                                "known to OpenSSL)", a);
+            return apr_psprintf(p, "unknown private key type or curve '%s' (ec curve unknown: "
+                                "%s); use RSA [bits], rsaNNNN, P-256, P-384, secp256r1 or another "
+                                "EC curve known to OpenSSL", a, a);
+        }
+        if (spec->type == MD_PKEY_EC) {     /* one key per curve name as written */
+            if (md_util_array_index(curves, a) >= 0)
+                return apr_psprintf(p, "two keys of type '%s' are not possible.", a);
+            APR_ARRAY_PUSH(curves, const char *) = a;
         }
         APR_ARRAY_PUSH(specs, md_pkey_spec_t *) = spec;
     }
-    if (!specs->nelts) return "at least one key type is needed";
+    if (!specs->nelts) return "needs to specify the private key type";
     *pspecs = specs;
     return NULL;
 }

@@ -13,14 +13,15 @@ const char *md_match_check_mds(apr_array_header_t *mds, apr_hash_t **pname2md, a
         md_t *md = APR_ARRAY_IDX(mds, i, md_t *);
         for (j = 0; j < md->domains->nelts; ++j) {
             const char *name = APR_ARRAY_IDX(md->domains, j, const char *);
-            md_t *other;
-            const char *problem = md_util_name_problem(p, name);
-            if (problem) return apr_psprintf(p, "MDomain %s: '%s': %s", md->name, name, problem);
-            other = apr_hash_get(name2md, name, APR_HASH_KEY_STRING);
+            /* names are not judged here: the CA decides what it certifies */
+            md_t *other = apr_hash_get(name2md, name, APR_HASH_KEY_STRING);
             if (other && other != md)
-                return apr_psprintf(p, "the domain name '%s' is part of MDomain %s and of MDomain %s: "
-                                    "a name can belong to one managed domain only", name,
-                                    other->name, md->name);
+                return apr_psprintf(p, "two Managed Domains have an overlap in domain '%s', first "
+                                    "definition in %s(line %u), second in %s(line %u): MDomain %s "
+                                    "and MDomain %s; a name can belong to one managed domain only",
+                                    name, other->defn_name ? other->defn_name : "unknown",
+                                    other->defn_line, md->defn_name ? md->defn_name : "unknown",
+                                    md->defn_line, other->name, md->name);
             apr_hash_set(name2md, name, APR_HASH_KEY_STRING, md);
         }
     }
@@ -54,11 +55,16 @@ const char *md_match_vhosts(apr_array_header_t *mds, apr_hash_t *name2md,
             const char *name = APR_ARRAY_IDX(vh->names, j, const char *);
             md_t *md = md_match_lookup(name2md, name, p);
             if (!md) continue;
-            if (vh->md && vh->md != md)
-                return apr_psprintf(p, "virtual host %s has the name '%s' of MDomain %s and the "
-                                    "name '%s' of MDomain %s: a host can belong to one managed "
-                                    "domain only; move the names into one MDomain or split the host",
-                                    vh->id, first_name, vh->md->name, name, md->name);
+            if (vh->md && vh->md != md) {
+                /* the first name that matches wins, as with the reference */
+                if (warnings)
+                    APR_ARRAY_PUSH(warnings, const char *) =
+                        apr_psprintf(p, "virtual host %s has the name '%s' of MDomain %s and the "
+                                     "name '%s' of MDomain %s: it belongs to MDomain %s, whose "
+                                     "certificate does not cover '%s'", vh->id, first_name,
+                                     vh->md->name, name, md->name, vh->md->name, name);
+                continue;
+            }
             vh->md = md;
             if (!first_name) first_name = name;
         }
@@ -68,9 +74,15 @@ const char *md_match_vhosts(apr_array_header_t *mds, apr_hash_t *name2md,
             const char *name = APR_ARRAY_IDX(vh->names, j, const char *);
             md_t *owner = md_match_lookup(name2md, name, p);
             if (owner == vh->md) continue;
-            if (owner)
-                return apr_psprintf(p, "virtual host %s belongs to MDomain %s but its name '%s' is "
-                                    "part of MDomain %s", vh->id, vh->md->name, name, owner->name);
+            if (owner) {
+                if (warnings && (servernames_only || j >= n))
+                    APR_ARRAY_PUSH(warnings, const char *) =
+                        apr_psprintf(p, "virtual host %s belongs to MDomain %s but its name '%s' "
+                                     "is part of MDomain %s: the certificate of %s does not "
+                                     "cover it", vh->id, vh->md->name, name, owner->name,
+                                     vh->md->name);
+                continue;
+            }
             if (vh->md->transitive > 0) {
                 if (md_util_is_dns_name(name, 1) || md_util_is_ip(name)) {
                     md_util_array_add_unique(vh->md->domains, name);

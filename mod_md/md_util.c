@@ -12,6 +12,7 @@
 #include <apr_date.h>
 #include <arpa/inet.h>
 #include <apr_random.h>
+#include <apr_uri.h>
 
 #include <openssl/evp.h>
 
@@ -35,50 +36,78 @@ const char *md_util_plain_unit(const char *directive)
     return NULL;
 }
 
+/* The reference reads numbers with strtoll(): leading blanks and a sign are fine, and so
+ * is a blank after the unit; a blank between number and unit is not. */
 const char *md_util_parse_duration(const char *s, const char *def_unit,
                                    apr_interval_time_t *pduration)
 {
+    static const struct { const char *name; apr_interval_time_t usec; } units[] = {
+        { "ms", 1000 }, { "mi", MD_SEC(60) }, { "s", MD_SEC(1) }, { "h", MD_SEC(3600) },
+        { "d", MD_SEC(86400) },
+    };
+    const char *digits = s;
     char *end;
-    long long n;
-    apr_interval_time_t unit;
+    long long n, limit;
+    size_t ulen, i;
 
     if (!s || !*s) return "empty duration";
-    if (!isdigit((unsigned char)*s)) return "a duration must start with a number";
+    while (isspace((unsigned char)*digits)) ++digits;
+    if (*digits == '+' || *digits == '-') ++digits;
+    if (!isdigit((unsigned char)*digits)) return "a duration must start with a number";
     errno = 0;
     n = strtoll(s, &end, 10);
-    if (errno || n < 0) return "number out of range";
+    if (errno) return "number out of range";
     if (!*end) end = (char *)def_unit;
-    if (!strcasecmp(end, "s")) unit = MD_SEC(1);
-    else if (!strcasecmp(end, "ms")) unit = 1000;
-    else if (!strcasecmp(end, "mi")) unit = MD_SEC(60);
-    else if (!strcasecmp(end, "h")) unit = MD_SEC(3600);
-    else if (!strcasecmp(end, "d")) unit = MD_SEC(86400);
-    else return "unknown unit (use d, h, mi, s or ms)";
-    /* 100 years is more than any certificate or delay we deal with */
-    if (n > (long long)(MD_SEC(100LL * 365 * 86400) / unit)) return "duration too large";
-    *pduration = (apr_interval_time_t)n * unit;
+    for (ulen = strlen(end); ulen && isspace((unsigned char)end[ulen - 1]); --ulen) ;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); ++i) {
+        if (ulen == strlen(units[i].name) && !strncasecmp(end, units[i].name, ulen)) break;
+    }
+    if (i == sizeof(units) / sizeof(units[0])) return "unknown unit (use d, h, mi, s or ms)";
+    /* 100 years is more than any certificate or delay we deal with: longer ones are cut to
+     * that (the reference takes them too) */
+    limit = MD_SEC(100LL * 365 * 86400) / units[i].usec;
+    if (n > limit) n = limit;
+    else if (n < -limit) n = -limit;
+    *pduration = (apr_interval_time_t)n * units[i].usec;
+    return NULL;
+}
+
+/* As the reference: blanks, a sign and digits (even none) read by strtol, then '%'; what
+ * follows the '%' is ignored. */
+const char *md_util_parse_percent(const char *s, long *pn)
+{
+    const char *digits = s;
+    char *end;
+    long n;
+
+    while (isspace((unsigned char)*digits)) ++digits;
+    if (*digits == '+' || *digits == '-') ++digits;
+    while (isdigit((unsigned char)*digits)) ++digits;
+    if (*digits != '%') return "not a percentage";
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (errno) return "number out of range";
+    if (n < 0) return MD_PERCENT_NEGATIVE;
+    *pn = n;
     return NULL;
 }
 
 const char *md_util_parse_timeslice(const char *s, md_timeslice_t *ts)
 {
-    size_t len = s ? strlen(s) : 0;
+    const char *why = md_util_parse_duration(s, MD_UNIT_DAYS, &ts->len), *pwhy;
+    long n;
 
-    if (len && s[len - 1] == '%') {
-        char *end;
-        long n;
-        if (!isdigit((unsigned char)*s)) return "a percentage must be a whole number from 0 to 99";
-        errno = 0;
-        n = strtol(s, &end, 10);
-        if (errno || end != s + len - 1 || n < 0)
-            return "a percentage must be a whole number from 0 to 99";
-        if (n >= 100) return MD_TIMESLICE_TOO_LONG;
-        ts->norm = 100;
-        ts->len = n;
+    if (!why) {
+        ts->norm = 0;
         return NULL;
     }
-    ts->norm = 0;
-    return md_util_parse_duration(s, MD_UNIT_DAYS, &ts->len);
+    if (!s) return why;
+    if ((pwhy = md_util_parse_percent(s, &n)) != NULL)
+        return strcmp(pwhy, "not a percentage") ? pwhy : why;
+    if (n >= 100) return MD_TIMESLICE_TOO_LONG;
+    ts->norm = 100;
+    ts->len = n;
+    return NULL;
 }
 
 const char *md_util_duration_format(apr_pool_t *p, apr_interval_time_t d)
@@ -105,6 +134,35 @@ apr_interval_time_t md_timeslice_span(const md_timeslice_t *ts, apr_time_t start
     apr_interval_time_t life = end > start ? end - start : 0;
     if (ts->norm > 0) return (apr_interval_time_t)((double)life * (double)ts->len / (double)ts->norm);
     return ts->len;
+}
+
+/* The checks and words of the reference for CA, proxy and terms-of-service URLs, in its
+ * order: blanks, parse, scheme, anything after the scheme, then for http(s) the port and
+ * the host name. Ports are whole numbers from 1 to 65535. */
+const char *md_util_uri_problem(apr_pool_t *p, const char *s)
+{
+    apr_uri_t uri;
+    const char *c;
+
+    for (c = s; *c; ++c) {
+        if (isspace((unsigned char)*c)) return "whitespace in uri";
+    }
+    if (apr_uri_parse(p, s, &uri) != APR_SUCCESS) return "not an uri";
+    if (!uri.scheme) return "missing uri scheme";
+    if (!s[strlen(uri.scheme) + 1]) return "missing uri identifier";
+    if (strcmp(uri.scheme, "http") && strcmp(uri.scheme, "https")) return NULL;
+    if (uri.port_str) {
+        long port = 0;
+        for (c = uri.port_str; *c && isdigit((unsigned char)*c) && port <= 65535; ++c)
+            port = port * 10 + (*c - '0');
+        if (!*uri.port_str || *c || port < 1 || port > 65535) return "invalid port";
+    }
+    if (!uri.hostname) return "missing hostname";
+    for (c = uri.hostname; *c; ++c) {
+        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '.') || (c[0] == '.' && c[1] == '.'))
+            return "invalid hostname";
+    }
+    return NULL;
 }
 
 int md_util_is_wildcard(const char *name)
@@ -455,16 +513,19 @@ const char *md_util_base64url_encode(apr_pool_t *p, const unsigned char *data, a
 
 long md_util_base64url_decode(apr_pool_t *p, const char *s, unsigned char **pdata)
 {
-    size_t len = strlen(s), i, padded = (len + 3) / 4 * 4;
-    char *std = apr_palloc(p, padded + 1);
+    size_t len = strlen(s), i, padded;
+    char *std;
     unsigned char *out;
     int n;
 
+    while (len && s[len - 1] == '=' && strlen(s) - len < 2) --len;   /* optional padding */
+    padded = (len + 3) / 4 * 4;
+    std = apr_palloc(p, padded + 1);
     for (i = 0; i < len; ++i) {
         char c = s[i];
         if (c == '-') c = '+';
         else if (c == '_') c = '/';
-        else if (!isalnum((unsigned char)c)) return -1;
+        else if (!isalnum((unsigned char)c) && c != '+' && c != '/') return -1;
         std[i] = c;
     }
     if (len % 4 == 1) return -1;

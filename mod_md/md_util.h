@@ -30,9 +30,16 @@ typedef struct md_timeslice_t {
 const char *md_util_plain_unit(const char *directive);
 
 /* Parse "Nd", "Nh", "Nmi", "Ns", "Nms" or a plain number N counted in def_unit (MD_UNIT_*).
- * NULL on success, else the reason. */
+ * As the reference: N may be signed and preceded by blanks, the unit followed by blanks.
+ * The caller decides whether a negative duration makes sense. NULL on success, else the
+ * reason. */
 const char *md_util_parse_duration(const char *s, const char *def_unit,
                                    apr_interval_time_t *pduration);
+/* Parse "N%" (N >= 0, anything after the '%' ignored, as the reference reads it) into *pn.
+ * NULL on success, else the reason (MD_PERCENT_NEGATIVE for N < 0). */
+const char *md_util_parse_percent(const char *s, long *pn);
+/* The reason md_util_parse_percent gives for a negative share (the reference's words). */
+#define MD_PERCENT_NEGATIVE "percent must be less than 100"
 /* Parse a duration (a plain number is days) or "N%" (0 <= N < 100: a window of the whole
  * lifetime or more would renew at once, forever). */
 const char *md_util_parse_timeslice(const char *s, md_timeslice_t *ts);
@@ -100,9 +107,14 @@ int md_util_file_exists(const char *path, apr_pool_t *p);
  * be a link. APR_SUCCESS also when rel does not exist. */
 apr_status_t md_util_remove_tree(const char *root, const char *rel, apr_pool_t *p);
 
-/* base64url without padding. Decode returns -1 on invalid input, else the length. */
+/* base64url without padding. Decode also takes standard base64 ('+', '/') and '=' padding
+ * (EAB keys are handed out in either form); it returns -1 on invalid input, else the length. */
 const char *md_util_base64url_encode(apr_pool_t *p, const unsigned char *data, apr_size_t len);
 long md_util_base64url_decode(apr_pool_t *p, const char *s, unsigned char **pdata);
+
+/* Why s is no absolute URI as mod_md takes it for a CA, a proxy or terms of service, in the
+ * reference's words ("missing uri scheme", "invalid port", ...), or NULL. */
+const char *md_util_uri_problem(apr_pool_t *p, const char *s);
 
 /* RFC 1123 ("Tue, 24 Nov 2026 12:41:22 GMT"); parse returns 0 when invalid. */
 const char *md_util_time_format(apr_pool_t *p, apr_time_t t);

@@ -112,8 +112,9 @@ static const char *check_static_files(md_t *md, apr_pool_t *p)
     int i, nc = md->cert_files ? md->cert_files->nelts : 0, nk = md->pkey_files ? md->pkey_files->nelts : 0;
 
     if (nc != nk)
-        return apr_psprintf(p, "MDomain %s: %d MDCertificateFile but %d MDCertificateKeyFile; "
-                            "each certificate needs its key", md->name, nc, nk);
+        return apr_psprintf(p, "The Managed Domain '%s' needs one MDCertificateKeyFile for each "
+                            "MDCertificateFile (it has %d MDCertificateFile and %d "
+                            "MDCertificateKeyFile)", md->name, nc, nk);
     for (i = 0; i < nc; ++i) {
         const char *cf = APR_ARRAY_IDX(md->cert_files, i, const char *);
         const char *kf = APR_ARRAY_IDX(md->pkey_files, i, const char *);
@@ -157,6 +158,7 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         APR_ARRAY_PUSH(mc->defaults->contacts, const char *) = contact;
     for (i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
+        int own_pkeys = md->pkey_specs != NULL;
         md_merge(md, mc->defaults);
         if (md_tailscale_is_proto(md->ca_proto) && !md->ca_urls) {
             /* tailscale without MDCertificateAuthority: the daemon's usual socket */
@@ -164,8 +166,20 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
             APR_ARRAY_PUSH(md->ca_urls, const char *) = MD_TAILSCALE_DEFAULT_URL;
         }
         md_merge(md, builtin);
+        /* as with the reference, static certificates are renewed only with 'always' */
+        if (md->cert_files && md->cert_files->nelts && md->renew_mode == MD_RENEW_AUTO)
+            md->renew_mode = MD_RENEW_MANUAL;
         md->ca_effective = APR_ARRAY_IDX(md->ca_urls, 0, const char *);
         if (md->eab_kid && !strcmp(md->eab_kid, "none")) md->eab_kid = md->eab_hmac = NULL;
+        if (md_tailscale_is_proto(md->ca_proto) && !own_pkeys && md_pkey_spec_count(md) > 1) {
+            /* a global MDPrivateKeys that cannot apply to this MD: tailscaled gives one key */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base, APLOGNO(10919)
+                         "MDomain %s: the global MDPrivateKeys lists %d key types, but "
+                         "MDCertificateProtocol tailscale gives one key and certificate; only "
+                         "the first type applies to this MD", md->name, md_pkey_spec_count(md));
+            md->pkey_specs = apr_array_copy(pconf, md->pkey_specs);
+            md->pkey_specs->nelts = 1;
+        }
         if ((err = md_tailscale_check_md(md, ptemp)) != NULL) goto fail;
         if ((err = check_static_files(md, ptemp)) != NULL) goto fail;
     }
@@ -187,6 +201,11 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     for (i = 0; i < vhosts->nelts; ++i) {
         md_vhost_t *vh = APR_ARRAY_IDX(vhosts, i, md_vhost_t *);
         md_config_get(vh->baton)->assigned = vh->md;
+        if (vh->md && !vh->md->contacts->nelts) {
+            /* no MDContactEmail, no global ServerAdmin: the ServerAdmin of its host */
+            const char *admin = default_contact(vh->baton, pconf);
+            if (admin) APR_ARRAY_PUSH(vh->md->contacts, const char *) = admin;
+        }
         if (vh->md && !vh->md->rt_https_port) vh->md->rt_https_port = https_port_of(vh->baton);
         if (vh->md)
             ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, base, APLOGNO(10901)

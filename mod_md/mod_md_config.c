@@ -19,6 +19,7 @@
 #include "md.h"
 #include "md_hot.h"
 #include "md_store.h"
+#include "md_tailscale.h"
 #include "mod_md_config.h"
 
 extern module AP_MODULE_DECLARE_DATA md_module;
@@ -91,22 +92,37 @@ static int in_section(cmd_parms *cmd)
     return cmd_sc(cmd)->current != NULL;
 }
 
-/* Global context only; per-MD directives may also be inside <MDomain>. */
+/* As with the reference, every directive may be written at the global level and inside
+ * <VirtualHost>; httpd itself refuses the RSRC_CONF ones in <Directory>, <Location>, <If>.
+ * Directives that apply to the whole server are refused inside <MDomain> (section_ok 0),
+ * in the reference's words. */
 static const char *check_context(cmd_parms *cmd, int section_ok)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIRECTORY | NOT_IN_LOCATION);
     if (err) return err;
     if (!section_ok && in_section(cmd))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, " is not allowed inside <MDomain>: "
-                           "it applies to the whole server, put it at the global level", NULL);
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " is not allowed inside an '",
+                           MD_SECTION_NAME, "' context (<MDomain>): it applies to the whole "
+                           "server; write it outside of the section", NULL);
     return NULL;
 }
 
-/* The md_t a per-MD directive sets: the section's MD, or the global defaults. */
+/* The md_t a per-MD directive sets: the section's MD or the global defaults. Written in a
+ * <VirtualHost> (outside <MDomain>), an MD setting is accepted and has no effect, as with
+ * the reference (its MDs take their settings from the global level and their section). */
 static md_t *target_md(cmd_parms *cmd)
 {
     md_srv_conf_t *sc = cmd_sc(cmd);
-    return sc->current ? sc->current : sc->mc->defaults;
+    if (sc->current) return sc->current;
+    if (cmd->server->is_virtual) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, APLOGNO(10918)
+                     "%s in <VirtualHost> (%s:%d) has no effect: MD settings apply at the "
+                     "global level or inside <MDomain NAME>", cmd->cmd->name,
+                     cmd->directive->filename, cmd->directive->line_num);
+        if (!sc->vhost_ignored) sc->vhost_ignored = md_create_empty(cmd->pool);
+        return sc->vhost_ignored;
+    }
+    return sc->mc->defaults;
 }
 
 static const char *bad_value(cmd_parms *cmd, const char *value, const char *why)
@@ -118,7 +134,8 @@ static const char *parse_flag(cmd_parms *cmd, const char *value, int *pflag)
 {
     if (!strcasecmp(value, "on")) *pflag = 1;
     else if (!strcasecmp(value, "off")) *pflag = 0;
-    else return bad_value(cmd, value, "use 'on' or 'off'");
+    else return apr_psprintf(cmd->pool, "%s: unknown '%s', supported parameter values are 'on' "
+                             "and 'off'", cmd->cmd->name, value);
     return NULL;
 }
 
@@ -128,17 +145,24 @@ static const char *parse_duration(cmd_parms *cmd, const char *value, apr_interva
     const char *def_unit = md_util_plain_unit(cmd->cmd->name);
     const char *why = md_util_parse_duration(value, def_unit, pd);
     if (!why) return NULL;
-    return bad_value(cmd, value, apr_psprintf(cmd->pool, "unrecognized duration format: %s "
-                     "(durations are like 30s, 10mi, 12h, 7d, 500ms; a plain number counts %s)",
-                     why, strcmp(def_unit, MD_UNIT_DAYS) ? "seconds" : "days"));
+    return apr_psprintf(cmd->pool, "%s: unrecognized duration format '%s': %s (durations are "
+                        "like 30s, 10mi, 12h, 7d, 500ms; a plain number counts %s)",
+                        cmd->cmd->name, value, why,
+                        strcmp(def_unit, MD_UNIT_DAYS) ? "seconds" : "days");
 }
 
+/* MDRenewWindow, MDWarnWindow, MDStaplingRenewWindow: "N%" of the lifetime or a duration. */
 static const char *parse_timeslice(cmd_parms *cmd, const char *value, md_timeslice_t **pts)
 {
     md_timeslice_t *ts = apr_pcalloc(cmd->pool, sizeof(*ts));
     const char *why = md_util_parse_timeslice(value, ts);
     if (why && !strcmp(why, MD_TIMESLICE_TOO_LONG))
-        return bad_value(cmd, value, apr_pstrcat(cmd->pool, "with ", why, NULL));
+        return apr_psprintf(cmd->pool, "%s %s%s ('%s': a window of the whole lifetime would renew "
+                            "at once, again and again; use a share below 100%%, e.g. 33%%)",
+                            cmd->cmd->name, strcmp(cmd->cmd->name, "MDStaplingRenewWindow")
+                            ? "" : "with ", why, value);
+    if (why && !strcmp(why, MD_PERCENT_NEGATIVE))
+        return apr_psprintf(cmd->pool, "%s %s and not negative: '%s'", cmd->cmd->name, why, value);
     if (why)
         return apr_psprintf(cmd->pool, "%s has unrecognized format '%s': %s (use a duration like "
                             "21d, a plain number of days, or a share of the lifetime like 33%%)",
@@ -147,11 +171,23 @@ static const char *parse_timeslice(cmd_parms *cmd, const char *value, md_timesli
     return NULL;
 }
 
+/* A name that cannot even be a directory of the store (domains/<name>/) can never work. */
+static const char *name_unusable(const char *name)
+{
+    if (!*name) return "an empty name";
+    if (!strcmp(name, ".") || !strcmp(name, "..") || strpbrk(name, "/\\"))
+        return "'/', '\\', '.' and '..' cannot be part of a domain name (it names a directory "
+               "of the store)";
+    return NULL;
+}
+
+/* MD names are not judged here beyond that: the CA decides which names it certifies (a
+ * private CA may take names a public one refuses); its answer shows in md-status. */
 static const char *add_domain_names(cmd_parms *cmd, md_t *md, int argc, char *const argv[])
 {
     int i;
     for (i = 0; i < argc; ++i) {
-        const char *problem = md_util_name_problem(cmd->temp_pool, argv[i]);
+        const char *problem = name_unusable(argv[i]);
         const char *ip = md_util_ip_canonical(cmd->pool, argv[i]);
         if (problem) return bad_value(cmd, argv[i], problem);
         md_util_array_add_unique(md->domains, ip ? ip : argv[i]);
@@ -191,7 +227,7 @@ static const char *set_mdomain(cmd_parms *cmd, void *dc, int argc, char *const a
     (void)dc;
     if (err) return err;
     md = new_md(cmd);
-    if (argc > 1 && is_mode_word(argv[argc - 1])) {
+    if (argc > 0 && is_mode_word(argv[argc - 1])) {
         md->transitive = !strcasecmp(argv[argc - 1], "auto");
         --argc;
     }
@@ -208,9 +244,10 @@ static const char *section_mdomain(cmd_parms *cmd, void *dc, const char *arg)
     md_t *md;
     int i;
 
+    (void)dc;
     if ((err = check_context(cmd, 0))) return err;
     if (!endp)
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, "> directive missing closing '>'", NULL);
+        return apr_pstrcat(cmd->pool, MD_SECTION_NAME, "> directive missing closing '>'", NULL);
     args = apr_pstrndup(cmd->pool, arg, (apr_size_t)(endp - arg));
     names = apr_array_make(cmd->pool, 5, sizeof(char *));
     md = new_md(cmd);
@@ -222,8 +259,8 @@ static const char *section_mdomain(cmd_parms *cmd, void *dc, const char *arg)
         --names->nelts;
     }
     if (!names->nelts)
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, "> needs at least one domain name, e.g. ",
-                           cmd->cmd->name, " example.org>", NULL);
+        return apr_pstrcat(cmd->pool, MD_SECTION_NAME, " > section must specify a unique domain "
+                           "name, e.g. ", cmd->cmd->name, " example.org>", NULL);
     for (i = 0; i < names->nelts; ++i) {
         if ((err = add_domain_names(cmd, md, 1, &APR_ARRAY_IDX(names, i, char *)))) return err;
     }
@@ -235,6 +272,8 @@ static const char *section_mdomain(cmd_parms *cmd, void *dc, const char *arg)
     return register_md(cmd, md);
 }
 
+#define MODE_WORDS "unknown value, use \"auto|manual\""
+
 static const char *set_member(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     const char *err = check_context(cmd, 1);
@@ -242,10 +281,10 @@ static const char *set_member(cmd_parms *cmd, void *dc, int argc, char *const ar
     if (err) return err;
     if (!in_section(cmd)) {
         if (argc != 1 || !is_mode_word(argv[0]))
-            return apr_psprintf(cmd->pool, "%s outside of <MDomain> only takes 'auto' or 'manual' "
-                                "(the default for MDMembers), not '%s'%s", cmd->cmd->name,
-                                argc ? argv[0] : "", argc > 1 ? " ..." : "");
-        cmd_sc(cmd)->mc->defaults->transitive = !strcasecmp(argv[0], "auto");
+            return apr_psprintf(cmd->pool, "%s outside of <MDomain>: " MODE_WORDS " (the default "
+                                "for MDMembers), not '%s'%s; names go inside <MDomain NAME>",
+                                cmd->cmd->name, argc ? argv[0] : "", argc > 1 ? " ..." : "");
+        target_md(cmd)->transitive = !strcasecmp(argv[0], "auto");
         return NULL;
     }
     if (argc == 1 && is_mode_word(argv[0])) {
@@ -260,7 +299,8 @@ static const char *set_members(cmd_parms *cmd, void *dc, const char *value)
     const char *err = check_context(cmd, 1);
     (void)dc;
     if (err) return err;
-    if (!is_mode_word(value)) return bad_value(cmd, value, "use 'auto' or 'manual'");
+    if (!is_mode_word(value))
+        return apr_psprintf(cmd->pool, "%s: " MODE_WORDS ", not '%s'", cmd->cmd->name, value);
     target_md(cmd)->transitive = !strcasecmp(value, "auto");
     return NULL;
 }
@@ -272,49 +312,63 @@ static const char *set_match_names(cmd_parms *cmd, void *dc, const char *value)
     if (err) return err;
     if (!strcasecmp(value, "all")) cmd_sc(cmd)->mc->match_servernames = 0;
     else if (!strcasecmp(value, "servernames")) cmd_sc(cmd)->mc->match_servernames = 1;
-    else return bad_value(cmd, value, "use 'all' or 'servernames'");
+    else return apr_psprintf(cmd->pool, "%s: invalid argument, must be a 'all' or 'servernames', "
+                             "not '%s'", cmd->cmd->name, value);
     return NULL;
 }
 
 /* ---- CA ---- */
 
-const char *md_config_ca_url(apr_pool_t *p, const char *name)
+static const char *const known_cas[][3] = {
+    { "LetsEncrypt", "https://acme-v02.api.letsencrypt.org/directory" },
+    { "LetsEncrypt-Test", "https://acme-staging-v02.api.letsencrypt.org/directory" },
+    { "Buypass", "https://api.buypass.com/acme/directory" },
+    { "Buypass-Test", "https://api.test4.buypass.no/acme/directory" },
+};
+
+/* The URL of a CA name or URL, or NULL with the reason in *pwhy. As with the reference, a
+ * URL of any scheme passes (the CA is asked later); an absolute path is ours only: the
+ * socket of tailscaled for MDCertificateProtocol tailscale. */
+static const char *ca_url(apr_pool_t *p, const char *name, const char **pwhy)
 {
-    static const char *const known[][2] = {
-        { "letsencrypt", "https://acme-v02.api.letsencrypt.org/directory" },
-        { "letsencrypt-test", "https://acme-staging-v02.api.letsencrypt.org/directory" },
-        { "buypass", "https://api.buypass.com/acme/directory" },
-        { "buypass-test", "https://api.test4.buypass.no/acme/directory" },
-    };
-    apr_uri_t uri;
     size_t i;
 
-    for (i = 0; i < sizeof(known) / sizeof(known[0]); ++i) {
-        if (!strcasecmp(name, known[i][0])) return known[i][1];
+    for (i = 0; i < sizeof(known_cas) / sizeof(known_cas[0]); ++i) {
+        if (!strcasecmp(name, known_cas[i][0])) return known_cas[i][1];
     }
     if (name[0] == '/') return apr_pstrcat(p, "file://localhost", name, NULL); /* a socket */
-    if (apr_uri_parse(p, name, &uri) != APR_SUCCESS || !uri.scheme) return NULL;
-    if (!strcasecmp(uri.scheme, "file")) return name;          /* tailscale socket */
-    if ((strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https")) || !uri.hostname)
-        return NULL;
-    return name;
+    *pwhy = md_util_uri_problem(p, name);
+    return *pwhy ? NULL : name;
+}
+
+const char *md_config_ca_url(apr_pool_t *p, const char *name)
+{
+    const char *why;
+    return ca_url(p, name, &why);
 }
 
 static const char *set_ca(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
-    const char *err = check_context(cmd, 1);
+    const char *err = check_context(cmd, 1), *why = NULL;
     apr_array_header_t *urls;
     int i;
 
     (void)dc;
     if (err) return err;
-    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs at least one URL", NULL);
+    if (argc < 1) return NULL;              /* as the reference: nothing changes */
     urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; ++i) {
-        const char *url = md_config_ca_url(cmd->pool, argv[i]);
-        if (!url) return bad_value(cmd, argv[i], "not an http(s) URL, one of letsencrypt, "
-                                   "letsencrypt-test, buypass, buypass-test, nor the socket of "
-                                   "tailscaled (file://localhost/PATH)");
+        const char *url = ca_url(cmd->pool, argv[i], &why), *proto = target_md(cmd)->ca_proto;
+        if (!proto) proto = cmd_sc(cmd)->mc->defaults->ca_proto;
+        if (url && argv[i][0] == '/' && !md_tailscale_is_proto(proto))
+            return apr_psprintf(cmd->pool, "%s: The CA name '%s' is not known and it is not a URL "
+                                "either (missing uri scheme). A plain path is the socket of "
+                                "tailscaled: write 'MDCertificateProtocol tailscale' before it",
+                                cmd->cmd->name, argv[i]);
+        if (!url)
+            return apr_psprintf(cmd->pool, "%s: The CA name '%s' is not known and it is not a URL "
+                                "either (%s). Known CA names are: LetsEncrypt LetsEncrypt-Test "
+                                "Buypass Buypass-Test.", cmd->cmd->name, argv[i], why);
         APR_ARRAY_PUSH(urls, const char *) = url;
     }
     target_md(cmd)->ca_urls = urls;
@@ -328,32 +382,38 @@ static const char *set_ca_proto(cmd_parms *cmd, void *dc, const char *value)
     if (err) return err;
     if (!strcasecmp(value, "ACME")) target_md(cmd)->ca_proto = "ACME";
     else if (!strcasecmp(value, "tailscale")) target_md(cmd)->ca_proto = "tailscale";
-    else return bad_value(cmd, value, "use 'ACME' or 'tailscale'");
+    else return apr_psprintf(cmd->pool, "%s: unknown CA protocol '%s'; use ACME or tailscale",
+                             cmd->cmd->name, value);
     return NULL;
 }
 
+/* 'accepted', or the URL of the CA's terms of service (the older form, kept in md.json as
+ * the reference keeps it). Anything else can never work: refused now, in the words the
+ * reference logs when it renews. */
 static const char *set_agreement(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 1);
+    const char *err = check_context(cmd, 1), *why;
     (void)dc;
     if (err) return err;
-    /* Old configs give the terms-of-service URL: that means accepted, too. */
-    if (strcasecmp(value, "accepted") && !md_config_ca_url(cmd->pool, value))
-        return bad_value(cmd, value, "use 'accepted'");
-    target_md(cmd)->ca_agreement = "accepted";
+    if (!strcasecmp(value, "accepted")) {
+        target_md(cmd)->ca_agreement = "accepted";
+        return NULL;
+    }
+    if ((why = md_util_uri_problem(cmd->pool, value)) != NULL)
+        return apr_psprintf(cmd->pool, "%s: invalid agreement uri (%s): %s; use 'accepted' (or "
+                            "the URL of the CA's terms of service)", cmd->cmd->name, why, value);
+    target_md(cmd)->ca_agreement = value;
     return NULL;
 }
 
+/* Any value, as with the reference: the CA judges the address. */
 static const char *set_contact(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 1), *at;
+    const char *err = check_context(cmd, 1);
     md_t *md = target_md(cmd);
     (void)dc;
     if (err) return err;
     if (!strncasecmp(value, "mailto:", 7)) value += 7;
-    at = strchr(value, '@');
-    if (!at || at == value || !at[1] || strchr(at + 1, '@') || strpbrk(value, " \t<>\"'"))
-        return bad_value(cmd, value, "not an e-mail address");
     md->contacts = apr_array_make(cmd->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(md->contacts, const char *) = apr_pstrcat(cmd->pool, "mailto:", value, NULL);
     return NULL;
@@ -361,44 +421,68 @@ static const char *set_contact(cmd_parms *cmd, void *dc, const char *value)
 
 static const char *set_challenges(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
+    static const char *const known[] = { "http-01", "tls-alpn-01", "dns-01" };
     const char *err = check_context(cmd, 1);
     apr_array_header_t *list;
+    size_t k;
     int i;
 
     (void)dc;
     if (err) return err;
-    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs at least one challenge type", NULL);
+    if (argc < 1) {                         /* as the reference: the default types */
+        target_md(cmd)->ca_challenges = NULL;
+        return NULL;
+    }
     list = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 0; i < argc; ++i) {
-        if (strcmp(argv[i], "http-01") && strcmp(argv[i], "tls-alpn-01") && strcmp(argv[i], "dns-01"))
-            return bad_value(cmd, argv[i], "unknown challenge type, use http-01, tls-alpn-01 or dns-01");
-        md_util_array_add_unique(list, argv[i]);
+        for (k = 0; k < sizeof(known) / sizeof(known[0]); ++k) {
+            if (!strcasecmp(argv[i], known[k])) break;
+        }
+        if (k == sizeof(known) / sizeof(known[0]))
+            return apr_psprintf(cmd->pool, "%s: unknown challenge type '%s'; use http-01, "
+                                "tls-alpn-01 or dns-01 (a CA offers none of the types it does "
+                                "not know: challenge-mismatch)", cmd->cmd->name, argv[i]);
+        md_util_array_add_unique(list, known[k]);
     }
     target_md(cmd)->ca_challenges = list;
     return NULL;
 }
 
+/* "http:N", "https:N", "80:N", "443:N"; N is a port or '-' (not reachable). The reference
+ * reads N with strtol (trailing text is ignored) and the schemes in lower case only. */
 static const char *parse_port_map(cmd_parms *cmd, const char *value)
 {
     md_mod_conf_t *mc = cmd_sc(cmd)->mc;
-    const char *colon = strchr(value, ':'), *port;
-    int *target, n;
+    const char *port;
     char *end;
+    long from, n;
 
-    if (!colon) return bad_value(cmd, value, "expected http:PORT or https:PORT (PORT may be '-')");
-    if (!strncasecmp(value, "http:", 5)) target = &mc->local_80;
-    else if (!strncasecmp(value, "https:", 6)) target = &mc->local_443;
-    else return bad_value(cmd, value, "only the schemes http and https can be mapped");
-    port = colon + 1;
+    if (!strncmp(value, "http:", 5)) {
+        from = 80;
+        port = value + 5;
+    }
+    else if (!strncmp(value, "https:", 6)) {
+        from = 443;
+        port = value + 6;
+    }
+    else {
+        from = strtol(value, &end, 10);
+        if (end == value || *end != ':')
+            return bad_value(cmd, value, "no ':' after first port number; use 80:PORT, 443:PORT, "
+                             "http:PORT or https:PORT (PORT may be '-')");
+        if (from != 80 && from != 443)
+            return bad_value(cmd, value, "mapped port number must be 80 or 443");
+        port = end + 1;
+    }
     if (!strcmp(port, "-")) {
-        *target = -1;
+        *(from == 80 ? &mc->local_80 : &mc->local_443) = -1;
         return NULL;
     }
-    errno = 0;
-    n = (int)strtol(port, &end, 10);
-    if (!*port || *end || errno || n < 1 || n > 65535)
-        return bad_value(cmd, value, "the port must be a number from 1 to 65535 or '-'");
-    *target = n;
+    n = strtol(port, &end, 10);
+    if (n <= 0 || n > 65535)
+        return bad_value(cmd, value, "invalid number for port map, must be in ]0,65535] "
+                         "(or '-': not reachable)");
+    *(from == 80 ? &mc->local_80 : &mc->local_443) = (int)n;
     return NULL;
 }
 
@@ -411,13 +495,12 @@ static const char *set_port_map(cmd_parms *cmd, void *dc, const char *v1, const 
     return v2 ? parse_port_map(cmd, v2) : NULL;
 }
 
-static const char *resolve_cmd(cmd_parms *cmd, const char *line, const char **pline)
+/* A program line; empty means none, as with the reference. */
+static const char *set_cmd_line(cmd_parms *cmd, const char *line, const char **pline)
 {
-    int argc;
-    const char **argv = md_util_cmdline_split(cmd->pool, line, &argc);
-    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs the path of a program", NULL);
-    *pline = line;
-    (void)argv;
+    int argc = 0;
+    md_util_cmdline_split(cmd->pool, line, &argc);
+    *pline = argc > 0 ? line : NULL;
     return NULL;
 }
 
@@ -426,15 +509,17 @@ static const char *set_dns01_cmd(cmd_parms *cmd, void *dc, const char *value)
     const char *err = check_context(cmd, 1);
     (void)dc;
     if (err) return err;
-    return resolve_cmd(cmd, value, &target_md(cmd)->dns01_cmd);
+    return set_cmd_line(cmd, value, &target_md(cmd)->dns01_cmd);
 }
 
 static const char *set_dns01_version(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 1);
+    const char *err = check_context(cmd, 0);
     (void)dc;
     if (err) return err;
-    if (strcmp(value, "1") && strcmp(value, "2")) return bad_value(cmd, value, "use 1 or 2");
+    if (strcmp(value, "1") && strcmp(value, "2"))
+        return apr_psprintf(cmd->pool, "%s: Only versions `1` and `2` are supported, not '%s'",
+                            cmd->cmd->name, value);
     target_md(cmd)->dns01_version = atoi(value);
     return NULL;
 }
@@ -445,7 +530,9 @@ static const char *set_pkeys(cmd_parms *cmd, void *dc, int argc, char *const arg
     apr_array_header_t *specs;
     (void)dc;
     if (err) return err;
-    if (argc < 1) return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs a key type, e.g. RSA 2048", NULL);
+    if (argc < 1)
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " needs to specify the private key type, "
+                           "e.g. RSA 2048 or P-256", NULL);
     why = md_pkey_specs_parse(cmd->pool, argc, argv, &specs);
     if (why) return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, why);
     target_md(cmd)->pkey_specs = specs;
@@ -461,7 +548,8 @@ static const char *set_renew_mode(cmd_parms *cmd, void *dc, const char *value)
     if (!strcasecmp(value, "auto") || !strcasecmp(value, "automatic")) md->renew_mode = MD_RENEW_AUTO;
     else if (!strcasecmp(value, "always")) md->renew_mode = MD_RENEW_ALWAYS;
     else if (!strcasecmp(value, "manual")) md->renew_mode = MD_RENEW_MANUAL;
-    else return bad_value(cmd, value, "use 'always', 'auto' or 'manual'");
+    else return apr_psprintf(cmd->pool, "%s: unknown MDDriveMode %s (use always, auto or manual; "
+                             "MDDriveMode is the old name of MDRenewMode)", cmd->cmd->name, value);
     return NULL;
 }
 
@@ -486,10 +574,31 @@ static const char *fn(cmd_parms *cmd, void *dc, const char *value)              
     (void)dc;                                                                     \
     return err ? err : parse_duration(cmd, value, &cmd_sc(cmd)->mc->field);       \
 }
-GLOBAL_DURATION(set_retry_delay, retry_delay)
-GLOBAL_DURATION(set_initial_delay, initial_delay)
 GLOBAL_DURATION(set_activation_delay, activation_delay)
-GLOBAL_DURATION(set_stapling_keep, stapling_keep)
+
+static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    md_mod_conf_t *mc = cmd_sc(cmd)->mc;
+    (void)dc;
+    if (err || (err = parse_duration(cmd, value, &mc->retry_delay))) return err;
+    if (mc->retry_delay <= 0)
+        return apr_psprintf(cmd->pool, "%s: minimum delay must be greater than 0, not '%s'",
+                            cmd->cmd->name, value);
+    return NULL;
+}
+
+static const char *set_initial_delay(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 0);
+    md_mod_conf_t *mc = cmd_sc(cmd)->mc;
+    (void)dc;
+    if (err || (err = parse_duration(cmd, value, &mc->initial_delay))) return err;
+    if (mc->initial_delay < 0)
+        return apr_psprintf(cmd->pool, "%s: initial delay must not be negative, not '%s'",
+                            cmd->cmd->name, value);
+    return NULL;
+}
 
 static const char *set_check_interval(cmd_parms *cmd, void *dc, const char *value)
 {
@@ -502,6 +611,29 @@ static const char *set_check_interval(cmd_parms *cmd, void *dc, const char *valu
     return NULL;
 }
 
+/* How long OCSP responses are kept: a duration (a plain number is days) or, as with the
+ * reference, "N%" of the default of seven days. */
+static const char *set_stapling_keep(cmd_parms *cmd, void *dc, const char *value)
+{
+    const char *err = check_context(cmd, 1), *why;
+    md_mod_conf_t *mc = cmd_sc(cmd)->mc;
+    long n;
+    (void)dc;
+    if (err) return err;
+    why = md_util_parse_duration(value, MD_UNIT_DAYS, &mc->stapling_keep);
+    if (!why) return NULL;
+    if (md_util_parse_percent(value, &n) == NULL) {
+        mc->stapling_keep = apr_time_from_sec(7 * 86400) / 100 * n;
+        return NULL;
+    }
+    if (!strcmp(md_util_parse_percent(value, &n), MD_PERCENT_NEGATIVE))
+        return apr_psprintf(cmd->pool, "%s %s and not negative: '%s'", cmd->cmd->name,
+                            MD_PERCENT_NEGATIVE, value);
+    return apr_psprintf(cmd->pool, "%s has unrecognized format '%s': %s (use a duration like 7d, "
+                        "a plain number of days, or a share of 7 days like 50%%)",
+                        cmd->cmd->name, value, why);
+}
+
 /* A whole number in [min, max] for a global directive. */
 static const char *parse_int(cmd_parms *cmd, const char *value, long min, long max,
                              const char *hint, int *pn)
@@ -512,25 +644,35 @@ static const char *parse_int(cmd_parms *cmd, const char *value, long min, long m
     if (err) return err;
     errno = 0;
     n = strtol(value, &end, 10);
-    if (!*value || *end || errno || n < min || n > max) return bad_value(cmd, value, hint);
+    if (!*value || *end || errno || n < min || n > max)
+        return apr_psprintf(cmd->pool, "%s: %s, not '%s'", cmd->cmd->name, hint, value);
     *pn = (int)n;
     return NULL;
 }
 
+/* As the reference reads it: the leading number counts, text after it is ignored. */
 static const char *set_retry_failover(cmd_parms *cmd, void *dc, const char *value)
 {
+    const char *err = check_context(cmd, 0);
+    long n;
     (void)dc;
-    return parse_int(cmd, value, 1, 1000000, "use a number of errors of at least 1",
-                     &cmd_sc(cmd)->mc->retry_failover);
+    if (err) return err;
+    n = strtol(value, NULL, 10);
+    if (n <= 0 || n > 1000000)
+        return apr_psprintf(cmd->pool, "%s: invalid argument, must be a number > 0 (errors before "
+                            "the next CA is tried), not '%s'", cmd->cmd->name, value);
+    cmd_sc(cmd)->mc->retry_failover = (int)n;
+    return NULL;
 }
 
 static const char *set_renew_jobs(cmd_parms *cmd, void *dc, const char *value)
 {
     (void)dc;
-    return parse_int(cmd, value, 1, 256, "use a number of renewals between 1 and 256",
-                     &cmd_sc(cmd)->mc->renew_jobs);
+    return parse_int(cmd, value, 1, 256, "invalid argument, must be a number of renewals "
+                     "between 1 and 256", &cmd_sc(cmd)->mc->renew_jobs);
 }
 
+/* Also allowed in <If> and <Files> (not in <Directory>/<Location>), as with the reference. */
 static const char *set_require_https(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err = check_context(cmd, 1);
@@ -540,7 +682,8 @@ static const char *set_require_https(cmd_parms *cmd, void *dc, const char *value
     if (!strcasecmp(value, "off")) md->require_https = MD_REQUIRE_OFF;
     else if (!strcasecmp(value, "temporary")) md->require_https = MD_REQUIRE_TEMPORARY;
     else if (!strcasecmp(value, "permanent")) md->require_https = MD_REQUIRE_PERMANENT;
-    else return bad_value(cmd, value, "use 'off', 'temporary' or 'permanent'");
+    else return apr_psprintf(cmd->pool, "%s: unknown '%s', supported parameter values are "
+                             "'temporary' and 'permanent' (and 'off')", cmd->cmd->name, value);
     return NULL;
 }
 
@@ -584,25 +727,35 @@ static const char *fn(cmd_parms *cmd, void *dc, const char *value)              
     return err ? err : parse_flag(cmd, value, &cmd_sc(cmd)->mc->field);           \
 }
 GLOBAL_FLAG(set_base_server, manage_base_server)
-GLOBAL_FLAG(set_server_status, server_status_enabled)
-GLOBAL_FLAG(set_certificate_status, certificate_status_enabled)
-GLOBAL_FLAG(set_staple_others, staple_others)
+
+/* Module-wide switches the reference takes inside <MDomain> too (for the whole server). */
+#define SERVER_FLAG(fn, field)                                                    \
+static const char *fn(cmd_parms *cmd, void *dc, const char *value)                \
+{                                                                                 \
+    const char *err = check_context(cmd, 1);                                      \
+    (void)dc;                                                                     \
+    return err ? err : parse_flag(cmd, value, &cmd_sc(cmd)->mc->field);           \
+}
+SERVER_FLAG(set_server_status, server_status_enabled)
+SERVER_FLAG(set_certificate_status, certificate_status_enabled)
+SERVER_FLAG(set_staple_others, staple_others)
 
 static const char *set_notify_cmd(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err = check_context(cmd, 0);
     (void)dc;
-    return err ? err : resolve_cmd(cmd, value, &cmd_sc(cmd)->mc->notify_cmd);
+    return err ? err : set_cmd_line(cmd, value, &cmd_sc(cmd)->mc->notify_cmd);
 }
 
 static const char *set_message_cmd(cmd_parms *cmd, void *dc, const char *value)
 {
     const char *err = check_context(cmd, 0);
     (void)dc;
-    return err ? err : resolve_cmd(cmd, value, &cmd_sc(cmd)->mc->message_cmd);
+    return err ? err : set_cmd_line(cmd, value, &cmd_sc(cmd)->mc->message_cmd);
 }
 
-/* A file that must exist and be readable now, relative to ServerRoot. */
+/* A file that must exist and be readable now, relative to ServerRoot. not_found: the
+ * reference's words for a file that is missing (or no regular file). */
 static const char *existing_file(cmd_parms *cmd, const char *value, const char **ppath)
 {
     const char *path = ap_server_root_relative(cmd->pool, value);
@@ -612,10 +765,11 @@ static const char *existing_file(cmd_parms *cmd, const char *value, const char *
     if (!path) return bad_value(cmd, value, "not a valid path");
     rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool);
     if (rv != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "%s: cannot access file '%s': %s", cmd->cmd->name, path,
+        return apr_psprintf(cmd->pool, "%s: file not found: %s (%s)", cmd->cmd->name, path,
                             apr_strerror(rv, apr_palloc(cmd->pool, 128), 128));
     if (fi.filetype != APR_REG)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a regular file", cmd->cmd->name, path);
+        return apr_psprintf(cmd->pool, "%s: file not found: %s is not a regular file",
+                            cmd->cmd->name, path);
     *ppath = path;
     return NULL;
 }
@@ -638,8 +792,9 @@ static const char *set_static_file(cmd_parms *cmd, void *dc, const char *value)
     (void)dc;
     if (err) return err;
     if (!in_section(cmd))
-        return apr_pstrcat(cmd->pool, cmd->cmd->name, " belongs inside <MDomain>: a static ",
-                           is_key ? "key" : "certificate", " is for one managed domain", NULL);
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, " is only valid inside a '", MD_SECTION_NAME,
+                           "' context, not here: a static ", is_key ? "key" : "certificate",
+                           " is for one managed domain, write it inside <MDomain NAME>", NULL);
     return add_file(cmd, value, is_key ? &md->pkey_files : &md->cert_files);
 }
 
@@ -655,61 +810,82 @@ static const char *set_store_dir(cmd_parms *cmd, void *dc, const char *value)
 
 static const char *set_store_locks(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 0), *why;
+    const char *err = check_context(cmd, 0);
     md_mod_conf_t *mc = cmd_sc(cmd)->mc;
     apr_interval_time_t d;
     (void)dc;
     if (err) return err;
     if (!strcasecmp(value, "on")) mc->use_store_locks = 1;
     else if (!strcasecmp(value, "off")) mc->use_store_locks = 0;
-    else if ((why = md_util_parse_duration(value, md_util_plain_unit(cmd->cmd->name), &d)) != NULL)
-        return bad_value(cmd, value, "use 'on', 'off' or a duration such as 10s");
+    else if (md_util_parse_duration(value, md_util_plain_unit(cmd->cmd->name), &d) != NULL)
+        return apr_psprintf(cmd->pool, "%s: neither 'on', 'off' or a duration specified: '%s' "
+                            "(e.g. 10s, a plain number counts seconds)", cmd->cmd->name, value);
     else {
         mc->use_store_locks = 1;
-        mc->lock_wait_timeout = d;
+        mc->lock_wait_timeout = d > 0 ? d : 0;
     }
     return NULL;
 }
 
 static const char *set_proxy(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 1);
+    const char *err = check_context(cmd, 1), *why;
     apr_uri_t uri;
     (void)dc;
     if (err) return err;
-    if (apr_uri_parse(cmd->pool, value, &uri) != APR_SUCCESS || !uri.scheme || !uri.hostname)
-        return bad_value(cmd, value, "not a proxy URL such as http://proxy.local:3128");
+    if ((why = md_util_uri_problem(cmd->pool, value)) != NULL)
+        return apr_psprintf(cmd->pool, "%s: invalid proxy URL '%s': %s (use e.g. "
+                            "http://proxy.local:3128)", cmd->cmd->name, value, why);
+    if (apr_uri_parse(cmd->pool, value, &uri) != APR_SUCCESS
+        || (strcasecmp(uri.scheme, "http") && strcasecmp(uri.scheme, "https")))
+        return apr_psprintf(cmd->pool, "%s: invalid proxy URL '%s': uri scheme must be http or "
+                            "https", cmd->cmd->name, value);
     target_md(cmd)->proxy_url = value;
+    return NULL;
+}
+
+/* The trust anchors for talking to the CA; inside <MDomain> for that MD only. As with the
+ * reference, a file that does not exist yet is no configuration error: connections fail
+ * (and say so in md-status) until it does. */
+static const char *ca_file_path(cmd_parms *cmd, const char *value, const char **ppath)
+{
+    const char *path = ap_server_root_relative(cmd->pool, value);
+    if (!path) return bad_value(cmd, value, "not a valid path");
+    if (!md_util_file_exists(path, cmd->pool))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, APLOGNO(10917)
+                     "%s: the file %s does not exist (yet): connections that need it fail "
+                     "until it does", cmd->cmd->name, path);
+    *ppath = path;
     return NULL;
 }
 
 static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 0);
+    const char *err = check_context(cmd, 1);
     (void)dc;
-    return err ? err : existing_file(cmd, value, &cmd_sc(cmd)->mc->ca_certs_file);
+    if (err) return err;
+    if (in_section(cmd)) return ca_file_path(cmd, value, &cmd_sc(cmd)->current->ca_certs);
+    return ca_file_path(cmd, value, &cmd_sc(cmd)->mc->ca_certs_file);
 }
 
 static const char *set_proxy_ca_file(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 0);
+    const char *err = check_context(cmd, 1);
     (void)dc;
-    return err ? err : existing_file(cmd, value, &cmd_sc(cmd)->mc->proxy_ca_certs_file);
+    return err ? err : ca_file_path(cmd, value, &cmd_sc(cmd)->mc->proxy_ca_certs_file);
 }
 
-static int is_base64url(apr_pool_t *p, const char *s)
-{
-    unsigned char *raw;
-    return *s && md_util_base64url_decode(p, s, &raw) > 0;
-}
-
+/* The EAB key id and HMAC key, or a JSON file {"kid": ..., "hmac": ...}, or 'none'. The
+ * HMAC may be base64url or standard base64 (with padding); one that decodes to nothing can
+ * never work and is refused now (the reference fails at the first renewal). */
 static const char *set_eab(cmd_parms *cmd, void *dc, const char *v1, const char *v2)
 {
     const char *err = check_context(cmd, 1), *path;
     md_t *md = target_md(cmd);
+    unsigned char *raw;
     (void)dc;
     if (err) return err;
-    if (!v2) {
+    if (!v2 || !*v2) {
         json_t *j;
         const char *kid, *hmac;
         if (!strcasecmp(v1, "none")) {
@@ -719,17 +895,25 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *v1, const char 
         }
         if ((err = existing_file(cmd, v1, &path))) return err;
         if (md_json_read_file(&j, path, cmd->pool, &err) != APR_SUCCESS)
-            return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+            return apr_psprintf(cmd->pool, "%s: error reading JSON file %s: %s", cmd->cmd->name,
+                                path, err);
         kid = json_string_value(json_object_get(j, "kid"));
         hmac = json_string_value(json_object_get(j, "hmac"));
-        if (!kid || !*kid || !hmac)
-            return apr_psprintf(cmd->pool, "%s: %s must hold {\"kid\": \"...\", \"hmac\": \"...\"}",
+        if (!kid || !*kid)
+            return apr_psprintf(cmd->pool, "%s: JSON does not contain 'kid' element in file %s "
+                                "(it must hold {\"kid\": \"...\", \"hmac\": \"...\"})",
+                                cmd->cmd->name, path);
+        if (!hmac || !*hmac)
+            return apr_psprintf(cmd->pool, "%s: JSON does not contain 'hmac' element in file %s "
+                                "(it must hold {\"kid\": \"...\", \"hmac\": \"...\"})",
                                 cmd->cmd->name, path);
         v1 = apr_pstrdup(cmd->pool, kid);
         v2 = apr_pstrdup(cmd->pool, hmac);
     }
-    if (!is_base64url(cmd->pool, v2))
-        return bad_value(cmd, v2, "the EAB hmac must be base64url encoded");
+    if (md_util_base64url_decode(cmd->pool, v2, &raw) <= 0)
+        return apr_psprintf(cmd->pool, "%s: external account binding HMAC value is not valid "
+                            "base64: '%s' (give the key as base64url or standard base64)",
+                            cmd->cmd->name, v2);
     md->eab_kid = v1;
     md->eab_hmac = v2;
     return NULL;
@@ -737,27 +921,19 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *v1, const char 
 
 static const char *set_profile(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 1), *s;
+    const char *err = check_context(cmd, 1);
     (void)dc;
     if (err) return err;
-    for (s = value; *s; ++s) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.')
-            return bad_value(cmd, value, "a profile name consists of letters, digits, '-', '_' and '.'");
-    }
-    if (!*value) return bad_value(cmd, value, "the profile name is empty");
-    target_md(cmd)->profile = value;
+    target_md(cmd)->profile = value;    /* the CA knows its profiles */
     return NULL;
 }
 
 static const char *set_cert_check(cmd_parms *cmd, void *dc, const char *name, const char *url)
 {
-    const char *err = check_context(cmd, 0);
+    const char *err = check_context(cmd, 1);
     md_mod_conf_t *mc = cmd_sc(cmd)->mc;
-    apr_uri_t uri;
     (void)dc;
     if (err) return err;
-    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.scheme)
-        return bad_value(cmd, url, "not a URL");
     mc->cert_check_name = name;
     mc->cert_check_url = url;
     return NULL;
@@ -765,7 +941,7 @@ static const char *set_cert_check(cmd_parms *cmd, void *dc, const char *name, co
 
 static const char *set_ocsp_renew_window(cmd_parms *cmd, void *dc, const char *value)
 {
-    const char *err = check_context(cmd, 0);
+    const char *err = check_context(cmd, 1);
     (void)dc;
     return err ? err : parse_timeslice(cmd, value, &cmd_sc(cmd)->mc->ocsp_renew_window);
 }
@@ -803,7 +979,8 @@ const command_rec md_cmds[] = {
     M_TAKE1("MDActivationDelay", set_activation_delay, "minimum age of a staged certificate"),
     M_TAKE1("MDActivation", set_activation, "graceful|hot: when staged certificates go live"),
     M_TAKE1("MDActivationSlotSize", set_activation_slot_size, "bytes of shared memory per MD"),
-    M_TAKE1("MDRequireHttps", set_require_https, "off|temporary|permanent"),
+    AP_INIT_TAKE1("MDRequireHttps", set_require_https, NULL, RSRC_CONF | ACCESS_CONF,
+                  "off|temporary|permanent"),
     M_TAKE1("MDMustStaple", set_must_staple, "on|off"),
     AP_INIT_RAW_ARGS("MDNotifyCmd", set_notify_cmd, NULL, RSRC_CONF, "program run after renewal"),
     AP_INIT_RAW_ARGS("MDMessageCmd", set_message_cmd, NULL, RSRC_CONF, "program run on events"),

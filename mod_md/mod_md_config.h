@@ -56,6 +56,7 @@ typedef struct md_srv_conf_t {
     md_mod_conf_t *mc;
     md_t *current;                    /* the <MDomain> section being read */
     md_t *assigned;                   /* the MD this server belongs to */
+    md_t *vhost_ignored;              /* MD settings written in this <VirtualHost>: no effect */
 } md_srv_conf_t;
 
 extern const command_rec md_cmds[];

@@ -12,6 +12,34 @@ static const char *parse_specs(const char *line, apr_array_header_t **specs)
     return md_pkey_specs_parse(pool, argc, argv, specs);
 }
 
+/* As the reference (compat item 6): one RSA key, one key per curve name (ignoring case),
+ * 'Default' alone; the messages hold its words. */
+START_TEST(pkey_specs_like_the_reference)
+{
+    apr_array_header_t *specs;
+    const char *err;
+
+    ck_assert_str_eq(parse_specs("RSA 2048 RSA 3072", &specs), "two keys of type 'RSA' are not possible.");
+    ck_assert_str_eq(parse_specs("rsa RSA", &specs), "two keys of type 'RSA' are not possible.");
+    ck_assert_str_eq(parse_specs("RSA 3072 rsa4096", &specs), "two keys of type 'RSA' are not possible.");
+    ck_assert_str_eq(parse_specs("P-256 p-256", &specs), "two keys of type 'p-256' are not possible.");
+    ck_assert_str_eq(parse_specs("secp384r1 SECP384R1", &specs), "two keys of type 'SECP384R1' are not possible.");
+    ck_assert_ptr_null(parse_specs("secp256r1 P-256", &specs));      /* other names: as the reference */
+    ck_assert_ptr_null(parse_specs("P-256 RSA P-384", &specs));
+    ck_assert_int_eq(specs->nelts, 3);
+    ck_assert_ptr_null(parse_specs("Default", &specs));
+    ck_assert_ptr_nonnull(strstr(parse_specs("Default RSA", &specs), "'Default' allows no other parameter"));
+    ck_assert_ptr_nonnull(strstr(parse_specs("RSA Default", &specs), "'Default' allows no other parameter"));
+    ck_assert_ptr_nonnull(strstr(parse_specs("Default Default", &specs), "'Default' allows no other parameter"));
+    err = parse_specs("RSA 1024", &specs);
+    ck_assert_ptr_nonnull(strstr(err, "must be 2048 or higher in order to be considered safe."));
+    ck_assert_ptr_nonnull(strstr(parse_specs("DSA", &specs), "ec curve unknown: DSA"));
+    ck_assert_ptr_nonnull(strstr(parse_specs("RSA 2048 4096", &specs), "ec curve unknown: 4096"));
+    ck_assert_ptr_nonnull(parse_specs("X25519", &specs));           /* cannot sign */
+    ck_assert_ptr_nonnull(parse_specs("RSA 99999", &specs));
+}
+END_TEST
+
 START_TEST(pkey_specs)
 {
     apr_array_header_t *specs;
@@ -165,6 +193,7 @@ static Suite *suite(void)
     tcase_add_test(tc, json_roundtrip);
     tcase_add_test(tc, json_bad_input);
     tcase_add_test(tc, wildcard_covers);
+    tcase_add_test(tc, pkey_specs_like_the_reference);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -70,18 +70,53 @@ START_TEST(manual_warns)
 }
 END_TEST
 
+/* As with the reference: a host with names of two MDs belongs to the first one that
+ * matches (ServerName first); the other name is a warning, not a configuration error. */
 START_TEST(vhost_in_two_mds)
 {
     md_t *a = md_of(1, "a.org", NULL), *b = md_of(1, "b.org", NULL);
     md_vhost_t *v = vh_of("a.org", "b.org");
-    apr_array_header_t *mds = list(a, b);
+    apr_array_header_t *mds = list(a, b), *w = apr_array_make(pool, 1, sizeof(char *));
+    apr_hash_t *h;
+    const char *warn;
+    ck_assert_ptr_null(md_match_check_mds(mds, &h, pool));
+    ck_assert_ptr_null(md_match_vhosts(mds, h, list(v, NULL), 0, w, pool));
+    ck_assert_ptr_eq(v->md, a);
+    ck_assert_int_eq(w->nelts, 1);
+    warn = APR_ARRAY_IDX(w, 0, const char *);
+    ck_assert_ptr_nonnull(strstr(warn, "a.org"));
+    ck_assert_ptr_nonnull(strstr(warn, "b.org"));
+    ck_assert_int_eq(b->domains->nelts, 1);
+}
+END_TEST
+
+/* MDMatchNames servernames: an alias that is part of another MD is a warning. */
+START_TEST(servernames_alias_of_other_md_warns)
+{
+    md_t *a = md_of(1, "a.org", NULL), *b = md_of(1, "b.org", NULL);
+    md_vhost_t *v = vh_of("a.org", "b.org");
+    apr_array_header_t *mds = list(a, b), *w = apr_array_make(pool, 1, sizeof(char *));
+    apr_hash_t *h;
+    ck_assert_ptr_null(md_match_check_mds(mds, &h, pool));
+    ck_assert_ptr_null(md_match_vhosts(mds, h, list(v, NULL), 1, w, pool));
+    ck_assert_ptr_eq(v->md, a);
+    ck_assert_int_eq(w->nelts, 1);
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(w, 0, const char *), "b.org"));
+}
+END_TEST
+
+/* Names are not judged at configuration time (the CA decides); a name in two MDs is an
+ * error in the reference's words. */
+START_TEST(names_unjudged_overlap_refused)
+{
+    md_t *a = md_of(1, "bad_na!me.org", "-x.org"), *b = md_of(1, "b.org", "-x.org");
+    apr_array_header_t *mds = list(a, NULL);
     apr_hash_t *h;
     const char *err;
     ck_assert_ptr_null(md_match_check_mds(mds, &h, pool));
-    err = md_match_vhosts(mds, h, list(v, NULL), 0, NULL, pool);
+    err = md_match_check_mds(list(a, b), &h, pool);
     ck_assert_ptr_nonnull(err);
-    ck_assert_ptr_nonnull(strstr(err, "a.org"));
-    ck_assert_ptr_nonnull(strstr(err, "b.org"));
+    ck_assert_ptr_nonnull(strstr(err, "two Managed Domains have an overlap in domain '-x.org'"));
 }
 END_TEST
 
@@ -108,6 +143,8 @@ static Suite *suite(void)
     tcase_add_test(tc, auto_adds_aliases);
     tcase_add_test(tc, manual_warns);
     tcase_add_test(tc, vhost_in_two_mds);
+    tcase_add_test(tc, servernames_alias_of_other_md_warns);
+    tcase_add_test(tc, names_unjudged_overlap_refused);
     tcase_add_test(tc, servernames_only_and_wildcards);
     suite_add_tcase(s, tc);
     return s;

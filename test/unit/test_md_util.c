@@ -25,10 +25,88 @@ START_TEST(duration_units)
 }
 END_TEST
 
+/* What the reference takes too: blanks before the number and after the unit, a sign, and
+ * durations beyond 100 years (cut to 100 years). */
+START_TEST(duration_lenient_like_the_reference)
+{
+    apr_interval_time_t d;
+    ck_assert_ptr_null(md_util_parse_duration("-5", MD_UNIT_DAYS, &d));
+    ck_assert_int_eq(d, -apr_time_from_sec(5 * 86400));
+    ck_assert_ptr_null(md_util_parse_duration(" 5d", MD_UNIT_SECONDS, &d));
+    ck_assert_int_eq(d, apr_time_from_sec(5 * 86400));
+    ck_assert_ptr_null(md_util_parse_duration("5d ", MD_UNIT_SECONDS, &d));
+    ck_assert_int_eq(d, apr_time_from_sec(5 * 86400));
+    ck_assert_ptr_null(md_util_parse_duration("+5", MD_UNIT_SECONDS, &d));
+    ck_assert_int_eq(d, apr_time_from_sec(5));
+    ck_assert_ptr_null(md_util_parse_duration("010", MD_UNIT_SECONDS, &d));
+    ck_assert_int_eq(d, apr_time_from_sec(10));
+    ck_assert_ptr_null(md_util_parse_duration("36501000d", MD_UNIT_SECONDS, &d));
+    ck_assert_int_eq(d, apr_time_from_sec(100LL * 365 * 86400));
+}
+END_TEST
+
+/* "N%" as the reference reads it; windows refuse 100% and more in its words. */
+START_TEST(percent_like_the_reference)
+{
+    md_timeslice_t ts;
+    long n;
+    ck_assert_ptr_null(md_util_parse_percent("50%", &n));
+    ck_assert_int_eq(n, 50);
+    ck_assert_ptr_null(md_util_parse_percent("200%", &n));
+    ck_assert_int_eq(n, 200);
+    ck_assert_ptr_null(md_util_parse_percent("%", &n));
+    ck_assert_int_eq(n, 0);
+    ck_assert_ptr_null(md_util_parse_percent("5%%", &n));
+    ck_assert_int_eq(n, 5);
+    ck_assert_str_eq(md_util_parse_percent("-5%", &n), MD_PERCENT_NEGATIVE);
+    ck_assert_ptr_nonnull(md_util_parse_percent("5.5%", &n));
+    ck_assert_ptr_nonnull(md_util_parse_percent("5x%", &n));
+    ck_assert_str_eq(md_util_parse_timeslice("-5%", &ts), MD_PERCENT_NEGATIVE);
+    ck_assert_ptr_null(md_util_parse_timeslice(" 5%", &ts));
+    ck_assert_int_eq(ts.norm, 100);
+    ck_assert_int_eq(ts.len, 5);
+    ck_assert_ptr_null(md_util_parse_timeslice("-5", &ts));
+    ck_assert_int_eq(ts.norm, 0);
+    ck_assert_str_eq(md_util_timeslice_format(pool, &ts), "-5d");
+}
+END_TEST
+
+/* URLs of CAs, proxies and terms of service: the reference's checks and words. */
+START_TEST(uri_problems)
+{
+    static const char *const good[] = {
+        "https://acme.example.org/dir", "https://127.0.0.1:14000/dir", "HTTP://x", "https://",
+        "https:///dir", "ftp://x.org/dir", "mailto:a@b", "urn:x", "file:///run/x.sock",
+        "https://x.org:65535/", "http://user@x/", "https://-x.org/", "https://x.org./",
+        "HTTPS://[::1]/", "https://x.org:00080/",
+    };
+    static const char *const bad[][2] = {
+        { "not-a-ca", "missing uri scheme" }, { "https://a b/", "whitespace in uri" },
+        { "https:", "missing uri identifier" }, { "http:foo", "missing hostname" },
+        { "https:/x", "missing hostname" }, { "1http://x", "not an uri" },
+        { "https://x.org:abc/", "not an uri" }, { "https://x.org:-1/", "invalid port" },
+        { "https://x.org:0/", "invalid port" }, { "https://x.org:65536/", "invalid port" },
+        { "https://x.org:/", "invalid port" }, { "https://x.org:+5/", "invalid port" },
+        { "https://x_y.org/", "invalid hostname" }, { "https://x..org/", "invalid hostname" },
+        { "https://[::1]/dir", "invalid hostname" }, { "https://a_b:0/", "invalid port" },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); ++i)
+        ck_assert_msg(md_util_uri_problem(pool, good[i]) == NULL, "refused '%s': %s", good[i],
+                      md_util_uri_problem(pool, good[i]));
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        const char *why = md_util_uri_problem(pool, bad[i][0]);
+        ck_assert_msg(why && !strcmp(why, bad[i][1]), "'%s': '%s', expected '%s'", bad[i][0],
+                      why ? why : "(accepted)", bad[i][1]);
+    }
+}
+END_TEST
+
 START_TEST(duration_invalid)
 {
     apr_interval_time_t d = 7;
-    const char *bad[] = { "", "abc", "10x", "-5", "5 d", "d", "1e3", "99999999999999999999d", "36501000d" };
+    const char *bad[] = { "", "abc", "10x", "5 d", "d", "1e3", "99999999999999999999d", "5 ", "--5",
+                          "+", "-d", "0x10", "1.5d" };
     size_t i;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i)
         ck_assert_msg(md_util_parse_duration(bad[i], MD_UNIT_SECONDS, &d) != NULL, "accepted '%s'", bad[i]);
@@ -173,9 +251,29 @@ START_TEST(base64url_roundtrip)
     n = md_util_base64url_decode(pool, enc, &out);
     ck_assert_int_eq(n, 5);
     ck_assert(!memcmp(out, raw, 5));
-    ck_assert_int_eq(md_util_base64url_decode(pool, "a+b", &out), -1);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "a!b", &out), -1);
     ck_assert_int_eq(md_util_base64url_decode(pool, "abcde", &out), -1);
     ck_assert_int_eq(md_util_base64url_decode(pool, "", &out), 0);
+}
+END_TEST
+
+/* EAB keys come as base64url or as standard base64 with padding (compat item 8). */
+START_TEST(base64_standard_and_url)
+{
+    const unsigned char raw[] = { 0xfb, 0xff, 0x00, 0x3e, 0x3f };
+    unsigned char *out;
+    ck_assert_int_eq(md_util_base64url_decode(pool, "+/8APj8=", &out), 5);
+    ck_assert(!memcmp(out, raw, 5));
+    ck_assert_int_eq(md_util_base64url_decode(pool, "+/8APj8", &out), 5);
+    ck_assert(!memcmp(out, raw, 5));
+    ck_assert_int_eq(md_util_base64url_decode(pool, "YWJjZA==", &out), 4);
+    ck_assert(!memcmp(out, "abcd", 4));
+    ck_assert_int_eq(md_util_base64url_decode(pool, "YWJjZA=", &out), 4);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "YWJjZA", &out), 4);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "YW=Jj", &out), -1);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "YWJjZA===", &out), -1);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "!!!notb64", &out), -1);
+    ck_assert_int_eq(md_util_base64url_decode(pool, "Y", &out), -1);
 }
 END_TEST
 
@@ -302,12 +400,16 @@ static Suite *suite(void)
     tcase_add_test(tc, duration_units);
     tcase_add_test(tc, remove_tree_never_leaves_the_root);
     tcase_add_test(tc, duration_invalid);
+    tcase_add_test(tc, duration_lenient_like_the_reference);
+    tcase_add_test(tc, percent_like_the_reference);
+    tcase_add_test(tc, uri_problems);
     tcase_add_test(tc, plain_number_unit_per_directive);
     tcase_add_test(tc, timeslice_parse_and_format);
     tcase_add_test(tc, timeslice_span_short_lived);
     tcase_add_test(tc, dns_names);
     tcase_add_test(tc, atomic_write_and_read);
     tcase_add_test(tc, base64url_roundtrip);
+    tcase_add_test(tc, base64_standard_and_url);
     tcase_add_test(tc, rfc1123_dates);
     tcase_add_test(tc, cmdline_split);
     suite_add_tcase(s, tc);
