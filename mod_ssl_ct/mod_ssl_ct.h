@@ -1,6 +1,7 @@
 /* mod_ssl_ct.h: what the three glue files of mod_ssl_ct share.
  *
- *   mod_ssl_ct.c         module anatomy: directives, config create/merge, hook registration
+ *   mod_ssl_ct.c         module anatomy: module record, runtime state, hook registration
+ *   mod_ssl_ct_config.c  the directives, config create/merge
  *   mod_ssl_ct_server.c  server side: certificates seen by mod_ssl, the SCT list per
  *                        certificate kept in memory, TLS extension 18, the refresh thread
  *   mod_ssl_ct_proxy.c   proxy side: SCTs from backends, verification, cache, audit, env
@@ -39,34 +40,34 @@ extern module AP_MODULE_DECLARE_DATA ssl_ct_module;
 #define CT_CACHE_SECONDS     600
 #define CT_CACHE_MAX         1000
 
-typedef struct ct_static_scts_t {
+typedef struct mod_ssl_ct_static_scts_t {
     const char *cert_file;
     const char *sct_dir;
-} ct_static_scts_t;
+} mod_ssl_ct_static_scts_t;
 
-typedef struct ct_server_conf_t {
+typedef struct mod_ssl_ct_server_conf_t {
     const char *sct_storage;
     const char *log_db;
     const char *log_client;
     const char *audit_storage;
     apr_array_header_t *static_logs;   /* ct_log_t* */
-    apr_array_header_t *static_scts;   /* ct_static_scts_t */
+    apr_array_header_t *static_scts;   /* mod_ssl_ct_static_scts_t */
     int max_sct_age;                   /* seconds, -1 unset */
     int hello_limit;                   /* -1 unset */
     int awareness;
-} ct_server_conf_t;
+} mod_ssl_ct_server_conf_t;
 
 /* The SCT list of one certificate as sent on the wire: swapped whole, never edited. */
-typedef struct ct_list_t {
+typedef struct mod_ssl_ct_list_t {
     apr_size_t len;
     int count;
     apr_time_t retired;                /* when it was replaced (for delayed free) */
-    struct ct_list_t *next_retired;
+    struct mod_ssl_ct_list_t *next_retired;
     unsigned char data[1];
-} ct_list_t;
+} mod_ssl_ct_list_t;
 
 /* A server certificate that mod_ssl uses. */
-typedef struct ct_cert_t {
+typedef struct mod_ssl_ct_cert_t {
     const char *name;                  /* lower-hex SHA-256 of the leaf DER */
     const char *dir;                   /* CTSCTStorage/name, NULL without storage */
     const char *server;                /* a server name using it, for log lines */
@@ -75,18 +76,18 @@ typedef struct ct_cert_t {
     apr_array_header_t *chain_der;     /* ct_blob_t, leaf first */
     const char *pem;                   /* leaf + chain */
     apr_array_header_t *static_dirs;   /* const char*, from CTStaticSCTs */
-    ct_list_t *list;                   /* read with __atomic_load_n */
+    mod_ssl_ct_list_t *list;                   /* read with __atomic_load_n */
     const char *last_report;           /* the problems last logged */
     apr_hash_t *next_try;              /* log URL -> apr_time_t* */
-} ct_cert_t;
+} mod_ssl_ct_cert_t;
 
 /* Per process state of one configuration generation. */
-typedef struct ct_runtime_t {
+typedef struct mod_ssl_ct_runtime_t {
     apr_pool_t *pool;                  /* pconf: read-only once children run */
     apr_pool_t *tpool;                 /* owned by the refresh thread in a child */
     server_rec *s;
-    ct_server_conf_t *conf;            /* of the main server: the global directives */
-    apr_hash_t *certs;                 /* name -> ct_cert_t */
+    mod_ssl_ct_server_conf_t *conf;            /* of the main server: the global directives */
+    apr_hash_t *certs;                 /* name -> mod_ssl_ct_cert_t */
     apr_thread_rwlock_t *logs_lock;    /* guards logs (swapped by the refresh thread) */
     apr_pool_t *logs_pool;
     ct_logs_t *logs;
@@ -97,7 +98,7 @@ typedef struct ct_runtime_t {
     const char *db_error;              /* last DB problem logged */
     apr_time_t db_mtime;
     apr_off_t db_size;
-    ct_list_t *retired;
+    mod_ssl_ct_list_t *retired;
     volatile int stopping;
     apr_thread_t *thread;
     /* proxy side */
@@ -105,28 +106,32 @@ typedef struct ct_runtime_t {
     apr_hash_t *cache;
     apr_file_t *audit_file;
     const char *audit_path;
-} ct_runtime_t;
+} mod_ssl_ct_runtime_t;
 
-extern ct_runtime_t *ct_rt;
-extern int ct_conn_ex_idx;
-extern int ct_cert_ex_idx;
+extern mod_ssl_ct_runtime_t *mod_ssl_ct_rt;
+extern int mod_ssl_ct_conn_ex_idx;
+extern int mod_ssl_ct_cert_ex_idx;
 
 /* Per frontend connection. */
-typedef struct ct_conn_t {
+typedef struct mod_ssl_ct_conn_t {
     int client_aware;                  /* the client sent extension 18 */
-} ct_conn_t;
+} mod_ssl_ct_conn_t;
 
-ct_server_conf_t *ct_conf(server_rec *s);
+/* mod_ssl_ct_config.c */
+mod_ssl_ct_server_conf_t *mod_ssl_ct_conf(server_rec *s);
+void *mod_ssl_ct_config_create_svr(apr_pool_t *p, server_rec *s);
+void *mod_ssl_ct_config_merge_svr(apr_pool_t *p, void *basev, void *addv);
+extern const command_rec mod_ssl_ct_cmds[];
 
 /* mod_ssl_ct_server.c */
-int ct_server_init_ctx(server_rec *s, apr_pool_t *p, SSL_CTX *ctx);
-apr_status_t ct_server_post_config(ct_runtime_t *rt, apr_pool_t *ptemp);
-void ct_server_child_init(ct_runtime_t *rt, apr_pool_t *pchild);
+int mod_ssl_ct_server_init_ctx(server_rec *s, apr_pool_t *p, SSL_CTX *ctx);
+apr_status_t mod_ssl_ct_server_post_config(mod_ssl_ct_runtime_t *rt, apr_pool_t *ptemp);
+void mod_ssl_ct_server_child_init(mod_ssl_ct_runtime_t *rt, apr_pool_t *pchild);
 
 /* mod_ssl_ct_proxy.c */
-void ct_proxy_child_init(ct_runtime_t *rt, apr_pool_t *pchild);
-int ct_proxy_post_handshake(conn_rec *c, SSL *ssl);
-int ct_proxy_pre_handshake(conn_rec *c, SSL *ssl);
-int ct_proxy_create_req(request_rec *r, request_rec *pr);
+void mod_ssl_ct_proxy_child_init(mod_ssl_ct_runtime_t *rt, apr_pool_t *pchild);
+int mod_ssl_ct_proxy_post_handshake(conn_rec *c, SSL *ssl);
+int mod_ssl_ct_proxy_pre_handshake(conn_rec *c, SSL *ssl);
+int mod_ssl_ct_proxy_create_req(request_rec *r, request_rec *pr);
 
 #endif

@@ -48,11 +48,11 @@ static int accept_all(const CT_POLICY_EVAL_CTX *ctx, const STACK_OF(SCT) *scts, 
     return 1;
 }
 
-int ct_proxy_pre_handshake(conn_rec *c, SSL *ssl)
+int mod_ssl_ct_proxy_pre_handshake(conn_rec *c, SSL *ssl)
 {
-    ct_server_conf_t *sc = ct_conf(c->base_server);
+    mod_ssl_ct_server_conf_t *sc = mod_ssl_ct_conf(c->base_server);
 
-    if (!ct_rt || sc->awareness == CT_OBLIVIOUS) return OK;
+    if (!mod_ssl_ct_rt || sc->awareness == CT_OBLIVIOUS) return OK;
     if (!SSL_set_ct_validation_callback(ssl, accept_all, NULL)) {
         ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, c, APLOGNO(10880)
                       "mod_ssl_ct: cannot ask the backend for SCTs on this connection");
@@ -60,7 +60,7 @@ int ct_proxy_pre_handshake(conn_rec *c, SSL *ssl)
     return OK;
 }
 
-static void audit_write(ct_runtime_t *rt, const char *key, STACK_OF(X509) *chain, X509 *leaf,
+static void audit_write(mod_ssl_ct_runtime_t *rt, const char *key, STACK_OF(X509) *chain, X509 *leaf,
                         const apr_array_header_t *scts, apr_pool_t *p)
 {
     ct_audit_entry_t e;
@@ -122,7 +122,7 @@ static const char *source_list(apr_pool_t *p, int cert, int tls, int ocsp)
 
 static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char *key)
 {
-    ct_runtime_t *rt = ct_rt;
+    mod_ssl_ct_runtime_t *rt = mod_ssl_ct_rt;
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
     STACK_OF(X509) *vchain = SSL_get0_verified_chain(ssl);
     const STACK_OF(SCT) *scts = SSL_get0_peer_scts(ssl);
@@ -179,7 +179,7 @@ static void evaluate(verdict_t *v, conn_rec *c, SSL *ssl, X509 *leaf, const char
     if (rt->audit_path && accepted->nelts > 0) audit_write(rt, key, chain, leaf, accepted, c->pool);
 }
 
-static void cache_evict(ct_runtime_t *rt, apr_time_t now)
+static void cache_evict(mod_ssl_ct_runtime_t *rt, apr_time_t now)
 {
     apr_hash_index_t *hi;
     verdict_t *oldest = NULL;
@@ -203,10 +203,10 @@ static void cache_evict(ct_runtime_t *rt, apr_time_t now)
     }
 }
 
-int ct_proxy_post_handshake(conn_rec *c, SSL *ssl)
+int mod_ssl_ct_proxy_post_handshake(conn_rec *c, SSL *ssl)
 {
-    ct_runtime_t *rt = ct_rt;
-    ct_server_conf_t *sc = ct_conf(c->base_server);
+    mod_ssl_ct_runtime_t *rt = mod_ssl_ct_rt;
+    mod_ssl_ct_server_conf_t *sc = mod_ssl_ct_conf(c->base_server);
     X509 *leaf;
     const char *key;
     verdict_t *v, local;
@@ -273,7 +273,7 @@ int ct_proxy_post_handshake(conn_rec *c, SSL *ssl)
     return OK;
 }
 
-int ct_proxy_create_req(request_rec *r, request_rec *pr)
+int mod_ssl_ct_proxy_create_req(request_rec *r, request_rec *pr)
 {
     conn_rec *bc = pr ? pr->connection : NULL;
     const char *st, *src;
@@ -290,7 +290,7 @@ int ct_proxy_create_req(request_rec *r, request_rec *pr)
 
 static apr_status_t audit_close(void *data)
 {
-    ct_runtime_t *rt = data;
+    mod_ssl_ct_runtime_t *rt = data;
     apr_finfo_t fi;
     apr_pool_t *p;
     const char *out;
@@ -312,7 +312,7 @@ static apr_status_t audit_close(void *data)
     return APR_SUCCESS;
 }
 
-void ct_proxy_child_init(ct_runtime_t *rt, apr_pool_t *pchild)
+void mod_ssl_ct_proxy_child_init(mod_ssl_ct_runtime_t *rt, apr_pool_t *pchild)
 {
     apr_pool_create(&cache_pool, pchild);
     if (apr_thread_mutex_create(&rt->cache_lock, APR_THREAD_MUTEX_DEFAULT, pchild)

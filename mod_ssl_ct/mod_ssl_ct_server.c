@@ -40,8 +40,8 @@ static int ext_add(SSL *ssl, unsigned int ext_type, unsigned int context,
                    const unsigned char **out, size_t *outlen, X509 *x, size_t chainidx,
                    int *al, void *arg)
 {
-    ct_cert_t *cert;
-    ct_list_t *list;
+    mod_ssl_ct_cert_t *cert;
+    mod_ssl_ct_list_t *list;
 
     if (context & SSL_EXT_TLS1_3_CERTIFICATE) {
         if (chainidx != 0 || x == NULL) return 0;       /* leaf only */
@@ -52,8 +52,8 @@ static int ext_add(SSL *ssl, unsigned int ext_type, unsigned int context,
     else {
         return 0;
     }
-    if (x == NULL || ct_cert_ex_idx < 0) return 0;
-    cert = X509_get_ex_data(x, ct_cert_ex_idx);
+    if (x == NULL || mod_ssl_ct_cert_ex_idx < 0) return 0;
+    cert = X509_get_ex_data(x, mod_ssl_ct_cert_ex_idx);
     if (cert == NULL) return 0;
     list = __atomic_load_n(&cert->list, __ATOMIC_ACQUIRE);
     if (list == NULL || list->count == 0) return 0;
@@ -67,7 +67,7 @@ static int ext_parse(SSL *ssl, unsigned int ext_type, unsigned int context,
                      int *al, void *arg)
 {
     if (context & SSL_EXT_CLIENT_HELLO) {
-        ct_conn_t *cc = ct_conn_ex_idx >= 0 ? SSL_get_ex_data(ssl, ct_conn_ex_idx) : NULL;
+        mod_ssl_ct_conn_t *cc = mod_ssl_ct_conn_ex_idx >= 0 ? SSL_get_ex_data(ssl, mod_ssl_ct_conn_ex_idx) : NULL;
         if (cc) cc->client_aware = 1;
     }
     return 1;
@@ -94,9 +94,9 @@ static void add_pem(BIO *bio, X509 *x)
 static void register_cert(server_rec *s, apr_pool_t *p, SSL_CTX *ctx, X509 *leaf,
                           STACK_OF(X509) *chain)
 {
-    ct_runtime_t *rt = ct_rt;
+    mod_ssl_ct_runtime_t *rt = mod_ssl_ct_rt;
     const char *name = ct_store_cert_name(p, leaf);
-    ct_cert_t *cert;
+    mod_ssl_ct_cert_t *cert;
     BIO *bio;
     char *mem;
     long n;
@@ -135,10 +135,10 @@ static void register_cert(server_rec *s, apr_pool_t *p, SSL_CTX *ctx, X509 *leaf
         apr_hash_set(rt->certs, cert->name, APR_HASH_KEY_STRING, cert);
     }
     /* the same X509 object is used by every SSL of this SSL_CTX: find our entry with it */
-    X509_set_ex_data(leaf, ct_cert_ex_idx, cert);
+    X509_set_ex_data(leaf, mod_ssl_ct_cert_ex_idx, cert);
 }
 
-int ct_server_init_ctx(server_rec *s, apr_pool_t *p, SSL_CTX *ctx)
+int mod_ssl_ct_server_init_ctx(server_rec *s, apr_pool_t *p, SSL_CTX *ctx)
 {
     int rv;
 
@@ -165,9 +165,9 @@ int ct_server_init_ctx(server_rec *s, apr_pool_t *p, SSL_CTX *ctx)
 
 /* --- the SCT list of one certificate ------------------------------------------------ */
 
-static void publish(ct_runtime_t *rt, ct_cert_t *cert, const ct_blob_t *b, int count)
+static void publish(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert, const ct_blob_t *b, int count)
 {
-    ct_list_t *nl = NULL, *old;
+    mod_ssl_ct_list_t *nl = NULL, *old;
 
     if (b && count > 0) {
         nl = malloc(sizeof(*nl) + b->len);
@@ -186,13 +186,13 @@ static void publish(ct_runtime_t *rt, ct_cert_t *cert, const ct_blob_t *b, int c
     }
 }
 
-static void free_retired(ct_runtime_t *rt, int all)
+static void free_retired(mod_ssl_ct_runtime_t *rt, int all)
 {
-    ct_list_t **pl = &rt->retired;
+    mod_ssl_ct_list_t **pl = &rt->retired;
     apr_time_t limit = apr_time_now() - apr_time_from_sec(60);
 
     while (*pl) {
-        ct_list_t *l = *pl;
+        mod_ssl_ct_list_t *l = *pl;
         if (all || l->retired < limit) {
             *pl = l->next_retired;
             free(l);
@@ -203,9 +203,9 @@ static void free_retired(ct_runtime_t *rt, int all)
     }
 }
 
-static int same_list(ct_cert_t *cert, const ct_blob_t *b)
+static int same_list(mod_ssl_ct_cert_t *cert, const ct_blob_t *b)
 {
-    ct_list_t *cur = __atomic_load_n(&cert->list, __ATOMIC_ACQUIRE);
+    mod_ssl_ct_list_t *cur = __atomic_load_n(&cert->list, __ATOMIC_ACQUIRE);
 
     if (!b || !b->len) return cur == NULL;
     return cur && cur->len == b->len && !memcmp(cur->data, b->data, b->len);
@@ -222,11 +222,11 @@ static void chown_for_children(const char *path)
 
 /* Obtain an SCT from one log for cert, store it as AUTO_*.sct. Called only with the
  * certificate directory locked. */
-static apr_status_t submit_one(ct_runtime_t *rt, ct_cert_t *cert, const ct_log_t *log,
+static apr_status_t submit_one(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert, const ct_log_t *log,
                                const ct_logs_t *logs, const char *auto_path, apr_pool_t *p,
                                const char **perr)
 {
-    ct_server_conf_t *gc = rt->conf;
+    mod_ssl_ct_server_conf_t *gc = rt->conf;
     ct_blob_t sct = { NULL, 0 };
     ct_sct_info_t info;
     ct_sct_status_t st;
@@ -298,7 +298,7 @@ static apr_status_t submit_one(ct_runtime_t *rt, ct_cert_t *cert, const ct_log_t
                           : ct_store_write_atomic(auto_path, sct.data, sct.len, 0x0644, p);
 }
 
-static void submit_all(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *logs,
+static void submit_all(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert, const ct_logs_t *logs,
                        apr_array_header_t *errs, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
@@ -371,7 +371,7 @@ static void push_files(apr_array_header_t *scts, apr_array_header_t *files)
 }
 
 /* Rebuild the list of one certificate. submit: may talk to logs (children only). */
-static void refresh_cert(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *logs,
+static void refresh_cert(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert, const ct_logs_t *logs,
                          int submit, apr_pool_t *p)
 {
     apr_array_header_t *errs = apr_array_make(p, 4, sizeof(const char *));
@@ -458,9 +458,9 @@ static void refresh_cert(ct_runtime_t *rt, ct_cert_t *cert, const ct_logs_t *log
 }
 
 /* Re-read the log DB when it changed; keep the old configuration when it is unusable. */
-static void refresh_logs(ct_runtime_t *rt, apr_pool_t *p)
+static void refresh_logs(mod_ssl_ct_runtime_t *rt, apr_pool_t *p)
 {
-    ct_server_conf_t *gc = rt->conf;
+    mod_ssl_ct_server_conf_t *gc = rt->conf;
     apr_array_header_t *rows;
     apr_pool_t *np;
     ct_logs_t *nl;
@@ -511,7 +511,7 @@ static void refresh_logs(ct_runtime_t *rt, apr_pool_t *p)
     }
 }
 
-static void refresh_all(ct_runtime_t *rt, int submit)
+static void refresh_all(mod_ssl_ct_runtime_t *rt, int submit)
 {
     apr_hash_index_t *hi;
     apr_pool_t *p;
@@ -526,19 +526,19 @@ static void refresh_all(ct_runtime_t *rt, int submit)
     apr_pool_destroy(p);
 }
 
-apr_status_t ct_server_post_config(ct_runtime_t *rt, apr_pool_t *ptemp)
+apr_status_t mod_ssl_ct_server_post_config(mod_ssl_ct_runtime_t *rt, apr_pool_t *ptemp)
 {
-    ct_server_conf_t *gc = rt->conf;
+    mod_ssl_ct_server_conf_t *gc = rt->conf;
     apr_hash_index_t *hi;
     int i;
 
     /* CTStaticSCTs: match the configured certificate files to the certificates in use */
     for (i = 0; i < gc->static_scts->nelts; ++i) {
-        ct_static_scts_t *e = &APR_ARRAY_IDX(gc->static_scts, i, ct_static_scts_t);
+        mod_ssl_ct_static_scts_t *e = &APR_ARRAY_IDX(gc->static_scts, i, mod_ssl_ct_static_scts_t);
         BIO *bio = BIO_new_file(e->cert_file, "r");
         X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
         const char *name = x ? ct_store_cert_name(ptemp, x) : NULL;
-        ct_cert_t *cert = name ? apr_hash_get(rt->certs, name, APR_HASH_KEY_STRING) : NULL;
+        mod_ssl_ct_cert_t *cert = name ? apr_hash_get(rt->certs, name, APR_HASH_KEY_STRING) : NULL;
 
         BIO_free(bio);
         X509_free(x);
@@ -551,7 +551,7 @@ apr_status_t ct_server_post_config(ct_runtime_t *rt, apr_pool_t *ptemp)
         APR_ARRAY_PUSH(cert->static_dirs, const char *) = e->sct_dir;
     }
     for (hi = apr_hash_first(ptemp, rt->certs); hi; hi = apr_hash_next(hi)) {
-        ct_cert_t *cert = apr_hash_this_val(hi);
+        mod_ssl_ct_cert_t *cert = apr_hash_this_val(hi);
         const char *path;
         unsigned char *cur;
         apr_size_t len;
@@ -587,7 +587,7 @@ apr_status_t ct_server_post_config(ct_runtime_t *rt, apr_pool_t *ptemp)
 
 static void *APR_THREAD_FUNC refresh_thread(apr_thread_t *t, void *data)
 {
-    ct_runtime_t *rt = data;
+    mod_ssl_ct_runtime_t *rt = data;
 
 #ifdef __linux__
     /* visible in ps/top/strace: the only thread of a child that touches CTSCTStorage */
@@ -606,7 +606,7 @@ static void *APR_THREAD_FUNC refresh_thread(apr_thread_t *t, void *data)
 
 static apr_status_t stop_thread(void *data)
 {
-    ct_runtime_t *rt = data;
+    mod_ssl_ct_runtime_t *rt = data;
     apr_status_t trv;
 
     rt->stopping = 1;
@@ -617,12 +617,12 @@ static apr_status_t stop_thread(void *data)
 
 static apr_status_t destroy_tpool(void *data)
 {
-    free_retired(ct_rt, 1);
+    free_retired(mod_ssl_ct_rt, 1);
     apr_pool_destroy(data);
     return APR_SUCCESS;
 }
 
-void ct_server_child_init(ct_runtime_t *rt, apr_pool_t *pchild)
+void mod_ssl_ct_server_child_init(mod_ssl_ct_runtime_t *rt, apr_pool_t *pchild)
 {
     apr_threadattr_t *attr;
     apr_status_t rv;
