@@ -146,6 +146,9 @@ def test_single_md_staged_and_active(run_both):
         assert cs["rsa"] == {} and "sha256-fingerprint" in cs["renewal"]["cert"]["rsa"], (which, cs)
         cs = obs[which]["active"]["cs"]["a.example.org"]
         assert set(cs["rsa"]) == {"valid", "serial", "sha256-fingerprint"} and "renewal" not in cs
+        # the issuer in OpenSSL's one-line form
+        issuer = obs[which]["active"]["md"]["a.example.org"]["cert"]["rsa"]["issuer-name"]
+        assert issuer.startswith("/CN=Pebble Intermediate CA"), (which, issuer)
 
 
 def test_several_mds(run_both):
