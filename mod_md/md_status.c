@@ -256,6 +256,13 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
      * a renewal); the configured ones are "urls" */
     if (!md->ca_account) json_object_del(json_object_get(j, "ca"), "url");
     json_object_set_new(j, "cert", certs_json(md, infos, has_static_files(md), p));
+    if (!with_log) {
+        /* the stapling's job log (added by the certificate callback) is for the one-MD view */
+        const char *key;
+        json_t *c;
+        json_object_foreach(json_object_get(j, "cert"), key, c)
+            json_object_del(json_object_get(json_object_get(c, "ocsp"), "renewal"), "log");
+    }
     renew_at = renewal_due(md, store, infos, &due, &ari, p);
     json_object_set_new(j, "renew-at", json_string(md_util_time_format(p, renew_at)));
     json_object_set_new(j, "watched", json_boolean(md->watched));

@@ -387,3 +387,35 @@ def test_stapling_without_responder_log_line(run_both):
         serial, log = obs[which]
         want = f"md[s.example.org]: certificate with serial {serial} has no OCSP responder URL"
         assert want in log, (which, want, [l for l in log.splitlines() if "OCSP" in l][-5:])
+
+
+@pytest.fixture
+def responder():
+    from ocsp_responder import OcspResponder
+    r = OcspResponder().start()
+    yield r
+    r.stop()
+
+
+def test_stapling_on(run_both, responder):
+    """MDStapling on for a certificate from pebble (its AIA names our OCSP responder): the
+    ocsp facts in md-status and the stapling lines of ?auto."""
+    from test_ocsp_pebble import wait_staple
+    make_pebble = run_both.pebble_for
+    run_both.pebble_for = lambda h: make_pebble(h, config={"ocspResponderURL": responder.url})
+    name = "a.example.org"
+
+    def scenario(h, pb):
+        responder.set_issuer(pb._mgmt_get("/intermediates/0"), pb._mgmt_get("/intermediate-keys/0"))
+        h.write_conf(md_conf(pb, h, "MDCAChallenges http-01\nMDStapling on\n") + LOC +
+                     f"MDomain {name}\n" + vhosts(h, [name]))
+        h.start()
+        wait_staged(h, name)
+        h.graceful()
+        wait_staple(h, name, "good")
+        time.sleep(1)
+        return observe(h, [name], [name])
+    obs = run_both(scenario)
+    assert_same_obs(obs)
+    for which in (REF, OURS):
+        assert obs[which]["md"][name]["cert"]["rsa"]["ocsp"]["status"] == "good", which
