@@ -291,7 +291,8 @@ static int by_name(const void *a, const void *b)
 
 static const md_t **sorted(const apr_array_header_t *mds, apr_pool_t *p)
 {
-    const md_t **list = apr_pmemdup(p, mds->elts, sizeof(md_t *) * (apr_size_t)(mds->nelts + 1));
+    const md_t **list = apr_pcalloc(p, sizeof(md_t *) * (apr_size_t)(mds->nelts + 1));
+    if (mds->nelts) memcpy(list, mds->elts, sizeof(md_t *) * (apr_size_t)mds->nelts);
     qsort(list, (size_t)mds->nelts, sizeof(md_t *), by_name);
     return list;
 }
