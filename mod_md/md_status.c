@@ -535,7 +535,7 @@ static void auto_activity(apr_array_header_t *out, const char *pre, json_t *mdj,
     json_t *renewal = json_object_get(mdj, "renewal"), *last, *certs;
     apr_time_t now = apr_time_now(), t;
     const char *pa = apr_pstrcat(p, pre, "Activity", NULL), *s;
-    int finished, staged = 0;
+    int finished, staged = 0, said = 0;     /* said: a status or detail was printed */
     long status;
     char buf[256];
 
@@ -554,6 +554,7 @@ static void auto_activity(apr_array_header_t *out, const char *pre, json_t *mdj,
         s = json_string_value(json_object_get(last, "problem"));
         LINE("%sLastStatus: %s\n", pa, apr_strerror((apr_status_t)status, buf, sizeof(buf)));
         LINE("%sLastProblem: %s\n", pa, s ? s : "(null)");
+        said = 1;
     }
     LINE("%sFinished: %s\n", pa, finished ? "yes" : "no");
     if (finished) {
@@ -565,10 +566,11 @@ static void auto_activity(apr_array_header_t *out, const char *pre, json_t *mdj,
     }
     else if ((s = json_string_value(json_object_get(last, "detail"))) != NULL) {
         LINE("%sLastDetail: %s\n", pa, s);
+        said = 1;
     }
     t = json_time(renewal, "next-run");
     if (t > now && !finished) LINE("%sNextRun: %" APR_TIME_T_FMT "\n", pa, apr_time_sec(t - now));
-    else if (!finished) LINE("%s: Ongoing\n", pa);
+    else if (!finished && !said) LINE("%s: Ongoing\n", pa);
 }
 
 static void auto_md(apr_array_header_t *out, int idx, json_t *mdj, const char *check_name,
