@@ -408,8 +408,13 @@ def test_handshakes_never_touch_the_store(setup, tmp_path):
     x.wait_staple("a.example.org")
     x.wait_staple("b.example.org")
     parent = x.h.pid()
-    children = [int(p) for p in os.listdir("/proc") if p.isdigit()
-                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(parent)]
+    def ppid(pid):
+        try:                        # processes of others come and go meanwhile
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            return None
+    children = [int(p) for p in os.listdir("/proc") if p.isdigit() and ppid(p) == str(parent)]
     assert children
     out = tmp_path / "strace.out"
     args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
