@@ -321,6 +321,11 @@ int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
     apr_pool_t *ptemp;
     int i, rc;
 
+    if (!mds->nelts) {
+        /* no MD: the version alone, as the reference answers */
+        head = apr_psprintf(p, "{\n  \"version\": \"%s\"\n}\n", MD_VERSION);
+        return write(head, strlen(head), baton);
+    }
     if ((rc = write(head, strlen(head), baton)) != 0) return rc;
     apr_pool_create(&ptemp, p);
     for (i = 0; i < mds->nelts && rc == 0; ++i) {

@@ -429,3 +429,23 @@ def test_stapling_on(run_both, responder):
     assert_same_obs(obs)
     for which in (REF, OURS):
         assert obs[which]["md"][name]["cert"]["rsa"]["ocsp"]["status"] == "good", which
+
+
+def test_pages_without_md(run_both):
+    """No MDomain: md-status has the version only, certificate-status is not answered, ?auto
+    has the counters (zero)."""
+    def scenario(h, pb):
+        ca = CA()
+        cert, key = ca.issue(["plain.example.org"])
+        cp, kp = write_pair(h.dir, "plain", cert, key)
+        h.write_conf(md_conf(pb, h) + LOC + h.ssl_vhost(
+            "plain.example.org", extra=f"  SSLCertificateFile {cp}\n  SSLCertificateKeyFile {kp}\n"))
+        h.start()
+        return {"all": get_json(h, "/md-status"), "one": get_json(h, "/md-status/x.example.org"),
+                "cs": get_json(h, "/.httpd/certificate-status", host="plain.example.org", https=True),
+                "auto": auto_lines(h)}
+    obs = run_both(scenario)
+    r, o = obs[REF], obs[OURS]
+    assert list(r["all"]) == list(o["all"]) == ["version"], (r, o)
+    assert type(r["one"]) is type(o["one"]) and r["cs"] == o["cs"], (r, o)
+    assert [k for k, _ in r["auto"]] == [k for k, _ in o["auto"]], (r["auto"], o["auto"])

@@ -315,7 +315,8 @@ START_TEST(streamed_list_is_one_json_document)
     apr_array_clear(out);
     ck_assert_int_eq(md_status_all_write(mds, store, collect, out, pool), 0);
     doc = json_loads(apr_array_pstrcat(pool, out, '\0'), 0, &err);
-    ck_assert_int_eq(json_array_size(json_object_get(doc, "managed-domains")), 0);
+    ck_assert_ptr_null(json_object_get(doc, "managed-domains"));      /* as the reference */
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "version")), MD_VERSION);
     json_decref(doc);
 }
 END_TEST
