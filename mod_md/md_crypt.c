@@ -246,20 +246,10 @@ const char *md_cert_sha256_hex(const X509 *cert, apr_pool_t *p)
 
 const char *md_cert_issuer_name(const X509 *cert, apr_pool_t *p)
 {
-    X509_NAME *n = X509_get_issuer_name(cert);
-    int idx = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-    ASN1_STRING *s;
-    unsigned char *utf8 = NULL;
-    const char *r;
-    int len;
-
-    if (idx < 0) idx = X509_NAME_get_index_by_NID(n, NID_organizationName, -1);
-    if (idx < 0) return "";
-    s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
-    len = ASN1_STRING_to_UTF8(&utf8, s);
-    if (len < 0) return "";
-    r = apr_pstrmemdup(p, (const char *)utf8, (apr_size_t)len);
-    OPENSSL_free(utf8);
+    /* OpenSSL's one-line form ("/C=US/O=.../CN=..."), as the reference shows it */
+    char *s = X509_NAME_oneline(X509_get_issuer_name(cert), NULL, 0);
+    const char *r = s ? apr_pstrdup(p, s) : "";
+    OPENSSL_free(s);
     return r;
 }
 

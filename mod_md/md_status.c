@@ -290,6 +290,13 @@ json_t *md_status_md_json(const md_t *md, md_store_t *store, int with_log, apr_p
      * a renewal); the configured ones are "urls" */
     if (!md->ca_account) json_object_del(json_object_get(j, "ca"), "url");
     json_object_set_new(j, "cert", certs_json(md, infos, has_static_files(md), p));
+    if (!with_log) {
+        /* the stapling's job log (added by the certificate callback) is for the one-MD view */
+        const char *key;
+        json_t *c;
+        json_object_foreach(json_object_get(j, "cert"), key, c)
+            json_object_del(json_object_get(json_object_get(c, "ocsp"), "renewal"), "log");
+    }
     renew_at = renewal_due(md, store, infos, &due, &ari, p);
     json_object_set_new(j, "renew-at", json_string(md_util_time_format(p, renew_at)));
     json_object_set_new(j, "watched", json_boolean(md->watched));
@@ -322,7 +329,8 @@ static int by_name(const void *a, const void *b)
 
 static const md_t **sorted(const apr_array_header_t *mds, apr_pool_t *p)
 {
-    const md_t **list = apr_pmemdup(p, mds->elts, sizeof(md_t *) * (apr_size_t)(mds->nelts + 1));
+    const md_t **list = apr_pcalloc(p, sizeof(md_t *) * (apr_size_t)(mds->nelts + 1));
+    if (mds->nelts) memcpy(list, mds->elts, sizeof(md_t *) * (apr_size_t)mds->nelts);
     qsort(list, (size_t)mds->nelts, sizeof(md_t *), by_name);
     return list;
 }
@@ -351,6 +359,11 @@ int md_status_all_write(const apr_array_header_t *mds, md_store_t *store,
     apr_pool_t *ptemp;
     int i, rc;
 
+    if (!mds->nelts) {
+        /* no MD: the version alone, as the reference answers */
+        head = apr_psprintf(p, "{\n  \"version\": \"%s\"\n}\n", MD_VERSION);
+        return write(head, strlen(head), baton);
+    }
     if ((rc = write(head, strlen(head), baton)) != 0) return rc;
     apr_pool_create(&ptemp, p);
     for (i = 0; i < mds->nelts && rc == 0; ++i) {
@@ -565,7 +578,7 @@ static void auto_activity(apr_array_header_t *out, const char *pre, json_t *mdj,
     json_t *renewal = json_object_get(mdj, "renewal"), *last, *certs;
     apr_time_t now = apr_time_now(), t;
     const char *pa = apr_pstrcat(p, pre, "Activity", NULL), *s;
-    int finished, staged = 0;
+    int finished, staged = 0, said = 0;     /* said: a status or detail was printed */
     long status;
     char buf[256];
 
@@ -584,6 +597,7 @@ static void auto_activity(apr_array_header_t *out, const char *pre, json_t *mdj,
         s = json_string_value(json_object_get(last, "problem"));
         LINE("%sLastStatus: %s\n", pa, apr_strerror((apr_status_t)status, buf, sizeof(buf)));
         LINE("%sLastProblem: %s\n", pa, s ? s : "(null)");
+        said = 1;
     }
     LINE("%sFinished: %s\n", pa, finished ? "yes" : "no");
     if (finished) {
@@ -595,10 +609,11 @@ static void auto_activity(apr_array_header_t *out, const char *pre, json_t *mdj,
     }
     else if ((s = json_string_value(json_object_get(last, "detail"))) != NULL) {
         LINE("%sLastDetail: %s\n", pa, s);
+        said = 1;
     }
     t = json_time(renewal, "next-run");
     if (t > now && !finished) LINE("%sNextRun: %" APR_TIME_T_FMT "\n", pa, apr_time_sec(t - now));
-    else if (!finished) LINE("%s: Ongoing\n", pa);
+    else if (!finished && !said) LINE("%s: Ongoing\n", pa);
 }
 
 static void auto_md(apr_array_header_t *out, int idx, json_t *mdj, const char *check_name,

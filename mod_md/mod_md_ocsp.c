@@ -27,6 +27,7 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_optional.h>
+#include <apr_uri.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -133,14 +134,16 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, 
                             "from", md_util_time_format(p, info.valid_from),
                             "until", md_util_time_format(p, info.valid_until)));
     }
-    /* shaped like a job (job.json), as upstream shows it */
-    renewal = json_pack("{s:s,s:b,s:i}", "name", e->dir, "finished", info.has_resp, "errors", info.errors);
+    /* shaped like a job (job.json), as the reference shows it: OCSP renewals notify nobody
+     * through the job (MDMessageCmd hears ocsp-renewed/ocsp-errored by itself); the next
+     * attempt is shown when one is planned after a failure (server-status always has it) */
+    renewal = json_pack("{s:s,s:b,s:b,s:b}", "name", e->dir, "finished", info.has_resp,
+                        "notified", 0, "notified-renewed", 0);
+    if (info.errors && info.renew_at)
+        json_object_set_new(renewal, "next-run", json_string(md_util_time_format(p, info.renew_at)));
     if (info.last_run)
         json_object_set_new(renewal, "last-run", json_string(md_util_time_format(p, info.last_run)));
-    if (info.renew_at)
-        json_object_set_new(renewal, "next-run", json_string(md_util_time_format(p, info.renew_at)));
-    if (info.last_update)
-        json_object_set_new(renewal, "last-renewed", json_string(md_util_time_format(p, info.last_update)));
+    json_object_set_new(renewal, "errors", json_integer(info.errors));
     if (info.last_run)
         json_object_set_new(renewal, "last", json_pack("{s:i,s:s,s:s}", "status", info.last_status,
             "detail", info.last_error[0] ? info.last_error
@@ -151,8 +154,14 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, 
             "activity", apr_psprintf(p, "status of certid %s, reading response", e->cert->sha1_hex)));
     if (info.last_error[0])
         json_object_set_new(renewal, "last-error", json_string(info.last_error));
+    /* the job log of the one-MD view (md_status drops it from the list): the last attempt */
+    json_object_set_new(renewal, "log", json_pack("{s:[]}", "entries"));
+    if (info.last_run)
+        json_array_append_new(json_object_get(json_object_get(renewal, "log"), "entries"),
+                              json_pack("{s:s,s:s,s:O}", "when", md_util_time_format(p, info.last_run),
+                                        "type", info.last_status ? "error" : "progress", "detail",
+                                        json_object_get(json_object_get(renewal, "last"), "detail")));
     json_object_set_new(o, "renewal", renewal);
-    json_object_set_new(o, "responder", json_string(e->cert->responder));
     json_object_set_new(cert_json, "ocsp", o);
 }
 
@@ -472,10 +481,49 @@ static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)
 
 /* ---- server-status: the staples table and the ManagedStaplings* counters ---- */
 
+static const char *day_of(apr_time_t t, apr_pool_t *p)
+{
+    apr_time_exp_t tm;
+    apr_size_t len;
+    char buf[32];
+    apr_time_exp_gmt(&tm, t);
+    apr_strftime(buf, &len, sizeof(buf), "%Y-%m-%d", &tm);
+    return apr_pstrdup(p, buf);
+}
+
+/* The ?auto lines of one stapled certificate, as the reference prints them. */
+static const char *stapling_lines(int idx, const ocsp_entry_t *e, const md_ocsp_slot_info_t *info,
+                                  apr_time_t now, apr_pool_t *p)
+{
+    const char *pre = apr_psprintf(p, "ManagedStapling[%d]", idx);
+    const char *s = apr_psprintf(p, "%sDomain: %s\n%sCertificateID: %s\n", pre, e->name, pre,
+                                 e->cert->sha1_hex);
+    apr_uri_t uri;
+
+    if (info->has_resp) {
+        s = apr_psprintf(p, "%s%sOCSPStatus: %s\n", s, pre, md_ocsp_status_str(info->status));
+        if (info->valid_from > now)
+            s = apr_psprintf(p, "%s%sStaplingValidFrom: %s\n", s, pre, day_of(info->valid_from, p));
+        s = apr_psprintf(p, "%s%sStaplingValidUntil: %s\n", s, pre, day_of(info->valid_until, p));
+    }
+    if (e->cert->responder) {
+        s = apr_psprintf(p, "%s%sResponderName: %s\n%sResponderURL: %s\n", s, pre,
+                         apr_uri_parse(p, e->cert->responder, &uri) == APR_SUCCESS && uri.hostname
+                         ? uri.hostname : e->cert->responder, pre, e->cert->responder);
+    }
+    if (info->renew_at > now)
+        s = apr_psprintf(p, "%s%sActivityRefresh: %" APR_TIME_T_FMT "\n", s, pre,
+                         apr_time_sec(info->renew_at - now));
+    else
+        s = apr_psprintf(p, "%s%sActivity: Pending\n", s, pre);
+    return s;
+}
+
 static int ocsp_status_hook(request_rec *r, int flags)
 {
     apr_time_t now = apr_time_now();
     int i, total = 0, ok = 0, renew = 0, errored = 0;
+    const char *short_lines = "";
 
     if (!md_config_get(r->server)->mc->server_status_enabled) return OK;
     if (!reg || !reg->table || !reg->entries->nelts) {
@@ -502,7 +550,10 @@ static int ocsp_status_hook(request_rec *r, int flags)
         if (valid && info.status == MD_OCSP_GOOD && !due && !info.errors) ++ok;
         if (due || !valid) ++renew;
         if (info.errors) ++errored;
-        if (flags & AP_STATUS_SHORT) continue;
+        if (flags & AP_STATUS_SHORT) {
+            short_lines = apr_pstrcat(r->pool, short_lines, stapling_lines(i, e, &info, now, r->pool), NULL);
+            continue;
+        }
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
                    ap_escape_html(r->pool, e->name), e->cert->sha1_hex,
                    valid ? md_ocsp_status_str(info.status) : "no response",
@@ -519,7 +570,7 @@ static int ocsp_status_hook(request_rec *r, int flags)
     }
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "ManagedStaplingsTotal: %d\nManagedStaplingsOK: %d\nManagedStaplingsRenew: %d\n"
-                   "ManagedStaplingsErrored: %d\n", total, ok, renew, errored);
+                   "ManagedStaplingsErrored: %d\n%s", total, ok, renew, errored, short_lines);
     }
     else {
         ap_rputs("</tbody></table>\n", r);

@@ -73,8 +73,7 @@ static int md_status_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, "md-status")) return DECLINED;
     if ((rc = check_method(r)) != OK) return rc;
     mc = md_config_get(r->server)->mc;
-    if (!mc->store)
-        return send_json(r, json_pack("{s:s,s:[]}", "version", MD_VERSION, "managed-domains"));
+    if (!mc->store) return send_json(r, json_pack("{s:s}", "version", MD_VERSION));
     sync_hot(mc);
     name = r->path_info;
     md = name && name[0] == '/' && name[1] ? md_status_find(mc->mds, name + 1) : NULL;
@@ -108,7 +107,14 @@ static int md_server_status(request_rec *r, int flags)
 {
     md_mod_conf_t *mc = md_config_get(r->server)->mc;
 
-    if (!mc->server_status_enabled || !mc->store || !mc->mds->nelts) return OK;
+    if (!mc->server_status_enabled) return OK;
+    if (!mc->store || !mc->mds->nelts) {
+        /* the counters (zero) are there whenever the section is on, as with the reference */
+        if (flags & AP_STATUS_SHORT)
+            ap_rputs(md_status_auto(apr_array_make(r->pool, 1, sizeof(md_t *)), NULL, NULL, NULL,
+                                    r->pool), r);
+        return OK;
+    }
     sync_hot(mc);
     if (flags & AP_STATUS_SHORT)
         ap_rputs(md_status_auto(mc->mds, mc->store, mc->cert_check_name, mc->cert_check_url,

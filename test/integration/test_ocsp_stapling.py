@@ -50,6 +50,7 @@ class Setup:
     def conf(self, global_lines="MDStapling on\n", md_lines="", a_extra="", b_extra=""):
         h = self.h
         return (f"MDCertificateAgreement accepted\nMDMessageCmd {self.script} an-arg\nMDRetryDelay 1s\n"
+                "MDServerStatus on\n"
                 + global_lines
                 + f"<MDomain a.example.org>\n  MDCertificateFile {self.a.cert_file}\n"
                   f"  MDCertificateKeyFile {self.a.key_file}\n{md_lines}</MDomain>\n"
@@ -159,7 +160,7 @@ def test_managed_and_other_get_good_staple(setup):
     o = x.md_ocsp()
     assert o["status"] == "good", o
     assert o["valid"]["until"].endswith("GMT")
-    assert o["responder"] == x.resp.url
+    assert "responder" not in o           # as the reference: the responder is in server-status
     r = o["renewal"]
     assert r["name"] == "a.example.org" and r["finished"] is True and r["errors"] == 0, r
     assert r["last"]["status"] == 0 and "certificate status is good" in r["last"]["detail"], r
@@ -170,8 +171,7 @@ def test_managed_and_other_get_good_staple(setup):
     assert status == 200
     counters = dict(line.split(": ", 1) for line in body.splitlines() if line.startswith("ManagedStaplings"))
     assert counters == {"ManagedStaplingsTotal": "2", "ManagedStaplingsOK": "2",
-                        "ManagedStaplingsRenew": "0", "ManagedStaplingsErrored": "0",
-                        "ManagedStaplingsReady": "2"}, body
+                        "ManagedStaplingsRenew": "0", "ManagedStaplingsErrored": "0"}, body
     status, _, body = x.h.curl("/server-status")
     table = staples_table(body)
     assert "a.example.org" in table and "b.example.org" in table, body
@@ -258,7 +258,7 @@ def test_bad_response_rejected_previous_kept(setup, mode):
     assert BAD_MODES[mode] in o["renewal"]["last-error"], o
     assert BAD_MODES[mode] in x.h.log()
     _, _, body = x.h.curl("/server-status?auto")
-    assert "ManagedStaplingsErrored: 2" in body and "ManagedStaplingsReady: 2" in body, body
+    assert "ManagedStaplingsErrored: 2" in body and "ManagedStaplingsTotal: 2" in body, body
     x.no_crash()
 
 
@@ -328,6 +328,17 @@ def test_old_responses_pruned_at_restart(setup):
     assert x.staple("b.example.org")[0] == "good"
 
 
+def next_fetch(h, name):
+    """The next planned OCSP fetch for name, from the server-status staples table."""
+    _, _, body = h.curl("/server-status")
+    for row in re.findall(r"<tr><td>(.*?)</tr>", staples_table(body), re.S):
+        if row.startswith(name + "<"):
+            m = re.search(r"<td>at ([^<]+)</td>$", row)
+            assert m, row
+            return m.group(1)
+    raise AssertionError(f"no staples row for {name}: {body}")
+
+
 def test_switch_one_md_at_a_time(setup):
     """MDStapling on for one MD while another vhost keeps mod_ssl's SSLUseStapling: both staple,
     each from its own provider."""
@@ -338,7 +349,7 @@ def test_switch_one_md_at_a_time(setup):
     assert x.wait_staple("b.example.org") == "good"
     assert os.path.exists(x.store_file(x.a, "a.example.org"))
     assert not os.path.exists(os.path.join(x.h.store_dir, "ocsp", "other"))
-    assert x.md_ocsp()["renewal"]["next-run"].endswith("GMT")
+    assert next_fetch(x.h, "a.example.org").endswith("GMT")
 
 
 def test_responses_stored_by_debian_mod_md_are_served(setup):
@@ -433,7 +444,7 @@ def test_renew_window_sets_next_run(setup, window, before_until):
         time.sleep(0.2)
     o = x.md_ocsp()
     until = parsedate_to_datetime(o["valid"]["until"]).timestamp()
-    next_run = parsedate_to_datetime(o["renewal"]["next-run"]).timestamp()
+    next_run = parsedate_to_datetime(next_fetch(x.h, "a.example.org")).timestamp()
     assert abs((until - next_run) - before_until) <= 2, o
 
 

@@ -206,6 +206,138 @@ START_TEST(html_is_escaped)
 }
 END_TEST
 
+static void save_job(json_t *job)
+{
+    ck_assert_int_eq(md_store_save_json(store, MD_SG_STAGING, md->name, MD_FN_JOB, job, pool), APR_SUCCESS);
+    json_decref(job);
+}
+
+START_TEST(find_by_name_or_domain)
+{
+    apr_array_header_t *mds = apr_array_make(pool, 2, sizeof(md_t *));
+    apr_array_header_t *n = apr_array_make(pool, 2, sizeof(const char *));
+    md_t *wild;
+    APR_ARRAY_PUSH(n, const char *) = "example.net";
+    APR_ARRAY_PUSH(n, const char *) = "*.example.net";
+    wild = md_create(pool, n);
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    APR_ARRAY_PUSH(mds, md_t *) = wild;
+    ck_assert_ptr_eq(md_status_find(mds, "a.example.org"), md);
+    ck_assert_ptr_eq(md_status_find(mds, "example.net"), wild);
+    ck_assert_ptr_eq(md_status_find(mds, "*.example.net"), wild);
+    ck_assert_ptr_eq(md_status_find(mds, "www.example.net"), wild);     /* through the wildcard */
+    ck_assert_ptr_null(md_status_find(mds, "a.b.example.net"));         /* one label only */
+    ck_assert_ptr_null(md_status_find(mds, "example.com"));
+}
+END_TEST
+
+START_TEST(renew_whatever_the_mode)
+{
+    json_t *j;
+    md->renew_mode = MD_RENEW_MANUAL;
+    md->state = MD_S_INCOMPLETE;
+    j = md_status_md_json(md, store, 0, pool);
+    ck_assert(json_is_true(json_object_get(j, "renew")));      /* no certificate: due */
+    json_decref(j);
+    /* a job that is not due any more (certificate outside its window) is not shown */
+    install_cert(MD_SG_DOMAINS, 90);
+    md->state = MD_S_COMPLETE;
+    save_job(json_pack("{s:s,s:i}", "name", md->name, "errors", 0));
+    j = md_status_md_json(md, store, 0, pool);
+    ck_assert_ptr_null(json_object_get(j, "renew"));
+    ck_assert_ptr_null(json_object_get(j, "renewal"));
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(static_files_by_position)
+{
+    X509 *x = install_cert(MD_SG_DOMAINS, 90);
+    json_t *j, *cs;
+    md->cert_files = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(md->cert_files, const char *) =
+        md_store_path(store, MD_SG_DOMAINS, md->name, "pubcert.pem", pool);
+    md->state = MD_S_COMPLETE;
+    j = md_status_md_json(md, store, 0, pool);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(j, "cert"), "0"),
+                                                       "sha256-fingerprint")), md_cert_sha256_hex(x, pool));
+    json_decref(j);
+    /* certificate-status: per key spec name, empty here; the common validity on top */
+    cs = md_status_cert_status_json(md, store, pool);
+    ck_assert_int_eq(json_object_size(json_object_get(cs, "rsa")), 0);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(cs, "valid"), "until"));
+    ck_assert_ptr_null(json_object_get(cs, "renewal"));
+    json_decref(cs);
+}
+END_TEST
+
+START_TEST(cert_status_while_renewing)
+{
+    json_t *cs;
+    X509 *x;
+    md->state = MD_S_INCOMPLETE;
+    save_job(json_pack("{s:s,s:i}", "name", md->name, "errors", 1));
+    cs = md_status_cert_status_json(md, store, pool);
+    /* nothing served, nothing staged: empty objects, as the reference answers */
+    ck_assert_int_eq(json_object_size(json_object_get(cs, "rsa")), 0);
+    ck_assert_int_eq(json_object_size(json_object_get(json_object_get(cs, "renewal"), "cert")), 0);
+    ck_assert_ptr_null(json_object_get(cs, "valid"));
+    json_decref(cs);
+    x = install_cert(MD_SG_STAGING, 90);
+    cs = md_status_cert_status_json(md, store, pool);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(
+                         json_object_get(cs, "renewal"), "cert"), "rsa"), "sha256-fingerprint")),
+                     md_cert_sha256_hex(x, pool));
+    json_decref(cs);
+}
+END_TEST
+
+START_TEST(auto_lines_per_md)
+{
+    apr_array_header_t *mds = apr_array_make(pool, 1, sizeof(md_t *));
+    const char *s;
+    X509 *x;
+    md->ca_urls = apr_array_make(pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(md->ca_urls, const char *) = "https://ca.example.net/dir";
+    APR_ARRAY_PUSH(md->ca_urls, const char *) = "https://other.example.net/dir";
+    APR_ARRAY_PUSH(mds, md_t *) = md;
+    md->state = MD_S_INCOMPLETE;
+    s = md_status_auto(mds, store, "crt.sh", "https://crt.sh?q=", pool);
+    ck_assert_ptr_nonnull(strstr(s, "ManagedDomain[0]Domain: a.example.org\n"
+                                    "ManagedDomain[0]Names[0]: a.example.org\n"
+                                    "ManagedDomain[0]Status: incomplete\n"
+                                    "ManagedDomain[0]CAName: ca.example.net\n"
+                                    "ManagedDomain[0]CAURL: https://ca.example.net/dir\n"
+                                    "ManagedDomain[0]CAName1: other.example.net\n"
+                                    "ManagedDomain[0]CAURL1: https://other.example.net/dir\n"
+                                    "ManagedDomain[0]Activity: Pending\n"));
+    ck_assert_ptr_nonnull(strstr(s, "ManagedCertificatesOK: 0\nManagedCertificatesRenew: 1\n"));
+    /* a failed renewal: the reference's lines, the status as APR says it */
+    save_job(json_pack("{s:s,s:i,s:{s:i,s:s}}", "name", md->name, "errors", 2,
+                                                  "last", "status", 111, "detail", "no way"));
+    s = md_status_auto(mds, store, NULL, NULL, pool);
+    ck_assert_ptr_nonnull(strstr(s, "ManagedCertificatesErrored: 1\n"));
+    ck_assert_ptr_nonnull(strstr(s, "ManagedDomain[0]ActivityLastStatus: Connection refused\n"
+                                    "ManagedDomain[0]ActivityLastProblem: (null)\n"
+                                    "ManagedDomain[0]ActivityFinished: no\n"
+                                    "ManagedDomain[0]ActivityLastDetail: no way\n"));
+    ck_assert_ptr_null(strstr(s, "Ongoing"));      /* only when nothing else is said */
+    /* served and not due: OK, the seconds until renewal, where to check it */
+    ck_assert_int_eq(apr_file_remove(md_store_path(store, MD_SG_STAGING, md->name, MD_FN_JOB, pool), pool),
+                     APR_SUCCESS);
+    x = install_cert(MD_SG_DOMAINS, 90);
+    md->state = MD_S_COMPLETE;
+    s = md_status_auto(mds, store, "crt.sh", "https://crt.sh?q=", pool);
+    ck_assert_ptr_nonnull(strstr(s, "ManagedCertificatesOK: 1\nManagedCertificatesRenew: 0\n"));
+    ck_assert_ptr_nonnull(strstr(s, "ManagedDomain[0]Status: good\n"));
+    ck_assert_ptr_nonnull(strstr(s, apr_psprintf(pool, "ManagedDomain[0]CheckAtType: rsa\n"
+                                                 "ManagedDomain[0]CheckAtName: crt.sh\n"
+                                                 "ManagedDomain[0]CheckAtURL: https://crt.sh?q=%s\n",
+                                                 md_cert_sha256_hex(x, pool))));
+    ck_assert_ptr_nonnull(strstr(s, "ManagedDomain[0]ActivityRenew: "));
+}
+END_TEST
+
 static int collect(const char *buf, size_t len, void *baton)
 {
     apr_array_header_t *out = baton;
@@ -233,7 +365,8 @@ START_TEST(streamed_list_is_one_json_document)
     apr_array_clear(out);
     ck_assert_int_eq(md_status_all_write(mds, store, collect, out, pool), 0);
     doc = json_loads(apr_array_pstrcat(pool, out, '\0'), 0, &err);
-    ck_assert_int_eq(json_array_size(json_object_get(doc, "managed-domains")), 0);
+    ck_assert_ptr_null(json_object_get(doc, "managed-domains"));      /* as the reference */
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "version")), MD_VERSION);
     json_decref(doc);
 }
 END_TEST
@@ -249,6 +382,11 @@ static Suite *suite(void)
     tcase_add_test(tc, renewal_and_errors);
     tcase_add_test(tc, eab_hmac_masked);
     tcase_add_test(tc, server_status_and_metrics);
+    tcase_add_test(tc, find_by_name_or_domain);
+    tcase_add_test(tc, renew_whatever_the_mode);
+    tcase_add_test(tc, static_files_by_position);
+    tcase_add_test(tc, cert_status_while_renewing);
+    tcase_add_test(tc, auto_lines_per_md);
     tcase_add_test(tc, html_is_escaped);
     tcase_add_test(tc, streamed_list_is_one_json_document);
     suite_add_tcase(s, tc);
