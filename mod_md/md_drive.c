@@ -307,6 +307,7 @@ typedef struct {
     md_drive_env_t *env;
     md_job_t *job;
     const md_t *md;
+    const char *acct_id;              /* accounts/<id> used (not copied into staging/) */
 } run_t;
 
 static apr_status_t on_setup(void *baton, const char *type, const char *domain, apr_pool_t *p)
@@ -522,7 +523,10 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
         || (rv = md_acme_setup(acme)) != APR_SUCCESS
         || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
         return rv;
-    if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
+    /* a new account waits in staging/ for the parent to install it into accounts/; one
+     * from accounts/ is only named in the staged md.json (as the reference does) */
+    if (acme->acct->id) run->acct_id = acme->acct->id;
+    else if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot save the account in staging/");
         return rv;
     }
@@ -655,6 +659,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     run.env = env;
     run.job = job;
     run.md = md;
+    run.acct_id = NULL;
     result->on_activity = on_progress;
     result->baton = &run;
     if (lock_lost(job, result, p)) goto fail;
@@ -665,6 +670,11 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     if (md_tailscale_is_proto(md->ca_proto)) rv = obtain_tailscale(&run, ca_url, result, p);
     else rv = obtain_acme(&run, ca_url, replaces, result, p);
     if (rv != APR_SUCCESS) goto fail;
+    if (run.acct_id) {
+        md_t *copy = md_clone(p, md);
+        copy->ca_account = run.acct_id;
+        md = copy;
+    }
     if ((rv = md_store_save_md(env->store, MD_SG_STAGING, md, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot write md.json into staging/");
         goto fail;
@@ -786,6 +796,45 @@ int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, 
     return n;
 }
 
+static int md_named(const apr_array_header_t *mds, const char *name)
+{
+    int i;
+    for (i = 0; i < mds->nelts; ++i)
+        if (!strcmp(APR_ARRAY_IDX(mds, i, const md_t *)->name, name)) return 1;
+    return 0;
+}
+
+const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
+                              apr_pool_t *p)
+{
+    const char *base = md_store_path(store, MD_SG_DOMAINS, NULL, NULL, p), *taken = NULL, *err;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    md_t *stored;
+    int i;
+
+    /* a directory with only fallback files (made by the first configuration pass) does not
+     * count: it gives way */
+    if (path_exists(md_store_path(store, MD_SG_DOMAINS, md->name, MD_FN_MD, p), p)) return NULL;
+    if (apr_dir_open(&d, base, p) != APR_SUCCESS) return NULL;
+    while (!taken && apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (fi.filetype != APR_DIR || fi.name[0] == '.' || md_named(mds, fi.name)
+            || !md_store_name_is_safe(fi.name)
+            || md_store_load_md(store, MD_SG_DOMAINS, fi.name, &stored, p, &err) != APR_SUCCESS)
+            continue;
+        for (i = 0; i < stored->domains->nelts && !taken; ++i) {
+            if (md_contains(md, APR_ARRAY_IDX(stored->domains, i, const char *)))
+                taken = apr_pstrdup(p, fi.name);
+        }
+    }
+    apr_dir_close(d);
+    if (taken) remove_dir(md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p);
+    if (taken && apr_file_rename(apr_pstrcat(p, base, "/", taken, NULL),
+                                 md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p) != APR_SUCCESS)
+        return NULL;
+    return taken;
+}
+
 /* accounts/ACME-<host>-NNNN for the staged account: an existing one with the same URL,
  * or a new directory. */
 static apr_status_t install_account(const char **pid, md_store_t *store, const md_acme_acct_t *acct,
@@ -846,7 +895,8 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
     const char *newdir = md_store_path(store, MD_SG_DOMAINS, newname, NULL, p);
     const char *archived = NULL;
     md_acme_acct_t *acct;
-    md_t *copy;
+    md_t *copy, *staged;
+    const char *err = NULL;
     apr_dir_t *d;
     apr_finfo_t fi;
     apr_status_t rv;
@@ -854,6 +904,13 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
 
     *pmsg = NULL;
     if (!job->finished) return APR_SUCCESS;
+    /* the staged md.json first: a set whose description cannot be read is not activated
+     * half-read but discarded, and the MD renewed again */
+    if ((rv = md_store_load_md(store, MD_SG_STAGING, md->name, &staged, p, &err)) != APR_SUCCESS) {
+        *pmsg = apr_psprintf(p, "the staged md.json cannot be read (%s); the staged set is "
+                             "discarded and a new one obtained", err ? err : "missing");
+        goto discard;
+    }
     for (i = 0; i < n; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
         X509 *leaf;
@@ -907,6 +964,11 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
         if ((rv = install_account(&id, store, acct, p)) != APR_SUCCESS) goto failed;
         copy->ca_account = id;
         md->ca_account = apr_pstrdup(store->p, id);
+    }
+    else if (staged->ca_account && md_store_name_is_safe(staged->ca_account)
+             && path_exists(md_store_path(store, MD_SG_ACCOUNTS, staged->ca_account, NULL, p), p)) {
+        copy->ca_account = staged->ca_account;
+        md->ca_account = apr_pstrdup(store->p, staged->ca_account);
     }
     for (i = 0; i < n && rv == APR_SUCCESS; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);

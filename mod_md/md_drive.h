@@ -126,6 +126,14 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
 void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,
                             apr_pool_t *p);
 
+/* Parent, at start: an MD whose name changed (md has no domains/<name>/md.json, a stored MD that is
+ * not configured any more shares a domain name with it) takes over that MD's directory,
+ * certificates, keys and account, instead of ordering anew: domains/<old> becomes
+ * domains/<md->name> (md.json is rewritten by the sync that follows). Returns the old
+ * name, or NULL when nothing was taken over. */
+const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
+                              apr_pool_t *p);
+
 /* Parent, at start: remove every challenges/<name> that belongs to none of mds (md_t*):
  * left by an MD no longer configured, or by a run that ended mid-order. Returns how many. */
 int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, apr_pool_t *p);

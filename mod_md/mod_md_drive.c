@@ -113,11 +113,15 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return APR_SUCCESS;
     for (i = 0; may_activate && i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
-        const char *msg = NULL;
+        const char *msg = NULL, *old;
         apr_pool_t *p;
         apr_status_t rv;
 
         apr_pool_create(&p, ptemp);
+        if ((old = md_drive_takeover(mc->store, mc->mds, md, p)) != NULL)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10997)
+                         "MDomain %s: takes over the certificates and account of the stored "
+                         "MDomain %s, which shares names with it (renamed)", md->name, old);
         rv = md_drive_activate(mc->store, md, mc->activation_delay, p, &msg);
         if (msg) {
             ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, s, APLOGNO(10951)

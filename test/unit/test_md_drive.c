@@ -130,6 +130,7 @@ static md_store_t *staged_store(md_t *md, const apr_array_header_t *names, int f
         ck_assert_int_eq(md_pkey_to_pem(&a.key_pem, ak, s->key, s->key_len, pool), APR_SUCCESS);
         ck_assert_int_eq(md_acme_acct_save(&a, s, MD_SG_STAGING, md->name, pool), APR_SUCCESS);
     }
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_STAGING, md, pool), APR_SUCCESS);
     job->finished = finished;
     ck_assert_int_eq(md_job_save(job, s, pool), APR_SUCCESS);
     return s;
@@ -185,6 +186,7 @@ START_TEST(activation_reuses_account_dir)
         ck_assert_int_eq(md_acme_acct_load(&a, s, MD_SG_ACCOUNTS, "ACME-ca.example-0000", pool), APR_SUCCESS);
         ck_assert_int_eq(md_acme_acct_save(a, s, MD_SG_STAGING, md->name, pool), APR_SUCCESS);
     }
+    md_store_save_md(s, MD_SG_STAGING, md, pool);
     job = md_job_make(md->name, pool);
     job->finished = 1;
     md_job_save(job, s, pool);
@@ -217,6 +219,15 @@ START_TEST(activation_refuses_incomplete_or_wrong_sets)
                                        1000, pool), APR_SUCCESS);
     ck_assert_str_eq(data, "old cert");
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+    /* a staged md.json that cannot be read: the set is discarded, not activated half-read */
+    s = staged_store(md, md->domains, 1, NULL);
+    ck_assert_int_eq(md_util_file_write_atomic(md_store_path(s, MD_SG_STAGING, md->name, MD_FN_MD, pool),
+                                               "{ not json", 10, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_ne(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "md.json"));
+    ck_assert_str_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool),
+                                       1000, pool) == APR_SUCCESS ? data : "", "old cert");
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "job.json", pool), pool));
     /* activation delay not yet over: kept for later */
     s = staged_store(md, md->domains, 1, NULL);
     ck_assert_int_eq(md_drive_activate(s, md, 2 * DAY, pool, &msg), APR_SUCCESS);
@@ -315,6 +326,39 @@ START_TEST(challenges_of_no_md_are_purged)
 }
 END_TEST
 
+START_TEST(renamed_md_takes_over_the_stored_one)
+{
+    md_t *old = unit_md("a.example.org b.example.org"), *renamed = unit_md("b.example.org a.example.org");
+    md_t *other = unit_md("c.example.org");
+    apr_array_header_t *mds = apr_array_make(pool, 2, sizeof(md_t *));
+    md_store_t *s;
+    const char *err = NULL;
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, old, pool), APR_SUCCESS);
+    md_store_save_data(s, MD_SG_DOMAINS, old->name, "pubcert.pem", "old cert", pool);
+    /* the first configuration pass already made a fallback for the new name */
+    md_store_save_data(s, MD_SG_DOMAINS, renamed->name, "fallback-pubcert.pem", "fb", pool);
+    APR_ARRAY_PUSH(mds, md_t *) = renamed;
+    APR_ARRAY_PUSH(mds, md_t *) = other;
+    ck_assert_ptr_null(md_drive_takeover(s, mds, other, pool));          /* shares no name */
+    ck_assert_str_eq(md_drive_takeover(s, mds, renamed, pool), "a.example.org");
+    ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, renamed->name,
+                                                                  "pubcert.pem", pool), 100, pool), APR_SUCCESS);
+    ck_assert_str_eq(data, "old cert");
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, old->name, NULL, pool), pool));
+    /* once it has its own md.json, nothing more is taken */
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, renamed, pool), APR_SUCCESS);
+    ck_assert_ptr_null(md_drive_takeover(s, mds, renamed, pool));
+    /* a stored MD that is still configured is never taken */
+    APR_ARRAY_PUSH(mds, md_t *) = old;
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, old, pool), APR_SUCCESS);
+    ck_assert_ptr_null(md_drive_takeover(s, mds, unit_md("x.example.org a.example.org"), pool));
+}
+END_TEST
+
 static Suite *drive_suite(void)
 {
     Suite *s = suite_create("md_drive");
@@ -332,6 +376,7 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, renewal_that_lost_its_lock_writes_nothing);
     tcase_add_test(tc, message_cmd_failure_is_recorded_as_the_reference_does);
     tcase_add_test(tc, challenges_of_no_md_are_purged);
+    tcase_add_test(tc, renamed_md_takes_over_the_stored_one);
     suite_add_tcase(s, tc);
     return s;
 }
