@@ -200,9 +200,11 @@ def test_last_message_cmd_failure(run_both, event):
     def scenario(h, pb):
         path = script(h, f'case "$1" in {event}) exit 4;; esac\nexit 0')
         start_md(h, pb, name, f"MDMessageCmd {path}\n")
+        # the job as it is when the failure is recorded (the reference retries the
+        # 'renewed' call later and rewrites job.json meanwhile)
         job = wait_job(h, name, lambda j: (j.get("last") or {}).get("problem"))
         time.sleep(1)
-        return {"job": job_of(h, name), "cmd": path, "files": store_files(h.store_dir)}
+        return {"job": job, "cmd": path, "files": store_files(h.store_dir)}
     obs = run_both(scenario)
     # ours notes when it asks again after a veto (next-run), the reference does not
     assert_same_job(obs, ignore=["next-run"] if event == "renewing" else [])
@@ -442,3 +444,22 @@ def test_corrupt_staged_md_json_is_not_activated(run_both):
     only_ref, only_ours = only_diff(obs[REF]["active"], obs[OURS]["active"])
     assert not only_ref and not only_ours, (only_ref, only_ours)
     assert not [f for f in obs[OURS]["active"] if f.endswith("/pubcert.pem")], obs[OURS]["active"]
+
+
+def test_stale_challenges_removed_at_start(run_both):
+    """challenges/* of no configured MD go at start-up; a configured MD's stay until used."""
+    name = "stale-chall.mdtest.org"
+
+    def scenario(h, pb):
+        for d in ("gone.mdtest.org", name):
+            os.makedirs(os.path.join(h.store_dir, "challenges", d), exist_ok=True)
+            with open(os.path.join(h.store_dir, "challenges", d, "acme-http-01.txt"), "w") as f:
+                f.write("token.thumbprint")
+        h.write_conf(md_conf(pb, h) + f"MDRenewMode manual\nMDomain {name}\n"
+                     + h.ssl_vhost(name) + h.http_vhost(name))
+        h.start()
+        time.sleep(1)
+        return {"files": store_files(h.store_dir, groups=("challenges",))}
+    obs = run_both(scenario)
+    assert obs[OURS]["files"] == obs[REF]["files"], obs
+    assert not [f for f in obs[OURS]["files"] if "gone" in f], obs
