@@ -86,6 +86,22 @@ apr_interval_time_t md_drive_retry_delay(apr_interval_time_t base, int errors, d
     return d > MD_DRIVE_RETRY_CAP ? MD_DRIVE_RETRY_CAP : d;
 }
 
+int md_drive_problem_is_input(const char *problem)
+{
+    static const char *const input[] = {
+        "badCSR", "badSignatureAlgorithm", "externalAccountRequired", "invalidContact",
+        "unsupportedContact", "malformed", "rejectedIdentifier", "unsupportedIdentifier",
+        "badRevocationReason", NULL
+    };
+    const char *prefix = "urn:ietf:params:acme:error:";
+    int i;
+
+    if (!problem || strncmp(problem, prefix, strlen(prefix))) return 0;
+    for (i = 0; input[i]; ++i)
+        if (!strcmp(problem + strlen(prefix), input[i])) return 1;
+    return 0;
+}
+
 const char *md_drive_ca_url(const md_t *md, int errors, int failover)
 {
     int n = md->ca_urls ? md->ca_urls->nelts : 0;
@@ -520,9 +536,20 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     if (md->proxy_url) http.proxy_url = md->proxy_url;
     if (md->ca_certs) http.ca_file = md->ca_certs;
     if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
-        || (rv = md_acme_setup(acme)) != APR_SUCCESS
-        || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
+        || (rv = md_acme_setup(acme)) != APR_SUCCESS)
         return rv;
+    /* a profile is chosen when the order is created (a missing mandatory one fails there),
+     * but checked before an account is made for nothing */
+    md_result_activity(result, md_acme_order_activity(md, md->profile, p));
+    if ((rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS) return rv;
+    if ((rv = get_account(env, acme, md, p)) != APR_SUCCESS) {
+        if (result->problem && !strcmp(result->problem, MD_ACME_PROBLEM_PREFIX "externalAccountRequired"))
+            drive_log(env, 4, apr_psprintf(p, "MDomain %s: the CA at %s requires an external "
+                                           "account binding; configure MDExternalAccountBinding "
+                                           "with the key id and HMAC key the CA gave you",
+                                           md->name, acme->url));
+        return rv;
+    }
     /* a new account waits in staging/ for the parent to install it into accounts/; one
      * from accounts/ is only named in the staged md.json (as the reference does) */
     if (acme->acct->id) run->acct_id = acme->acct->id;
@@ -530,9 +557,6 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
         md_result_set(result, rv, "cannot save the account in staging/");
         return rv;
     }
-    /* a profile is chosen when the order is created: a missing mandatory one fails there */
-    md_result_activity(result, md_acme_order_activity(md, md->profile, p));
-    if ((rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS) return rv;
     if (notice) {
         md_job_log_append(run->job, "notice", APR_SUCCESS, notice);
         drive_log(env, 5, apr_psprintf(p, "MDomain %s: %s", md->name, notice));
@@ -624,6 +648,26 @@ static apr_status_t notify_renewed(md_drive_env_t *env, const md_t *md, md_job_t
     return APR_SUCCESS;
 }
 
+apr_status_t md_drive_renotify(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!job->finished || job->notified_renewed) return APR_SUCCESS;
+    if ((rv = notify_renewed(env, md, job, p)) != APR_SUCCESS) {
+        /* a job error (renewal.last says which); the staged set stays valid and the
+         * announcement is tried again later */
+        job->errors++;
+        job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
+                                                              random_unit());
+    }
+    else {
+        job->errors = 0;
+        job->next_run = 0;
+    }
+    md_job_save(job, env->store, p);
+    return rv;
+}
+
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
                             const char *replaces, apr_pool_t *p)
 {
@@ -699,13 +743,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     drive_log(env, 5, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
                                    "activates it", md->name));
     job->notified = 1;
-    if (notify_renewed(env, md, job, p) != APR_SUCCESS) {
-        /* a failed MDNotifyCmd / MDMessageCmd is a job error (renewal.last says which), the
-         * staged set stays valid */
-        job->errors++;
-        job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
-                                                              random_unit());
-    }
+    md_drive_renotify(env, md, job, p);
     md_job_save(job, env->store, p);
     return APR_SUCCESS;
 
@@ -729,6 +767,11 @@ fail:
     job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
                                                           (double)(apr_time_now() % 1000) / 1000.0);
     if (result->retry_after > job->next_run) job->next_run = result->retry_after;
+    /* the CA refused what we asked for (the names, the contact, a missing binding): asking
+     * again soon cannot help, as with the reference the next try is about a day later (a
+     * restart after fixing the configuration tries at once) */
+    if (md_drive_problem_is_input(result->problem))
+        job->next_run = apr_time_now() + md_drive_retry_delay(MD_DRIVE_RETRY_CAP, 1, random_unit());
     md_result_assign(job->last, result);
     md_job_log_append(job, "error", result->status, md_result_describe(result, p));
     drive_log(env, 3, apr_psprintf(p, "MDomain %s: renewal failed (attempt %d, next on %s): %s",

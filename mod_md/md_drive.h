@@ -79,6 +79,10 @@ int md_drive_in_warn_window(const md_t *md, const md_drive_certs_t *certs, apr_t
 /* Delay before the next attempt after 'errors' consecutive failures (>= 1): base doubled
  * per error, jittered by +-25%, at most a day. jitter in [0,1). */
 apr_interval_time_t md_drive_retry_delay(apr_interval_time_t base, int errors, double jitter);
+/* Is this ACME problem about our input (names, contact, CSR, a missing account binding),
+ * which the CA will refuse again until the configuration changes? Such a failure is
+ * retried after a day, not with the MDRetryDelay schedule (as the reference does). */
+int md_drive_problem_is_input(const char *problem);
 /* The CA URL to use after 'errors' consecutive failures: switches every 'failover' errors. */
 const char *md_drive_ca_url(const md_t *md, int errors, int failover);
 
@@ -111,6 +115,12 @@ apr_status_t md_drive_lock_md(md_lock_t **plock, md_store_t *store, const char *
  * certificate this one replaces (sent when the CA supports ARI), or NULL. */
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
                             const char *replaces, apr_pool_t *p);
+
+/* The 'renewed' announcements of a staged set (MDNotifyCmd NAME, then MDMessageCmd renewed
+ * NAME) when they have not succeeded yet: a failure is a job error recorded in job->last
+ * (problems MD_DRIVE_PROBLEM_NOTIFY_CMD / _MESSAGE_CMD) and tried again at job->next_run;
+ * the staged set stays valid. The job is saved. md_drive_renew calls it after staging. */
+apr_status_t md_drive_renotify(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p);
 
 /* MDRenewViaARI: should the current certificate be renewed now according to the CA's
  * renewal information (RFC 9773)? The CA is asked only when the record in

@@ -208,9 +208,12 @@ static void *APR_THREAD_FUNC renew_thread(apr_thread_t *thread, void *data)
     if (!job->finished)
         md_drive_renew(&drive->env, md_clone(p, slot->md), job,
                        slot->certs ? slot->certs->ari_id : NULL, p);
+    else
+        md_drive_renotify(&drive->env, slot->md, job, p);
     slot->r_errors = job->errors;
     slot->r_next = job->next_run;
-    slot->r_staged = job->finished;
+    /* a staged set whose announcement failed is looked at again (md_drive_renotify) */
+    slot->r_staged = job->finished && job->notified_renewed;
 done:
     apr_atomic_set32(&slot->done, 1);
     /* a plain return, not apr_thread_exit(): pthread_exit's forced unwinding is not needed
@@ -275,7 +278,7 @@ static void start_child_side(drive_t *d)
         slot->md = md;
         slot->certs = apr_hash_get(d->certs, md->name, APR_HASH_KEY_STRING);
         slot->errors = job->errors;
-        slot->staged = job->finished;
+        slot->staged = job->finished && job->notified_renewed;
         /* a restart is the admin's "try again now" (maybe the configuration was fixed):
          * the retry delay of earlier errors is not waited for, their count is kept */
         slot->next_run = now + mc->initial_delay;

@@ -201,7 +201,7 @@ def test_job_log_shows_progress(httpd, pebble_for):
     job = wait_staged(h, name)
     entries = job["log"]["entries"]
     progress = [e["detail"] for e in entries if e["type"] == "progress"]
-    assert any(p.startswith("creating an order for") for p in progress), progress
+    assert any(p.startswith("Creating new order for") for p in progress), progress
     assert any(p.startswith("waiting for the CA to validate") for p in progress), progress
     assert any(p.startswith("downloading the certificate") for p in progress), progress
     assert [e["type"] for e in entries].index("finished") < [e["type"] for e in entries].index("starting")

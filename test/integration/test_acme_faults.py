@@ -154,7 +154,7 @@ exit 0
     entries = job["log"]["entries"]
     assert not [e for e in entries if e["type"] == "error"], entries
     vetoes = [e for e in entries if e["type"] == "message-renewing" and e.get("status")]
-    assert len(vetoes) == 1 and "exited with 1" in vetoes[0]["detail"], entries
+    assert len(vetoes) == 1 and "failed with exit code 1." in vetoes[0]["detail"], entries
     assert job["errors"] == 0, job
     end = time.time() + 10      # 'renewed' runs right after job.json is complete
     while time.time() < end and f"renewed {name}" not in read_events(h):
@@ -266,8 +266,8 @@ def test_hostile_ca_is_rejected(httpd, pebble_for, mode, expect):
         h.start()
         job = wait_job(h, name, lambda j: j.get("errors", 0) >= 1, timeout=20)
         assert expect in job["last"]["detail"], job["last"]
-        staged = os.listdir(os.path.join(h.store_dir, "staging", name))
-        assert staged == ["job.json"], staged
+        staged = sorted(os.listdir(os.path.join(h.store_dir, "staging", name)))
+        assert staged == ["job.json", "md.json"], staged     # md.json first, as the reference
     finally:
         h.stop()
         ca.shutdown()

@@ -120,6 +120,12 @@ def fail_run(name, extra="", vhost_extra="", cond=lambda j: j.get("errors", 0) >
     return scenario
 
 
+def next_run_in(job):
+    """Seconds from the job's last run to its next run."""
+    from email.utils import parsedate_to_datetime
+    return (parsedate_to_datetime(job["next-run"]) - parsedate_to_datetime(job["last-run"])).total_seconds()
+
+
 def test_last_ca_rejects_identifier(run_both):
     name = "blocked.mdtest.org"
     run_both.pebble_config = {"domainBlocklist": [name]}
@@ -129,6 +135,8 @@ def test_last_ca_rejects_identifier(run_both):
         last = obs[which]["job"]["last"]
         assert last["problem"] == "urn:ietf:params:acme:error:rejectedIdentifier", (which, last)
         assert last["activity"].startswith("Creating new order"), (which, last)
+        # the CA refuses the names: asked again after hours, not after MDRetryDelay
+        assert next_run_in(obs[which]["job"]) > 6 * 3600, (which, obs[which]["job"])
     assert obs[OURS]["job"]["last"]["detail"] == obs[REF]["job"]["last"]["detail"]
 
 
@@ -141,6 +149,7 @@ def test_last_eab_required_not_configured(run_both):
     for which in (REF, OURS):
         last = obs[which]["job"]["last"]
         assert last["problem"] == "urn:ietf:params:acme:error:externalAccountRequired", (which, last)
+        assert next_run_in(obs[which]["job"]) > 6 * 3600, (which, obs[which]["job"])
     assert obs[OURS]["job"]["last"]["detail"] == obs[REF]["job"]["last"]["detail"]
 
 

@@ -359,6 +359,48 @@ START_TEST(renamed_md_takes_over_the_stored_one)
 }
 END_TEST
 
+START_TEST(failed_announcement_is_a_job_error_and_retried)
+{
+    md_t *md = unit_md("n.example.org");
+    md_drive_env_t env;
+    md_store_t *s;
+    md_job_t *job = md_job_make(md->name, pool);
+    const char *err = NULL;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    memset(&env, 0, sizeof(env));
+    env.store = s;
+    env.retry_delay = apr_time_from_sec(5);
+    env.notify_cmd = "/bin/false";
+    job->finished = 1;
+    job->last->ready_at = apr_time_from_sec(1000);
+    ck_assert_int_ne(md_drive_renotify(&env, md, job, pool), APR_SUCCESS);
+    ck_assert_int_eq(job->errors, 1);
+    ck_assert(!job->notified_renewed);
+    ck_assert(job->next_run > apr_time_now());
+    ck_assert_str_eq(job->last->problem, "urn:org:apache:httpd:log:AH10108:");
+    ck_assert_str_eq(job->last->detail, "MDNotifyCmd /bin/false failed with exit code 1.");
+    ck_assert(job->last->ready_at == apr_time_from_sec(1000));
+    /* fixed: the next try announces it and clears the error */
+    env.notify_cmd = "/bin/true";
+    ck_assert_int_eq(md_drive_renotify(&env, md, job, pool), APR_SUCCESS);
+    ck_assert(job->notified_renewed);
+    ck_assert_int_eq(job->errors, 0);
+    ck_assert_int_eq(md_job_load(s, md->name, pool)->notified_renewed, 1);
+}
+END_TEST
+
+START_TEST(input_problems_wait_a_day)
+{
+    ck_assert(md_drive_problem_is_input("urn:ietf:params:acme:error:rejectedIdentifier"));
+    ck_assert(md_drive_problem_is_input("urn:ietf:params:acme:error:externalAccountRequired"));
+    ck_assert(!md_drive_problem_is_input("urn:ietf:params:acme:error:rateLimited"));
+    ck_assert(!md_drive_problem_is_input("urn:ietf:params:acme:error:connection"));
+    ck_assert(!md_drive_problem_is_input("challenge-mismatch"));
+    ck_assert(!md_drive_problem_is_input(NULL));
+}
+END_TEST
+
 static Suite *drive_suite(void)
 {
     Suite *s = suite_create("md_drive");
@@ -377,6 +419,8 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, message_cmd_failure_is_recorded_as_the_reference_does);
     tcase_add_test(tc, challenges_of_no_md_are_purged);
     tcase_add_test(tc, renamed_md_takes_over_the_stored_one);
+    tcase_add_test(tc, input_problems_wait_a_day);
+    tcase_add_test(tc, failed_announcement_is_a_job_error_and_retried);
     suite_add_tcase(s, tc);
     return s;
 }
