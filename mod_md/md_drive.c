@@ -743,8 +743,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     drive_log(env, 5, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
                                    "activates it", md->name));
     job->notified = 1;
-    md_drive_renotify(env, md, job, p);
-    md_job_save(job, env->store, p);
+    md_drive_renotify(env, md, job, p);        /* saves the job */
     return APR_SUCCESS;
 
 fail:
@@ -876,6 +875,35 @@ const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, 
                                  md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p) != APR_SUCCESS)
         return NULL;
     return taken;
+}
+
+int md_drive_rename_legacy_files(md_store_t *store, const md_t *md, apr_pool_t *p)
+{
+    static const md_store_group_t groups[] = { MD_SG_DOMAINS, MD_SG_STAGING };
+    static const char *const bases[] = { "privkey", "pubcert" };
+    int i, g, b, n = 0;
+
+    for (i = 0; i < md_pkey_spec_count(md); ++i) {
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
+        md_pkey_spec_t legacy;
+        if (spec->type != MD_PKEY_EC) continue;
+        legacy = *spec;
+        legacy.curve = md_pkey_curve_canonical(p, spec->curve);
+        if (!legacy.curve || !strcmp(md_pkey_spec_suffix(p, &legacy), md_pkey_spec_suffix(p, spec)))
+            continue;
+        for (g = 0; g < 2; ++g) {
+            for (b = 0; b < 2; ++b) {
+                const char *now = md_store_path(store, groups[g], md->name,
+                                                md_store_fname(p, bases[b], spec), p);
+                const char *old = md_store_path(store, groups[g], md->name,
+                                                md_store_fname(p, bases[b], &legacy), p);
+                if (!path_exists(now, p) && path_exists(old, p)
+                    && apr_file_rename(old, now, p) == APR_SUCCESS)
+                    ++n;
+            }
+        }
+    }
+    return n;
 }
 
 /* accounts/ACME-<host>-NNNN for the staged account: an existing one with the same URL,

@@ -144,6 +144,12 @@ void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_st
 const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
                               apr_pool_t *p);
 
+/* Parent, at start: key and certificate files of an EC key type written under OpenSSL's
+ * curve name by earlier versions (privkey.secp256r1.pem for MDPrivateKeys P-256) get the
+ * name the reference uses (privkey.p-256.pem), in domains/ and staging/, so that they are
+ * kept. Returns how many files were renamed. */
+int md_drive_rename_legacy_files(md_store_t *store, const md_t *md, apr_pool_t *p);
+
 /* Parent, at start: remove every challenges/<name> that belongs to none of mds (md_t*):
  * left by an MD no longer configured, or by a run that ended mid-order. Returns how many. */
 int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, apr_pool_t *p);

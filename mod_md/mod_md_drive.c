@@ -118,6 +118,10 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
         apr_status_t rv;
 
         apr_pool_create(&p, ptemp);
+        if (md_drive_rename_legacy_files(mc->store, md, p))
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10996)
+                         "MDomain %s: key and certificate files renamed to the curve names as "
+                         "configured (as Debian's mod_md names them)", md->name);
         if ((old = md_drive_takeover(mc->store, mc->mds, md, p)) != NULL)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10997)
                          "MDomain %s: takes over the certificates and account of the stored "

@@ -77,9 +77,16 @@ def assert_same_job(obs, ignore=()):
 
 # --- store files after an order ------------------------------------------------------------
 
+def wait_announced(h, name):
+    """The staged job once the 'renewed' announcements ran (the reference writes job.json
+    before and after them, with different `last` objects)."""
+    wait_staged(h, name)
+    return wait_job(h, name, lambda j: j.get("notified-renewed"), what="the renewed announcement")
+
+
 def order_and_activate(h, pb, name, extra=""):
     start_md(h, pb, name, extra)
-    job = wait_staged(h, name)
+    job = wait_announced(h, name)
     time.sleep(0.5)
     obs = {"job": job, "staged": store_files(h.store_dir)}
     h.graceful()
@@ -253,7 +260,7 @@ def test_tls_alpn01_with_rsa_key(run_both):
     def scenario(h, pb):
         start_md(h, pb, name, "MDCAChallenges tls-alpn-01\n",
                  vhost_extra="  Protocols http/1.1 acme-tls/1\n")
-        job = wait_staged(h, name)
+        job = wait_announced(h, name)
         return {"job": job, "files": store_files(h.store_dir)}
     obs = run_both(scenario)
     assert_same_job(obs)

@@ -390,6 +390,27 @@ START_TEST(failed_announcement_is_a_job_error_and_retried)
 }
 END_TEST
 
+START_TEST(legacy_curve_file_names_are_renamed)
+{
+    md_t *md = unit_md("l.example.org");
+    md_pkey_spec_t *p256 = apr_pcalloc(pool, sizeof(*p256));
+    md_store_t *s;
+    const char *err = NULL;
+
+    p256->type = MD_PKEY_EC;
+    p256->curve = "P-256";
+    md->pkey_specs = apr_array_make(pool, 1, sizeof(md_pkey_spec_t *));
+    APR_ARRAY_PUSH(md->pkey_specs, md_pkey_spec_t *) = p256;
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    md_store_save_data(s, MD_SG_DOMAINS, md->name, "pubcert.secp256r1.pem", "cert", pool);
+    md_store_save_data(s, MD_SG_DOMAINS, md->name, "privkey.secp256r1.pem", "key", pool);
+    ck_assert_int_eq(md_drive_rename_legacy_files(s, md, pool), 2);
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.p-256.pem", pool), pool));
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "privkey.p-256.pem", pool), pool));
+    ck_assert_int_eq(md_drive_rename_legacy_files(s, md, pool), 0);
+}
+END_TEST
+
 START_TEST(input_problems_wait_a_day)
 {
     ck_assert(md_drive_problem_is_input("urn:ietf:params:acme:error:rejectedIdentifier"));
@@ -420,6 +441,7 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, challenges_of_no_md_are_purged);
     tcase_add_test(tc, renamed_md_takes_over_the_stored_one);
     tcase_add_test(tc, input_problems_wait_a_day);
+    tcase_add_test(tc, legacy_curve_file_names_are_renamed);
     tcase_add_test(tc, failed_announcement_is_a_job_error_and_retried);
     suite_add_tcase(s, tc);
     return s;
