@@ -183,6 +183,7 @@ def test_child_killed_during_order(httpd, pebble_for):
     assert m, h.log()[-3000:]
     os.kill(int(m[-1]), signal.SIGKILL)
     wait_staged(h, name, timeout=40)
+    time.sleep(0.5)                 # job.json is saved once more after the announcements
     assert h.log().count("created ACME account") == 1
     for path in glob.glob(os.path.join(h.store_dir, "**", "*"), recursive=True):
         assert ".tmp." not in os.path.basename(path), path

@@ -258,13 +258,24 @@ def test_tls_alpn01_with_rsa_key(run_both):
     name = "alpn-rsa.mdtest.org"
 
     def scenario(h, pb):
-        start_md(h, pb, name, "MDCAChallenges tls-alpn-01\n",
+        seen = os.path.join(h.dir, "seen")
+        os.makedirs(seen)
+        os.chmod(seen, 0o777)
+        cmd = script(h, f'case "$1" in challenge-setup:tls-alpn-01:*) '
+                        f'cat {h.store_dir}/challenges/{name}/acme-tls-alpn-01-pubcert*.pem '
+                        f'> {seen}/cert.pem;; esac\nexit 0')
+        start_md(h, pb, name, f"MDCAChallenges tls-alpn-01\nMDMessageCmd {cmd}\n",
                  vhost_extra="  Protocols http/1.1 acme-tls/1\n")
         job = wait_announced(h, name)
-        return {"job": job, "files": store_files(h.store_dir)}
+        text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", f"{seen}/cert.pem"],
+                              capture_output=True, text=True).stdout
+        return {"job": job, "files": store_files(h.store_dir),
+                "rsa": "rsaEncryption" in text, "text": text[:300]}
     obs = run_both(scenario)
     assert_same_job(obs)
     assert not [f for f in obs[OURS]["files"] if f.startswith("challenges/")]
+    assert obs[REF]["rsa"] == obs[OURS]["rsa"], obs
+    assert obs[OURS]["rsa"], obs[OURS]["text"]
 
 
 # --- a store shared with the reference -------------------------------------------------------
