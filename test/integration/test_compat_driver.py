@@ -11,7 +11,6 @@ also where the reference leaves them out (LAST_MORE).
 """
 import json
 import os
-import shutil
 import subprocess
 import time
 
