@@ -87,6 +87,22 @@ apr_interval_time_t md_drive_retry_delay(apr_interval_time_t base, int errors, d
     return d > MD_DRIVE_RETRY_CAP ? MD_DRIVE_RETRY_CAP : d;
 }
 
+int md_drive_problem_is_input(const char *problem)
+{
+    static const char *const input[] = {
+        "badCSR", "badSignatureAlgorithm", "externalAccountRequired", "invalidContact",
+        "unsupportedContact", "malformed", "rejectedIdentifier", "unsupportedIdentifier",
+        "badRevocationReason", NULL
+    };
+    const char *prefix = "urn:ietf:params:acme:error:";
+    int i;
+
+    if (!problem || strncmp(problem, prefix, strlen(prefix))) return 0;
+    for (i = 0; input[i]; ++i)
+        if (!strcmp(problem + strlen(prefix), input[i])) return 1;
+    return 0;
+}
+
 const char *md_drive_ca_url(const md_t *md, int errors, int failover)
 {
     int n = md->ca_urls ? md->ca_urls->nelts : 0;
@@ -308,6 +324,7 @@ typedef struct {
     md_drive_env_t *env;
     md_job_t *job;
     const md_t *md;
+    const char *acct_id;              /* accounts/<id> used (not copied into staging/) */
 } run_t;
 
 static apr_status_t on_setup(void *baton, const char *type, const char *domain, apr_pool_t *p)
@@ -520,16 +537,27 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     if (md->proxy_url) http.proxy_url = md->proxy_url;
     if (md->ca_certs) http.ca_file = md->ca_certs;
     if ((rv = md_acme_create(&acme, ca_url, &http, result, p)) != APR_SUCCESS
-        || (rv = md_acme_setup(acme)) != APR_SUCCESS
-        || (rv = get_account(env, acme, md, p)) != APR_SUCCESS)
+        || (rv = md_acme_setup(acme)) != APR_SUCCESS)
         return rv;
-    if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
+    /* a profile is chosen when the order is created (a missing mandatory one fails there),
+     * but checked before an account is made for nothing */
+    md_result_activity(result, md_acme_order_activity(md, md->profile, p));
+    if ((rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS) return rv;
+    if ((rv = get_account(env, acme, md, p)) != APR_SUCCESS) {
+        if (result->problem && !strcmp(result->problem, MD_ACME_PROBLEM_PREFIX "externalAccountRequired"))
+            drive_log(env, 4, apr_psprintf(p, "MDomain %s: the CA at %s requires an external "
+                                           "account binding; configure MDExternalAccountBinding "
+                                           "with the key id and HMAC key the CA gave you",
+                                           md->name, acme->url));
+        return rv;
+    }
+    /* a new account waits in staging/ for the parent to install it into accounts/; one
+     * from accounts/ is only named in the staged md.json (as the reference does) */
+    if (acme->acct->id) run->acct_id = acme->acct->id;
+    else if ((rv = md_acme_acct_save(acme->acct, env->store, MD_SG_STAGING, md->name, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot save the account in staging/");
         return rv;
     }
-    /* a profile is chosen when the order is created: a missing mandatory one fails there */
-    md_result_activity(result, md_acme_order_activity(md, md->profile, p));
-    if ((rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS) return rv;
     if (notice) {
         md_job_log_append(run->job, "notice", APR_SUCCESS, notice);
         drive_log(env, 5, apr_psprintf(p, "MDomain %s: %s", md->name, notice));
@@ -621,6 +649,26 @@ static apr_status_t notify_renewed(md_drive_env_t *env, const md_t *md, md_job_t
     return APR_SUCCESS;
 }
 
+apr_status_t md_drive_renotify(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!job->finished || job->notified_renewed) return APR_SUCCESS;
+    if ((rv = notify_renewed(env, md, job, p)) != APR_SUCCESS) {
+        /* a job error (renewal.last says which); the staged set stays valid and the
+         * announcement is tried again later */
+        job->errors++;
+        job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
+                                                              random_unit());
+    }
+    else {
+        job->errors = 0;
+        job->next_run = 0;
+    }
+    md_job_save(job, env->store, p);
+    return rv;
+}
+
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
                             const char *replaces, apr_pool_t *p)
 {
@@ -656,6 +704,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     run.env = env;
     run.job = job;
     run.md = md;
+    run.acct_id = NULL;
     result->on_activity = on_progress;
     result->baton = &run;
     if (lock_lost(job, result, p)) goto fail;
@@ -666,6 +715,11 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     if (md_tailscale_is_proto(md->ca_proto)) rv = obtain_tailscale(&run, ca_url, result, p);
     else rv = obtain_acme(&run, ca_url, replaces, result, p);
     if (rv != APR_SUCCESS) goto fail;
+    if (run.acct_id) {
+        md_t *copy = md_clone(p, md);
+        copy->ca_account = run.acct_id;
+        md = copy;
+    }
     if ((rv = md_store_save_md(env->store, MD_SG_STAGING, md, p)) != APR_SUCCESS) {
         md_result_set(result, rv, "cannot write md.json into staging/");
         goto fail;
@@ -690,14 +744,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
     drive_log(env, 5, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
                                    "activates it", md->name));
     job->notified = 1;
-    if (notify_renewed(env, md, job, p) != APR_SUCCESS) {
-        /* a failed MDNotifyCmd / MDMessageCmd is a job error (renewal.last says which), the
-         * staged set stays valid */
-        job->errors++;
-        job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
-                                                              random_unit());
-    }
-    md_job_save(job, env->store, p);
+    md_drive_renotify(env, md, job, p);        /* saves the job */
     return APR_SUCCESS;
 
 fail:
@@ -720,6 +767,11 @@ fail:
     job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
                                                           (double)(apr_time_now() % 1000) / 1000.0);
     if (result->retry_after > job->next_run) job->next_run = result->retry_after;
+    /* the CA refused what we asked for (the names, the contact, a missing binding): asking
+     * again soon cannot help, as with the reference the next try is about a day later (a
+     * restart after fixing the configuration tries at once) */
+    if (md_drive_problem_is_input(result->problem))
+        job->next_run = apr_time_now() + md_drive_retry_delay(MD_DRIVE_RETRY_CAP, 1, random_unit());
     md_result_assign(job->last, result);
     md_job_log_append(job, "error", result->status, md_result_describe(result, p));
     drive_log(env, 3, apr_psprintf(p, "MDomain %s: renewal failed (attempt %d, next on %s): %s",
@@ -779,6 +831,74 @@ int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, 
         ++n;
     }
     apr_dir_close(d);
+    return n;
+}
+
+static int md_named(const apr_array_header_t *mds, const char *name)
+{
+    int i;
+    for (i = 0; i < mds->nelts; ++i)
+        if (!strcmp(APR_ARRAY_IDX(mds, i, const md_t *)->name, name)) return 1;
+    return 0;
+}
+
+const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
+                              apr_pool_t *p)
+{
+    const char *base = md_store_path(store, MD_SG_DOMAINS, NULL, NULL, p), *taken = NULL, *err;
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    md_t *stored;
+    int i;
+
+    /* a directory with only fallback files (made by the first configuration pass) does not
+     * count: it gives way */
+    if (path_exists(md_store_path(store, MD_SG_DOMAINS, md->name, MD_FN_MD, p), p)) return NULL;
+    if (apr_dir_open(&d, base, p) != APR_SUCCESS) return NULL;
+    while (!taken && apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (fi.filetype != APR_DIR || fi.name[0] == '.' || md_named(mds, fi.name)
+            || !md_store_name_is_safe(fi.name)
+            || md_store_load_md(store, MD_SG_DOMAINS, fi.name, &stored, p, &err) != APR_SUCCESS)
+            continue;
+        for (i = 0; i < stored->domains->nelts && !taken; ++i) {
+            if (md_contains(md, APR_ARRAY_IDX(stored->domains, i, const char *)))
+                taken = apr_pstrdup(p, fi.name);
+        }
+    }
+    apr_dir_close(d);
+    if (taken) remove_dir(md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p);
+    if (taken && apr_file_rename(apr_pstrcat(p, base, "/", taken, NULL),
+                                 md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p) != APR_SUCCESS)
+        return NULL;
+    return taken;
+}
+
+int md_drive_rename_legacy_files(md_store_t *store, const md_t *md, apr_pool_t *p)
+{
+    static const md_store_group_t groups[] = { MD_SG_DOMAINS, MD_SG_STAGING };
+    static const char *const bases[] = { "privkey", "pubcert" };
+    int i, g, b, n = 0;
+
+    for (i = 0; i < md_pkey_spec_count(md); ++i) {
+        const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
+        md_pkey_spec_t legacy;
+        if (spec->type != MD_PKEY_EC) continue;
+        legacy = *spec;
+        legacy.curve = md_pkey_curve_canonical(p, spec->curve);
+        if (!legacy.curve || !strcmp(md_pkey_spec_suffix(p, &legacy), md_pkey_spec_suffix(p, spec)))
+            continue;
+        for (g = 0; g < 2; ++g) {
+            for (b = 0; b < 2; ++b) {
+                const char *now = md_store_path(store, groups[g], md->name,
+                                                md_store_fname(p, bases[b], spec), p);
+                const char *old = md_store_path(store, groups[g], md->name,
+                                                md_store_fname(p, bases[b], &legacy), p);
+                if (!path_exists(now, p) && path_exists(old, p)
+                    && apr_file_rename(old, now, p) == APR_SUCCESS)
+                    ++n;
+            }
+        }
+    }
     return n;
 }
 
@@ -861,7 +981,8 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
     const char *newdir = md_store_path(store, MD_SG_DOMAINS, newname, NULL, p);
     const char *archived = NULL;
     md_acme_acct_t *acct;
-    md_t *copy;
+    md_t *copy, *staged;
+    const char *err = NULL;
     apr_dir_t *d;
     apr_finfo_t fi;
     apr_status_t rv;
@@ -869,6 +990,13 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
 
     *pmsg = NULL;
     if (!job->finished) return APR_SUCCESS;
+    /* the staged md.json first: a set whose description cannot be read is not activated
+     * half-read but discarded, and the MD renewed again */
+    if ((rv = md_store_load_md(store, MD_SG_STAGING, md->name, &staged, p, &err)) != APR_SUCCESS) {
+        *pmsg = apr_psprintf(p, "the staged md.json cannot be read (%s); the staged set is "
+                             "discarded and a new one obtained", err ? err : "missing");
+        goto discard;
+    }
     for (i = 0; i < n; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
         X509 *leaf;
@@ -928,6 +1056,11 @@ apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t 
         if ((rv = install_account(&id, store, acct, p)) != APR_SUCCESS) goto failed;
         copy->ca_account = id;
         md->ca_account = apr_pstrdup(store->p, id);
+    }
+    else if (staged->ca_account && md_store_name_is_safe(staged->ca_account)
+             && path_exists(md_store_path(store, MD_SG_ACCOUNTS, staged->ca_account, NULL, p), p)) {
+        copy->ca_account = staged->ca_account;
+        md->ca_account = apr_pstrdup(store->p, staged->ca_account);
     }
     for (i = 0; i < n && rv == APR_SUCCESS; ++i) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);

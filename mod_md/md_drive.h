@@ -79,6 +79,10 @@ int md_drive_in_warn_window(const md_t *md, const md_drive_certs_t *certs, apr_t
 /* Delay before the next attempt after 'errors' consecutive failures (>= 1): base doubled
  * per error, jittered by +-25%, at most a day. jitter in [0,1). */
 apr_interval_time_t md_drive_retry_delay(apr_interval_time_t base, int errors, double jitter);
+/* Is this ACME problem about our input (names, contact, CSR, a missing account binding),
+ * which the CA will refuse again until the configuration changes? Such a failure is
+ * retried after a day, not with the MDRetryDelay schedule (as the reference does). */
+int md_drive_problem_is_input(const char *problem);
 /* The CA URL to use after 'errors' consecutive failures: switches every 'failover' errors. */
 const char *md_drive_ca_url(const md_t *md, int errors, int failover);
 
@@ -112,6 +116,12 @@ apr_status_t md_drive_lock_md(md_lock_t **plock, md_store_t *store, const char *
 apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
                             const char *replaces, apr_pool_t *p);
 
+/* The 'renewed' announcements of a staged set (MDNotifyCmd NAME, then MDMessageCmd renewed
+ * NAME) when they have not succeeded yet: a failure is a job error recorded in job->last
+ * (problems MD_DRIVE_PROBLEM_NOTIFY_CMD / _MESSAGE_CMD) and tried again at job->next_run;
+ * the staged set stays valid. The job is saved. md_drive_renew calls it after staging. */
+apr_status_t md_drive_renotify(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p);
+
 /* MDRenewViaARI: should the current certificate be renewed now according to the CA's
  * renewal information (RFC 9773)? The CA is asked only when the record in
  * tmp/ari/<md>.json allows it (its Retry-After has passed); every answer, good or bad,
@@ -125,6 +135,20 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
 /* Load every account of accounts/ (parent) or of staging/ * / (child) into the list. */
 void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,
                             apr_pool_t *p);
+
+/* Parent, at start: an MD whose name changed (md has no domains/<name>/md.json, a stored MD that is
+ * not configured any more shares a domain name with it) takes over that MD's directory,
+ * certificates, keys and account, instead of ordering anew: domains/<old> becomes
+ * domains/<md->name> (md.json is rewritten by the sync that follows). Returns the old
+ * name, or NULL when nothing was taken over. */
+const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
+                              apr_pool_t *p);
+
+/* Parent, at start: key and certificate files of an EC key type written under OpenSSL's
+ * curve name by earlier versions (privkey.secp256r1.pem for MDPrivateKeys P-256) get the
+ * name the reference uses (privkey.p-256.pem), in domains/ and staging/, so that they are
+ * kept. Returns how many files were renamed. */
+int md_drive_rename_legacy_files(md_store_t *store, const md_t *md, apr_pool_t *p);
 
 /* Parent, at start: remove every challenges/<name> that belongs to none of mds (md_t*):
  * left by an MD no longer configured, or by a run that ended mid-order. Returns how many. */

@@ -307,7 +307,9 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_
     md_t *stored = NULL;
     const char *err = NULL, *cf, *kf;
     const char *missing = NULL;
-    int i, n = md_pkey_spec_count(md);
+    int i, k, n = md_pkey_spec_count(md);
+    int *usable = apr_pcalloc(ptemp, sizeof(*usable) * (apr_size_t)n);
+    apr_array_header_t *real_cf, *real_kf;
     apr_status_t rv;
 
     rv = dry_run ? APR_ENOENT : md_store_load_md(store, MD_SG_DOMAINS, md->name, &stored, ptemp, &err);
@@ -344,6 +346,7 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_
             }
             APR_ARRAY_PUSH(md->rt_cert_files, const char *) = apr_pstrdup(pconf, cf);
             APR_ARRAY_PUSH(md->rt_key_files, const char *) = apr_pstrdup(pconf, kf);
+            usable[i] = 1;
         }
     }
     if (missing) {
@@ -372,10 +375,19 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_
 
     md->rt_fallback = 0;
     if (md->state != MD_S_COMPLETE) {
-        /* mod_ssl gets fallbacks for all key types; the real ones replace them when complete */
+        /* mod_ssl gets fallbacks for the missing key types only: a key type added to an MD
+         * keeps its other, valid certificates in service meanwhile (as with the reference) */
+        real_cf = apr_array_copy(ptemp, md->rt_cert_files);
+        real_kf = apr_array_copy(ptemp, md->rt_key_files);
         apr_array_clear(md->rt_cert_files);
         apr_array_clear(md->rt_key_files);
-        for (i = 0; i < n; ++i) {
+        for (i = 0, k = 0; i < n; ++i) {
+            if (usable[i] && k < real_cf->nelts) {
+                APR_ARRAY_PUSH(md->rt_cert_files, const char *) = APR_ARRAY_IDX(real_cf, k, const char *);
+                APR_ARRAY_PUSH(md->rt_key_files, const char *) = APR_ARRAY_IDX(real_kf, k, const char *);
+                ++k;
+                continue;
+            }
             rv = md_store_ensure_fallback(store, md, md_pkey_spec_get(md, i), &cf, &kf, pconf, &err);
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10907) "MDomain %s: %s",

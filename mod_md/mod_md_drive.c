@@ -115,7 +115,7 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return APR_SUCCESS;
     for (i = 0; may_activate && i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
-        const char *msg = NULL;
+        const char *msg = NULL, *old;
         apr_pool_t *p;
         apr_status_t rv;
 
@@ -129,6 +129,14 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
             apr_pool_destroy(p);
             break;
         }
+        if (md_drive_rename_legacy_files(mc->store, md, p))
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10996)
+                         "MDomain %s: key and certificate files renamed to the curve names as "
+                         "configured (as Debian's mod_md names them)", md->name);
+        if ((old = md_drive_takeover(mc->store, mc->mds, md, p)) != NULL)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10997)
+                         "MDomain %s: takes over the certificates and account of the stored "
+                         "MDomain %s, which shares names with it (renamed)", md->name, old);
         rv = md_drive_activate(mc->store, md, mc->activation_delay, p, &msg);
         if (msg) {
             ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, s, APLOGNO(10951)
@@ -215,9 +223,12 @@ static void *APR_THREAD_FUNC renew_thread(apr_thread_t *thread, void *data)
     if (!job->finished)
         md_drive_renew(&drive->env, md_clone(p, slot->md), job,
                        slot->certs ? slot->certs->ari_id : NULL, p);
+    else
+        md_drive_renotify(&drive->env, slot->md, job, p);
     slot->r_errors = job->errors;
     slot->r_next = job->next_run;
-    slot->r_staged = job->finished;
+    /* a staged set whose announcement failed is looked at again (md_drive_renotify) */
+    slot->r_staged = job->finished && job->notified_renewed;
 done:
     apr_atomic_set32(&slot->done, 1);
     /* a plain return, not apr_thread_exit(): pthread_exit's forced unwinding is not needed
@@ -282,7 +293,7 @@ static void start_child_side(drive_t *d)
         slot->md = md;
         slot->certs = apr_hash_get(d->certs, md->name, APR_HASH_KEY_STRING);
         slot->errors = job->errors;
-        slot->staged = job->finished;
+        slot->staged = job->finished && job->notified_renewed;
         /* a restart is the admin's "try again now" (maybe the configuration was fixed):
          * the retry delay of earlier errors is not waited for, their count is kept */
         slot->next_run = now + mc->initial_delay;

@@ -132,6 +132,7 @@ static md_store_t *staged_store(md_t *md, const apr_array_header_t *names, int f
         ck_assert_int_eq(md_pkey_to_pem(&a.key_pem, ak, s->key, s->key_len, pool), APR_SUCCESS);
         ck_assert_int_eq(md_acme_acct_save(&a, s, MD_SG_STAGING, md->name, pool), APR_SUCCESS);
     }
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_STAGING, md, pool), APR_SUCCESS);
     job->finished = finished;
     ck_assert_int_eq(md_job_save(job, s, pool), APR_SUCCESS);
     return s;
@@ -187,6 +188,7 @@ START_TEST(activation_reuses_account_dir)
         ck_assert_int_eq(md_acme_acct_load(&a, s, MD_SG_ACCOUNTS, "ACME-ca.example-0000", pool), APR_SUCCESS);
         ck_assert_int_eq(md_acme_acct_save(a, s, MD_SG_STAGING, md->name, pool), APR_SUCCESS);
     }
+    md_store_save_md(s, MD_SG_STAGING, md, pool);
     job = md_job_make(md->name, pool);
     job->finished = 1;
     md_job_save(job, s, pool);
@@ -255,6 +257,15 @@ START_TEST(activation_refuses_incomplete_or_wrong_sets)
                                        1000, pool), APR_SUCCESS);
     ck_assert_str_eq(data, "old cert");
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
+    /* a staged md.json that cannot be read: the set is discarded, not activated half-read */
+    s = staged_store(md, md->domains, 1, NULL);
+    ck_assert_int_eq(md_util_file_write_atomic(md_store_path(s, MD_SG_STAGING, md->name, MD_FN_MD, pool),
+                                               "{ not json", 10, 0x0600, pool), APR_SUCCESS);
+    ck_assert_int_ne(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(msg, "md.json"));
+    ck_assert_str_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool),
+                                       1000, pool) == APR_SUCCESS ? data : "", "old cert");
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "job.json", pool), pool));
     /* activation delay not yet over: kept for later */
     s = staged_store(md, md->domains, 1, NULL);
     ck_assert_int_eq(md_drive_activate(s, md, 2 * DAY, pool, &msg), APR_SUCCESS);
@@ -382,6 +393,102 @@ START_TEST(challenges_of_no_md_are_purged)
 }
 END_TEST
 
+START_TEST(renamed_md_takes_over_the_stored_one)
+{
+    md_t *old = unit_md("a.example.org b.example.org"), *renamed = unit_md("b.example.org a.example.org");
+    md_t *other = unit_md("c.example.org");
+    apr_array_header_t *mds = apr_array_make(pool, 2, sizeof(md_t *));
+    md_store_t *s;
+    const char *err = NULL;
+    char *data;
+    apr_size_t len;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, old, pool), APR_SUCCESS);
+    md_store_save_data(s, MD_SG_DOMAINS, old->name, "pubcert.pem", "old cert", pool);
+    /* the first configuration pass already made a fallback for the new name */
+    md_store_save_data(s, MD_SG_DOMAINS, renamed->name, "fallback-pubcert.pem", "fb", pool);
+    APR_ARRAY_PUSH(mds, md_t *) = renamed;
+    APR_ARRAY_PUSH(mds, md_t *) = other;
+    ck_assert_ptr_null(md_drive_takeover(s, mds, other, pool));          /* shares no name */
+    ck_assert_str_eq(md_drive_takeover(s, mds, renamed, pool), "a.example.org");
+    ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, renamed->name,
+                                                                  "pubcert.pem", pool), 100, pool), APR_SUCCESS);
+    ck_assert_str_eq(data, "old cert");
+    ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, old->name, NULL, pool), pool));
+    /* once it has its own md.json, nothing more is taken */
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, renamed, pool), APR_SUCCESS);
+    ck_assert_ptr_null(md_drive_takeover(s, mds, renamed, pool));
+    /* a stored MD that is still configured is never taken */
+    APR_ARRAY_PUSH(mds, md_t *) = old;
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, old, pool), APR_SUCCESS);
+    ck_assert_ptr_null(md_drive_takeover(s, mds, unit_md("x.example.org a.example.org"), pool));
+}
+END_TEST
+
+START_TEST(failed_announcement_is_a_job_error_and_retried)
+{
+    md_t *md = unit_md("n.example.org");
+    md_drive_env_t env;
+    md_store_t *s;
+    md_job_t *job = md_job_make(md->name, pool);
+    const char *err = NULL;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    memset(&env, 0, sizeof(env));
+    env.store = s;
+    env.retry_delay = apr_time_from_sec(5);
+    env.notify_cmd = "/bin/false";
+    job->finished = 1;
+    job->last->ready_at = apr_time_from_sec(1000);
+    ck_assert_int_ne(md_drive_renotify(&env, md, job, pool), APR_SUCCESS);
+    ck_assert_int_eq(job->errors, 1);
+    ck_assert(!job->notified_renewed);
+    ck_assert(job->next_run > apr_time_now());
+    ck_assert_str_eq(job->last->problem, "urn:org:apache:httpd:log:AH10108:");
+    ck_assert_str_eq(job->last->detail, "MDNotifyCmd /bin/false failed with exit code 1.");
+    ck_assert(job->last->ready_at == apr_time_from_sec(1000));
+    /* fixed: the next try announces it and clears the error */
+    env.notify_cmd = "/bin/true";
+    ck_assert_int_eq(md_drive_renotify(&env, md, job, pool), APR_SUCCESS);
+    ck_assert(job->notified_renewed);
+    ck_assert_int_eq(job->errors, 0);
+    ck_assert_int_eq(md_job_load(s, md->name, pool)->notified_renewed, 1);
+}
+END_TEST
+
+START_TEST(legacy_curve_file_names_are_renamed)
+{
+    md_t *md = unit_md("l.example.org");
+    md_pkey_spec_t *p256 = apr_pcalloc(pool, sizeof(*p256));
+    md_store_t *s;
+    const char *err = NULL;
+
+    p256->type = MD_PKEY_EC;
+    p256->curve = "P-256";
+    md->pkey_specs = apr_array_make(pool, 1, sizeof(md_pkey_spec_t *));
+    APR_ARRAY_PUSH(md->pkey_specs, md_pkey_spec_t *) = p256;
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    md_store_save_data(s, MD_SG_DOMAINS, md->name, "pubcert.secp256r1.pem", "cert", pool);
+    md_store_save_data(s, MD_SG_DOMAINS, md->name, "privkey.secp256r1.pem", "key", pool);
+    ck_assert_int_eq(md_drive_rename_legacy_files(s, md, pool), 2);
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.p-256.pem", pool), pool));
+    ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "privkey.p-256.pem", pool), pool));
+    ck_assert_int_eq(md_drive_rename_legacy_files(s, md, pool), 0);
+}
+END_TEST
+
+START_TEST(input_problems_wait_a_day)
+{
+    ck_assert(md_drive_problem_is_input("urn:ietf:params:acme:error:rejectedIdentifier"));
+    ck_assert(md_drive_problem_is_input("urn:ietf:params:acme:error:externalAccountRequired"));
+    ck_assert(!md_drive_problem_is_input("urn:ietf:params:acme:error:rateLimited"));
+    ck_assert(!md_drive_problem_is_input("urn:ietf:params:acme:error:connection"));
+    ck_assert(!md_drive_problem_is_input("challenge-mismatch"));
+    ck_assert(!md_drive_problem_is_input(NULL));
+}
+END_TEST
+
 static Suite *drive_suite(void)
 {
     Suite *s = suite_create("md_drive");
@@ -401,6 +508,10 @@ static Suite *drive_suite(void)
     tcase_add_test(tc, message_cmd_failure_is_recorded_as_the_reference_does);
     tcase_add_test(tc, challenges_of_no_md_are_purged);
     tcase_add_test(tc, discard_does_not_follow_a_swapped_staging_dir);
+    tcase_add_test(tc, renamed_md_takes_over_the_stored_one);
+    tcase_add_test(tc, input_problems_wait_a_day);
+    tcase_add_test(tc, legacy_curve_file_names_are_renamed);
+    tcase_add_test(tc, failed_announcement_is_a_job_error_and_retried);
     suite_add_tcase(s, tc);
     return s;
 }
