@@ -866,7 +866,7 @@ const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, 
         }
     }
     apr_dir_close(d);
-    if (taken) remove_dir(md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p);
+    if (taken) remove_dir(store, MD_SG_DOMAINS, md->name, p);
     if (taken && apr_file_rename(apr_pstrcat(p, base, "/", taken, NULL),
                                  md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p) != APR_SUCCESS)
         return NULL;

@@ -216,6 +216,7 @@ START_TEST(activation_of_an_active_set_does_nothing)
     ck_assert_int_eq(md_store_load_pkey(s, MD_SG_DOMAINS, md->name, "privkey.pem", &k, pool), APR_SUCCESS);
     ck_assert_int_eq(md_store_save_pkey(s, MD_SG_STAGING, md->name, "privkey.pem", k, pool), APR_SUCCESS);
     ck_assert_int_eq(md_store_save_data(s, MD_SG_STAGING, md->name, "pubcert.pem", cert, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_md(s, MD_SG_STAGING, md, pool), APR_SUCCESS);
     job = md_job_make(md->name, pool);
     job->finished = 1;
     ck_assert_int_eq(md_job_save(job, s, pool), APR_SUCCESS);
