@@ -217,8 +217,18 @@ def test_veto_on_one_node_other_renews(cluster, pebble_for):
     assert job["errors"] == 0 and not [e for e in job["log"]["entries"] if e["type"] == "error"]
     assert f"answering the {challenge} challenge" in a.log()
     assert orders(pb) == 1
+    staging = os.path.join(cluster.store, "staging", name)
+    seen = os.path.join(cluster.dir, "staging-seen")
+    shutil.copytree(staging, seen)
     a.graceful()
+    assert not os.path.exists(staging)
+    # B still finds the set staged (A was stopped before it cleared staging/, or B sees the
+    # store late): B does not activate it again but serves what A activated
+    shutil.copytree(seen, staging)
     b.graceful()
+    assert f"MDomain {name}: the staged certificate is already active" in b.log(), b.log()[-3000:]
+    assert not os.path.exists(os.path.join(cluster.store, "archive", name + ".2"))
+    assert not os.path.exists(staging)
     assert served(a, pb, name) and served(b, pb, name)
     assert served_leaf(a, name) == served_leaf(b, name)
 
