@@ -105,7 +105,7 @@ Subsystem sftp internal-sftp -P hardlink
         if p.returncode != 0:
             self.stop()
             msg = p.stderr.strip()
-            if "fuse" in msg.lower() or "permission" in msg.lower():
+            if "fuse" in msg.lower() or "permission" in msg.lower() or "not permitted" in msg:
                 return f"this host does not permit a FUSE mount ({msg})"
             raise AssertionError(f"sshfs failed: {msg}\n{self.sshd_log()}")
         self.mounted = True
