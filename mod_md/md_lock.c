@@ -180,7 +180,11 @@ apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *no
         if (!APR_STATUS_IS_EEXIST(rv)) goto failed;
         rv = read_info(&info, path, p);
         if (APR_STATUS_IS_ENOENT(rv)) continue;          /* released meanwhile */
-        if (rv != APR_SUCCESS) goto failed;
+        if (rv != APR_SUCCESS) {
+            *pmsg = apr_psprintf(p, "cannot read the lock file %s: %s", path,
+                                 apr_strerror(rv, apr_palloc(p, 128), 128));
+            return rv;
+        }
         if (attempt || !(why = stale_reason(&info, lease, p))) {
             *pmsg = busy_msg(path, &info, lease, p);
             return APR_EBUSY;

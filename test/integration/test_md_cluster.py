@@ -182,6 +182,9 @@ def test_simultaneous_start_on_empty_store(cluster, pebble_for, challenge):
         assert served_leaf(a, name) == served_leaf(b, name)
         assert_store_sane(store, name)
     assert orders(pb) == len(names)
+    for h in (a, b):                    # every lock file could be made and read
+        for bad in ("without the lock", "cannot create the lock file", "cannot read the lock file"):
+            assert bad not in h.log(), h.log()[-3000:]
     # each node said once how it locks in this store
     probe = "lock files are created with "
     assert a.log().count(probe) == 1 and "link()" in a.log(), a.log()[-3000:]
