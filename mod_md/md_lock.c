@@ -180,7 +180,11 @@ apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *no
         if (!APR_STATUS_IS_EEXIST(rv)) goto failed;
         rv = read_info(&info, path, p);
         if (APR_STATUS_IS_ENOENT(rv)) continue;          /* released meanwhile */
-        if (rv != APR_SUCCESS) goto failed;
+        if (rv != APR_SUCCESS) {
+            *pmsg = apr_psprintf(p, "cannot read the lock file %s: %s", path,
+                                 apr_strerror(rv, apr_palloc(p, 128), 128));
+            return rv;
+        }
         if (attempt || !(why = stale_reason(&info, lease, p))) {
             *pmsg = busy_msg(path, &info, lease, p);
             return APR_EBUSY;
@@ -199,8 +203,12 @@ apr_status_t md_lock_acquire(md_lock_t **plock, const char *path, const char *no
         /* It was a fresh lock of another server: put it back. Should a third server have
          * created one meanwhile, the one we moved has lost; its holder learns that at its
          * next refresh (md_lock_refresh) and stops before it writes anything. */
-        create_file(how, path, back, p);
-        apr_file_remove(aside, p);
+        if (how == MD_LOCK_CREATE_LINK && link(aside, path) == 0) rv = APR_SUCCESS;
+        else if (how == MD_LOCK_CREATE_LINK && !md_util_link_refused(APR_FROM_OS_ERROR(errno)))
+            rv = APR_EEXIST;                             /* a third server's lock is there */
+        else rv = back ? md_util_file_create_excl(path, back, strlen(back), 0x0644, p) : APR_EINVAL;
+        if (rv == APR_EINVAL) apr_file_rename(aside, path, p);   /* unreadable: back as it is */
+        else apr_file_remove(aside, p);
         *pmsg = apr_psprintf(p, "%s was just taken by another server", path);
         return APR_EBUSY;
     }

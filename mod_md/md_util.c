@@ -385,6 +385,12 @@ apr_status_t md_util_file_create_excl(const char *path, const void *data, apr_si
 
     rv = apr_file_open(&f, path, APR_FOPEN_CREATE | APR_FOPEN_EXCL | APR_FOPEN_WRITE
                        | APR_FOPEN_BINARY, perms, p);
+    /* SFTP (version 3) has no "exists" status: sshfs reports a refused exclusive create of
+     * an existing file as EPERM */
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EEXIST(rv) && !APR_STATUS_IS_ENOENT(rv)) {
+        apr_finfo_t fi;
+        if (apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS) rv = APR_EEXIST;
+    }
     if (rv != APR_SUCCESS) return rv;
     rv = apr_file_write_full(f, data, len, &written);
     if (rv == APR_SUCCESS) rv = apr_file_sync(f);

@@ -89,7 +89,8 @@ apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_s
  * md_util_file_create_excl: still one winner, but readers may see the file empty at first. */
 apr_status_t md_util_file_create_atomic(const char *path, const void *data, apr_size_t len,
                                         apr_fileperms_t perms, apr_pool_t *p);
-/* Create path with O_CREAT|O_EXCL (APR_EEXIST when it exists), write data, fsync. */
+/* Create path with O_CREAT|O_EXCL (APR_EEXIST when it exists, also where the file system
+ * says otherwise, as sshfs does with EPERM), write data, fsync. */
 apr_status_t md_util_file_create_excl(const char *path, const void *data, apr_size_t len,
                                       apr_fileperms_t perms, apr_pool_t *p);
 /* Is rv link()'s refusal by the file system (EPERM, ENOTSUP, ENOSYS, EXDEV, EMLINK), as
