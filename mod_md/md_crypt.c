@@ -231,17 +231,23 @@ const char *md_cert_serial_hex(const X509 *cert, apr_pool_t *p)
     return s;
 }
 
-const char *md_cert_sha256_hex(const X509 *cert, apr_pool_t *p)
+const char *md_cert_digest_hex(const X509 *cert, const EVP_MD *type, apr_pool_t *p)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0, i;
     char *hex;
 
-    if (!X509_digest(cert, EVP_sha256(), md, &len)) return "";
+    if (!X509_digest(cert, type, md, &len)) return NULL;
     hex = apr_palloc(p, 2 * len + 1);
     for (i = 0; i < len; ++i) apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
     hex[2 * len] = '\0';
     return hex;
+}
+
+const char *md_cert_sha256_hex(const X509 *cert, apr_pool_t *p)
+{
+    const char *hex = md_cert_digest_hex(cert, EVP_sha256(), p);
+    return hex ? hex : "";
 }
 
 const char *md_cert_issuer_name(const X509 *cert, apr_pool_t *p)

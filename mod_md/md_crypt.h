@@ -39,6 +39,8 @@ apr_status_t md_cert_self_sign(X509 **pcert, const char *cn, const apr_array_hea
 apr_time_t md_cert_not_before(const X509 *cert);
 apr_time_t md_cert_not_after(const X509 *cert);
 const char *md_cert_serial_hex(const X509 *cert, apr_pool_t *p);
+/* Lower-case hex of the certificate's digest of the given type; NULL when OpenSSL fails. */
+const char *md_cert_digest_hex(const X509 *cert, const EVP_MD *type, apr_pool_t *p);
 const char *md_cert_sha256_hex(const X509 *cert, apr_pool_t *p);
 const char *md_cert_issuer_name(const X509 *cert, apr_pool_t *p);
 /* The key type of the certificate as mod_md names it: "rsa" or the curve ("secp256r1"). */

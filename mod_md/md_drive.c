@@ -205,7 +205,7 @@ apr_status_t md_drive_message(md_drive_env_t *env, md_job_t *job, const char *ev
     rv = run_event(env->message_cmd, event, job->name, p, &detail, &why);
     md_job_log_append(job, apr_pstrcat(p, "message-", event, NULL), rv, why);
     if (rv != APR_SUCCESS) {
-        drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", job->name, why));
+        drive_log(env, MD_LOG_WARN, apr_psprintf(p, "MDomain %s: %s", job->name, why));
         /* renewal.last tells the admin, as with the reference; an 'errored' call keeps the
          * renewal's own failure there */
         if (strcmp(event, "errored")) {
@@ -278,7 +278,7 @@ static apr_status_t get_account(md_drive_env_t *env, md_acme_t *acme, const md_t
         rv = md_acme_acct_use(acme, a, env->store, p);
         if (rv == APR_SUCCESS) break;
         if (!APR_STATUS_IS_ENOENT(rv)) goto leave;        /* the CA is not answering well */
-        drive_log(env, 4, apr_psprintf(p, "MDomain %s: account %s is not usable any more (%s); "
+        drive_log(env, MD_LOG_WARN, apr_psprintf(p, "MDomain %s: account %s is not usable any more (%s); "
                                        "a new one is created", md->name, a->url,
                                        md_result_describe(acme->result, p)));
         a->status = "invalid";
@@ -292,7 +292,7 @@ static apr_status_t get_account(md_drive_env_t *env, md_acme_t *acme, const md_t
             goto leave;
         }
         APR_ARRAY_PUSH(accts->list, md_acme_acct_t *) = acct_copy(accts->p, acme->acct);
-        drive_log(env, 6, apr_psprintf(p, "MDomain %s: created ACME account %s at %s", md->name,
+        drive_log(env, MD_LOG_INFO, apr_psprintf(p, "MDomain %s: created ACME account %s at %s", md->name,
                                        acme->acct->url, acme->url));
     }
 leave:
@@ -470,7 +470,7 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
         md_ari_save(ari, env->store, md->name, p);
         /* said once per streak of failures as a warning, repetitions only in the debug log */
         if (ari->errors == 1)
-            drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s; MDRenewWindow decides until the CA "
+            drive_log(env, MD_LOG_WARN, apr_psprintf(p, "MDomain %s: %s; MDRenewWindow decides until the CA "
                                            "answers properly (next question on %s)", md->name,
                                            error, md_util_time_format(p, ari->retry_after)));
         *pmsg = apr_psprintf(p, "renewal information: %s", error);
@@ -480,7 +480,7 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
         ari->retry_after = md_ari_next_check(now, retry_after, 0, floor, normal);
         md_ari_save(ari, env->store, md->name, p);
         if (changed && !md_ari_due(ari, now))
-            drive_log(env, 6, apr_psprintf(p, "MDomain %s: the CA suggests renewal between %s and "
+            drive_log(env, MD_LOG_INFO, apr_psprintf(p, "MDomain %s: the CA suggests renewal between %s and "
                                            "%s (MDRenewViaARI); planned for %s", md->name,
                                            md_util_time_format(p, start), md_util_time_format(p, end),
                                            md_util_time_format(p, ari->renew_at)));
@@ -545,7 +545,7 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     if ((rv = md_acme_order_profile(&profile, &notice, acme, md, p)) != APR_SUCCESS) return rv;
     if ((rv = get_account(env, acme, md, p)) != APR_SUCCESS) {
         if (result->problem && !strcmp(result->problem, MD_ACME_PROBLEM_PREFIX "externalAccountRequired"))
-            drive_log(env, 4, apr_psprintf(p, "MDomain %s: the CA at %s requires an external "
+            drive_log(env, MD_LOG_WARN, apr_psprintf(p, "MDomain %s: the CA at %s requires an external "
                                            "account binding; configure MDExternalAccountBinding "
                                            "with the key id and HMAC key the CA gave you",
                                            md->name, acme->url));
@@ -560,7 +560,7 @@ static apr_status_t obtain_acme(run_t *run, const char *ca_url, const char *repl
     }
     if (notice) {
         md_job_log_append(run->job, "notice", APR_SUCCESS, notice);
-        drive_log(env, 5, apr_psprintf(p, "MDomain %s: %s", md->name, notice));
+        drive_log(env, MD_LOG_NOTICE, apr_psprintf(p, "MDomain %s: %s", md->name, notice));
     }
     run->job->profile = profile;
 
@@ -638,7 +638,7 @@ static apr_status_t notify_renewed(md_drive_env_t *env, const md_t *md, md_job_t
             md_result_problem_set(job->last, rv, MD_DRIVE_PROBLEM_NOTIFY_CMD, detail, NULL);
             job->last->ready_at = ready_at;
             md_job_log_append(job, "notify-error", rv, err ? apr_psprintf(p, "%s (%s)", detail, err) : detail);
-            drive_log(env, 3, apr_psprintf(p, "MDomain %s: %s%s%s", md->name, detail,
+            drive_log(env, MD_LOG_ERR, apr_psprintf(p, "MDomain %s: %s%s%s", md->name, detail,
                                            err ? " " : "", err ? err : ""));
             return rv;
         }
@@ -686,7 +686,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
         job->next_run = apr_time_now() + env->check_interval;
         if (!type || strcmp(type, "message-renewing") || !json_object_get(newest, "status"))
             md_job_save(job, env->store, p);
-        drive_log(env, 6, apr_psprintf(p, "MDomain %s: MDMessageCmd renewing vetoed the renewal "
+        drive_log(env, MD_LOG_INFO, apr_psprintf(p, "MDomain %s: MDMessageCmd renewing vetoed the renewal "
                                        "on this server; asking again on %s", md->name,
                                        md_util_time_format(p, job->next_run)));
         return APR_EAGAIN;
@@ -741,7 +741,7 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
         job->finished = 0;
         goto fail;
     }
-    drive_log(env, 5, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
+    drive_log(env, MD_LOG_NOTICE, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
                                    "activates it", md->name));
     job->notified = 1;
     md_drive_renotify(env, md, job, p);        /* saves the job */
@@ -759,7 +759,7 @@ fail:
     if (job->lock && !md_lock_is_held(job->lock, p)) {
         /* another server took the renewal over: no error of ours, no 'errored' event; look
          * again at once (the lock is busy until that server has staged the certificate) */
-        drive_log(env, 4, apr_psprintf(p, "MDomain %s: %s", md->name, md_result_describe(result, p)));
+        drive_log(env, MD_LOG_WARN, apr_psprintf(p, "MDomain %s: %s", md->name, md_result_describe(result, p)));
         job->next_run = 0;
         return rv;
     }
@@ -774,7 +774,7 @@ fail:
         job->next_run = apr_time_now() + md_drive_retry_delay(MD_DRIVE_RETRY_CAP, 1, random_unit());
     md_result_assign(job->last, result);
     md_job_log_append(job, "error", result->status, md_result_describe(result, p));
-    drive_log(env, 3, apr_psprintf(p, "MDomain %s: renewal failed (attempt %d, next on %s): %s",
+    drive_log(env, MD_LOG_ERR, apr_psprintf(p, "MDomain %s: renewal failed (attempt %d, next on %s): %s",
                                    md->name, job->errors, md_util_time_format(p, job->next_run),
                                    md_result_describe(result, p)));
     if (apr_time_now() - md_job_log_last(job, "message-errored") >= apr_time_from_sec(3600)

@@ -37,6 +37,13 @@ typedef struct md_drive_accounts_t {
     apr_array_header_t *list;         /* md_acme_acct_t* (key_pem encrypted) */
 } md_drive_accounts_t;
 
+/* Levels of the driver's reports, as syslog (and httpd's APLOG_*) number them. */
+#define MD_LOG_ERR     3
+#define MD_LOG_WARN    4
+#define MD_LOG_NOTICE  5
+#define MD_LOG_INFO    6
+#define MD_LOG_DEBUG   7
+
 typedef struct md_drive_env_t {
     md_store_t *store;
     md_http_opts_t http;              /* proxy, CA file, abort flag */
@@ -51,8 +58,7 @@ typedef struct md_drive_env_t {
     const char *node;                 /* this server, as named in lock files and job logs */
     md_drive_accounts_t *accounts;
     const volatile int *abort_flag;
-    /* where the driver reports (the glue logs): level as syslog (3 err, 4 warn, 5 notice,
-     * 6 info, 7 debug) */
+    /* where the driver reports (the glue logs): level is one of MD_LOG_* */
     void (*log)(void *baton, int level, const char *msg);
     void *log_baton;
 } md_drive_env_t;

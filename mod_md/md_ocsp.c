@@ -42,17 +42,6 @@ int md_ocsp_status_parse(const char *s)
 static apr_status_t certid_cleanup(void *d) { OCSP_CERTID_free(d); return APR_SUCCESS; }
 static apr_status_t x509_cleanup(void *d) { X509_free(d); return APR_SUCCESS; }
 
-static const char *digest_hex(X509 *x, const EVP_MD *md, apr_pool_t *p)
-{
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int len = 0, i;
-    char *hex;
-    if (!X509_digest(x, md, d, &len)) return NULL;
-    hex = apr_palloc(p, len * 2 + 1);
-    for (i = 0; i < len; ++i) apr_snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    return hex;
-}
-
 static const char *first_ocsp_url(X509 *x, apr_pool_t *p)
 {
     STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(x);
@@ -85,8 +74,8 @@ apr_status_t md_ocsp_cert_make(md_ocsp_cert_t **pc, X509 *cert, X509 *issuer,
         return APR_EGENERAL;
     }
     apr_pool_cleanup_register(p, c->id, certid_cleanup, apr_pool_cleanup_null);
-    c->sha1_hex = digest_hex(cert, EVP_sha1(), p);
-    c->sha256_hex = digest_hex(cert, EVP_sha256(), p);
+    c->sha1_hex = md_cert_digest_hex(cert, EVP_sha1(), p);
+    c->sha256_hex = md_cert_digest_hex(cert, EVP_sha256(), p);
     if (!c->sha1_hex || !c->sha256_hex) {
         *perr = "cannot compute the certificate fingerprints";
         return APR_EGENERAL;

@@ -141,7 +141,7 @@ static const char *check_static_files(md_t *md, apr_pool_t *p)
 
 static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *base)
 {
-    md_mod_conf_t *mc = md_config_get(base)->mc;
+    md_mod_conf_t *mc = mod_md_config_get(base)->mc;
     apr_array_header_t *vhosts = apr_array_make(ptemp, 10, sizeof(md_vhost_t *));
     apr_array_header_t *warnings = apr_array_make(ptemp, 5, sizeof(const char *));
     md_t *builtin = md_create_defaults(pconf);
@@ -200,7 +200,7 @@ static int md_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     if (err) goto fail;
     for (i = 0; i < vhosts->nelts; ++i) {
         md_vhost_t *vh = APR_ARRAY_IDX(vhosts, i, md_vhost_t *);
-        md_config_get(vh->baton)->assigned = vh->md;
+        mod_md_config_get(vh->baton)->assigned = vh->md;
         if (vh->md && !vh->md->contacts->nelts) {
             /* no MDContactEmail, no global ServerAdmin: the ServerAdmin of its host */
             const char *admin = default_contact(vh->baton, pconf);
@@ -462,7 +462,7 @@ static int lock_activation(md_lock_t **plock, md_mod_conf_t *mc, server_rec *s, 
                            apr_interval_time_t wait, apr_pool_t *p)
 {
     const char *path = md_store_path(mc->store, MD_SG_NONE, NULL, MD_FN_ACTIVATION_LOCK, p), *msg;
-    apr_status_t rv = md_lock_acquire_wait(plock, path, md_drive_node_name(p), MD_LOCK_LEASE,
+    apr_status_t rv = md_lock_acquire_wait(plock, path, mod_md_drive_node_name(p), MD_LOCK_LEASE,
                                            (md_lock_create_t)mc->store->lock_create, wait, p, &msg);
 
     if (rv == APR_SUCCESS) {
@@ -485,7 +485,7 @@ static int lock_activation(md_lock_t **plock, md_mod_conf_t *mc, server_rec *s, 
 
 static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    md_mod_conf_t *mc = md_config_get(s)->mc;
+    md_mod_conf_t *mc = mod_md_config_get(s)->mc;
     const char *base, *err = NULL;
     json_t *httpd_json;
     apr_file_t *lock;
@@ -543,7 +543,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     may_activate = !(APR_STATUS_IS_EAGAIN(rv) && mc->use_store_locks);
     if (may_activate && !dry_run)
         may_activate = lock_activation(&activation, mc, s, base, lock_wait, ptemp);
-    md_drive_post_config_activate(mc, s, may_activate, activation, pconf, ptemp);
+    mod_md_drive_post_config_activate(mc, s, may_activate, activation, pconf, ptemp);
     for (i = 0; i < mc->mds->nelts; ++i) {
         apr_pool_t *p;
         apr_pool_create(&p, ptemp);
@@ -558,7 +558,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         apr_file_close(lock);
     }
     if (rv != APR_SUCCESS) return !OK;
-    md_hot_post_config(mc, s, pconf, ptemp);
+    mod_md_hot_post_config(mc, s, pconf, ptemp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10915)
                  "mod_md: store %s in line with %d managed domains in %" APR_TIME_T_FMT " ms%s",
                  base, mc->mds->nelts, apr_time_as_msec(apr_time_now() - started),
@@ -570,7 +570,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 
 static md_t *server_md(server_rec *s)
 {
-    md_srv_conf_t *sc = md_config_get(s);
+    md_srv_conf_t *sc = mod_md_config_get(s);
     return sc ? sc->assigned : NULL;
 }
 
@@ -622,20 +622,20 @@ static void md_register_hooks(apr_pool_t *p)
     ap_hook_post_config(md_post_config, NULL, succ_ssl, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_cert_files(md_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_fallback_cert_files(md_add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
-    md_status_register_hooks(p);
-    md_http_register_hooks(p);
-    md_drive_register_hooks(p);
-    md_ocsp_register_hooks(p);
-    md_hot_register_hooks(p);
+    mod_md_status_register_hooks(p);
+    mod_md_http_register_hooks(p);
+    mod_md_drive_register_hooks(p);
+    mod_md_ocsp_register_hooks(p);
+    mod_md_hot_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(md) = {
     STANDARD20_MODULE_STUFF,
     NULL,                   /* per-directory config creator */
     NULL,                   /* dir config merger */
-    md_config_create_svr,   /* server config creator */
-    md_config_merge_svr,    /* server config merger */
-    md_cmds,                /* command table */
+    mod_md_config_create_svr,   /* server config creator */
+    mod_md_config_merge_svr,    /* server config merger */
+    mod_md_cmds,                /* command table */
     md_register_hooks,
     AP_MODULE_FLAG_ALWAYS_MERGE   /* every vhost needs its own config: it records its MD */
 };

@@ -27,7 +27,7 @@ extern module AP_MODULE_DECLARE_DATA md_module;
 #define MD_SECTION_NAME "<MDomainSet"
 #define MD_SECTION_ALIAS "<MDomain"
 
-md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
+md_mod_conf_t *mod_md_mod_conf_get(apr_pool_t *pconf)
 {
     md_mod_conf_t *mc;
     void *data;
@@ -59,15 +59,15 @@ md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf)
     return mc;
 }
 
-void *md_config_create_svr(apr_pool_t *p, server_rec *s)
+void *mod_md_config_create_svr(apr_pool_t *p, server_rec *s)
 {
     md_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
     (void)s;
-    sc->mc = md_mod_conf_get(p);
+    sc->mc = mod_md_mod_conf_get(p);
     return sc;
 }
 
-void *md_config_merge_svr(apr_pool_t *p, void *basev, void *addv)
+void *mod_md_config_merge_svr(apr_pool_t *p, void *basev, void *addv)
 {
     md_srv_conf_t *add = addv, *sc = apr_pcalloc(p, sizeof(*sc));
     (void)basev;
@@ -75,7 +75,7 @@ void *md_config_merge_svr(apr_pool_t *p, void *basev, void *addv)
     return sc;
 }
 
-md_srv_conf_t *md_config_get(server_rec *s)
+md_srv_conf_t *mod_md_config_get(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &md_module);
 }
@@ -84,7 +84,7 @@ md_srv_conf_t *md_config_get(server_rec *s)
 
 static md_srv_conf_t *cmd_sc(cmd_parms *cmd)
 {
-    return md_config_get(cmd->server);
+    return mod_md_config_get(cmd->server);
 }
 
 static int in_section(cmd_parms *cmd)
@@ -341,7 +341,7 @@ static const char *ca_url(apr_pool_t *p, const char *name, const char **pwhy)
     return *pwhy ? NULL : name;
 }
 
-const char *md_config_ca_url(apr_pool_t *p, const char *name)
+const char *mod_md_config_ca_url(apr_pool_t *p, const char *name)
 {
     const char *why;
     return ca_url(p, name, &why);
@@ -949,7 +949,7 @@ static const char *set_ocsp_renew_window(cmd_parms *cmd, void *dc, const char *v
 #define M_TAKE1(name, fn, help) AP_INIT_TAKE1(name, fn, NULL, RSRC_CONF, help)
 #define M_ITERATE(name, fn, help) AP_INIT_TAKE_ARGV(name, fn, NULL, RSRC_CONF, help)
 
-const command_rec md_cmds[] = {
+const command_rec mod_md_cmds[] = {
     M_ITERATE("MDomain", set_mdomain, "a managed domain: dns-name... [auto|manual]"),
     AP_INIT_RAW_ARGS(MD_SECTION_NAME, section_mdomain, NULL, RSRC_CONF,
                      "container for settings of one managed domain"),

@@ -59,13 +59,13 @@ typedef struct md_srv_conf_t {
     md_t *vhost_ignored;              /* MD settings written in this <VirtualHost>: no effect */
 } md_srv_conf_t;
 
-extern const command_rec md_cmds[];
-void *md_config_create_svr(apr_pool_t *p, server_rec *s);
-void *md_config_merge_svr(apr_pool_t *p, void *basev, void *addv);
-md_srv_conf_t *md_config_get(server_rec *s);
-md_mod_conf_t *md_mod_conf_get(apr_pool_t *pconf);
+extern const command_rec mod_md_cmds[];
+void *mod_md_config_create_svr(apr_pool_t *p, server_rec *s);
+void *mod_md_config_merge_svr(apr_pool_t *p, void *basev, void *addv);
+md_srv_conf_t *mod_md_config_get(server_rec *s);
+md_mod_conf_t *mod_md_mod_conf_get(apr_pool_t *pconf);
 
 /* Resolve CA names ("letsencrypt", ...) to URLs; NULL for anything that is no URL. */
-const char *md_config_ca_url(apr_pool_t *p, const char *name);
+const char *mod_md_config_ca_url(apr_pool_t *p, const char *name);
 
 #endif

@@ -1,6 +1,6 @@
 /* mod_md_drive.c: httpd glue of the renewal driver and of the ACME challenge answers.
  *
- * Parent (root), at every (re)start: md_drive_post_config_activate() moves complete staged
+ * Parent (root), at every (re)start: mod_md_drive_post_config_activate() moves complete staged
  * sets into domains/ and loads the accounts (which children cannot read) into memory;
  * the late post_config computes the facts of the current certificates and registers a
  * mod_watchdog callback that runs in exactly one child.
@@ -100,7 +100,7 @@ static apr_status_t forget_drive(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int may_activate,
+apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int may_activate,
                                            md_lock_t *lock, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_drive_accounts_t accts;
@@ -142,7 +142,7 @@ apr_status_t md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s, int
          * does it: a renewal still running (here or on another server) may write staging/,
          * and a hot activation of another server must not meet this one. */
         if (md_job_load(mc->store, md->name, p)->finished) {
-            rv = md_drive_lock_md(&md_lock, mc->store, md->name, md_drive_node_name(p), p, &msg);
+            rv = md_drive_lock_md(&md_lock, mc->store, md->name, mod_md_drive_node_name(p), p, &msg);
             if (rv == APR_EBUSY) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(11168) "MDomain %s: the staged "
                              "certificate waits for the next restart: its renewal lock is %s",
@@ -258,7 +258,7 @@ done:
 
 /* This server as lock files and job logs name it: servers sharing a store differ by host
  * or, on one host, by ServerRoot. */
-const char *md_drive_node_name(apr_pool_t *p)
+const char *mod_md_drive_node_name(apr_pool_t *p)
 {
     char host[256];
     if (gethostname(host, sizeof(host)) != 0) apr_cpystrn(host, "localhost", sizeof(host));
@@ -295,7 +295,7 @@ static void start_child_side(drive_t *d)
     d->env.retry_delay = mc->retry_delay;
     d->env.retry_failover = mc->retry_failover;
     d->env.check_interval = mc->check_interval;
-    d->env.node = md_drive_node_name(d->wp);
+    d->env.node = mod_md_drive_node_name(d->wp);
     d->env.accounts = &d->accounts;
     d->env.abort_flag = &d->aborting;
     d->env.log = env_log;
@@ -410,7 +410,7 @@ static void tick(drive_t *d)
         if (slot->running) ++active;
         /* MDActivation hot: the parent activated (or discarded) what was staged */
         else if (slot->md->rt_hot && slot->certs
-                 && md_hot_drive_update(slot->md, slot->certs, &slot->staged, d->wp))
+                 && mod_md_hot_drive_update(slot->md, slot->certs, &slot->staged, d->wp))
             slot->next_run = 0;
     }
     if (active) refresh_locks(d);
@@ -609,7 +609,7 @@ static int switch_acme_tls_1(conn_rec *c, request_rec *r, server_rec *s, const c
     return !r && protocol && !strcmp(protocol, "acme-tls/1") ? OK : DECLINED;
 }
 
-void md_drive_register_hooks(apr_pool_t *p)
+void mod_md_drive_register_hooks(apr_pool_t *p)
 {
     (void)p;
     /* after mod_md.c's post_config (MIDDLE) and before mod_watchdog's (LAST) */

@@ -18,8 +18,8 @@
  *   serving the previous set meanwhile). The keys of the set replace mod_ssl's per key
  *   type, so the client's signature algorithms still choose between RSA and ECDSA.
  *   Parsed sets stay alive a minute after being replaced, for handshakes still using them.
- * - The status pages, MDRequireHttps and the renewal driver ask md_hot_sync() /
- *   md_hot_drive_update() so that they see the certificate actually served.
+ * - The status pages, MDRequireHttps and the renewal driver ask mod_md_hot_sync() /
+ *   mod_md_hot_drive_update() so that they see the certificate actually served.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -404,7 +404,7 @@ static const char *node_name(apr_pool_t *p)
     return apr_psprintf(p, "%s:%s", host, ap_server_root);
 }
 
-apr_status_t md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf,
+apr_status_t mod_md_hot_post_config(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf,
                                 apr_pool_t *ptemp)
 {
     hot_t *ht;
@@ -602,7 +602,7 @@ static int cert_cb(SSL *ssl, void *arg)
 
 static int hot_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
 {
-    md_srv_conf_t *sc = md_config_get(s);
+    md_srv_conf_t *sc = mod_md_config_get(s);
     hot_md_t *h;
     (void)p;
     if (is_proxy || !sc || !sc->assigned || !(h = sc->assigned->rt_hot) || !h->slot) return DECLINED;
@@ -625,7 +625,7 @@ static void hot_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void md_hot_sync(md_t *md, int with_message)
+void mod_md_hot_sync(md_t *md, int with_message)
 {
     hot_md_t *h = md ? md->rt_hot : NULL;
     md_hot_cert_t *certs;
@@ -647,7 +647,7 @@ void md_hot_sync(md_t *md, int with_message)
     apr_pool_destroy(p);
 }
 
-int md_hot_drive_update(md_t *md, md_drive_certs_t *certs, int *pstaged, apr_pool_t *p)
+int mod_md_hot_drive_update(md_t *md, md_drive_certs_t *certs, int *pstaged, apr_pool_t *p)
 {
     hot_md_t *h = md ? md->rt_hot : NULL;
     md_hot_set_t *set;
@@ -683,7 +683,7 @@ int md_hot_drive_update(md_t *md, md_drive_certs_t *certs, int *pstaged, apr_poo
     return 1;
 }
 
-void md_hot_register_hooks(apr_pool_t *p)
+void mod_md_hot_register_hooks(apr_pool_t *p)
 {
     (void)p;
     APR_OPTIONAL_HOOK(ssl, init_server, hot_init_server, NULL, NULL, APR_HOOK_MIDDLE);

@@ -32,7 +32,7 @@
 
 static md_t *request_md(request_rec *r, md_mod_conf_t **pmc)
 {
-    md_srv_conf_t *sc = md_config_get(r->server);
+    md_srv_conf_t *sc = mod_md_config_get(r->server);
     if (!sc || !sc->assigned) return NULL;
     *pmc = sc->mc;
     return sc->assigned;
@@ -45,7 +45,7 @@ static int md_require_https(request_rec *r)
     const char *host, *url, *port = "";
 
     if (!md || md->require_https <= MD_REQUIRE_OFF || ap_ssl_conn_is_ssl(r->connection)) return DECLINED;
-    md_hot_sync(md, 0);
+    mod_md_hot_sync(md, 0);
     if (md->state != MD_S_COMPLETE || md->rt_fallback) return DECLINED;
     if (!r->parsed_uri.path || !strncmp(r->parsed_uri.path, "/.well-known/", 13)) return DECLINED;
     host = ap_get_server_name_for_url(r);
@@ -73,7 +73,7 @@ static int md_hot_unavailable(request_rec *r)
     md_mod_conf_t *mc;
     md_t *md = request_md(r, &mc);
     if (!md || !md->rt_hot || !ap_ssl_conn_is_ssl(r->connection)) return DECLINED;
-    md_hot_sync(md, 0);
+    mod_md_hot_sync(md, 0);
     return md->rt_fallback ? HTTP_SERVICE_UNAVAILABLE : DECLINED;
 }
 
@@ -106,7 +106,7 @@ static int send_cert_status(request_rec *r, md_t *md, md_mod_conf_t *mc)
 
     r->allowed = (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET) return HTTP_METHOD_NOT_ALLOWED;
-    md_hot_sync(md, 1);
+    mod_md_hot_sync(md, 1);
     j = md_status_cert_status_json(md, mc->store, r->pool);
     s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
@@ -139,7 +139,7 @@ static int md_cert_status_early(request_rec *r)
     return rc == OK ? DONE : rc;
 }
 
-void md_http_register_hooks(apr_pool_t *p)
+void mod_md_http_register_hooks(apr_pool_t *p)
 {
     static const char *const succ_ssl[] = { "mod_ssl.c", NULL };
     (void)p;

@@ -109,7 +109,7 @@ static int stapling_configured(md_mod_conf_t *mc)
 /* Should the certificates of s be stapled by us? *pmd is its MD, if any. */
 static int staple_here(server_rec *s, md_t **pmd)
 {
-    md_srv_conf_t *sc = md_config_get(s);
+    md_srv_conf_t *sc = mod_md_config_get(s);
     *pmd = sc ? sc->assigned : NULL;
     if (!reg || !sc) return 0;
     if (*pmd) return (*pmd)->stapling > 0;
@@ -186,7 +186,7 @@ static int staple_facts(const char *sha256, const char **pstatus, apr_time_t *pv
 static int ocsp_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                   server_rec *s)
 {
-    md_mod_conf_t *mc = md_config_get(s)->mc;
+    md_mod_conf_t *mc = mod_md_config_get(s)->mc;
     const char *err = NULL, *base;
     apr_status_t rv;
 
@@ -525,7 +525,7 @@ static int ocsp_status_hook(request_rec *r, int flags)
     int i, total = 0, ok = 0, renew = 0, errored = 0;
     const char *short_lines = "";
 
-    if (!md_config_get(r->server)->mc->server_status_enabled) return OK;
+    if (!mod_md_config_get(r->server)->mc->server_status_enabled) return OK;
     if (!reg || !reg->table || !reg->entries->nelts) {
         /* the counters are there (zero) whenever the section is on, as with the reference */
         if (flags & AP_STATUS_SHORT)
@@ -580,7 +580,7 @@ static int ocsp_status_hook(request_rec *r, int flags)
 
 /* ---- module ---- */
 
-void md_ocsp_register_hooks(apr_pool_t *p)
+void mod_md_ocsp_register_hooks(apr_pool_t *p)
 {
     static const char *const pred_ssl[] = { "mod_ssl.c", NULL };
     static const char *const succ_ssl_wd[] = { "mod_ssl.c", "mod_watchdog.c", NULL };

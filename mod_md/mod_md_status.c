@@ -60,7 +60,7 @@ static int write_cb(const char *buf, size_t len, void *baton)
 static void sync_hot(md_mod_conf_t *mc)
 {
     int i;
-    for (i = 0; i < mc->mds->nelts; ++i) md_hot_sync(APR_ARRAY_IDX(mc->mds, i, md_t *), 1);
+    for (i = 0; i < mc->mds->nelts; ++i) mod_md_hot_sync(APR_ARRAY_IDX(mc->mds, i, md_t *), 1);
 }
 
 static int md_status_handler(request_rec *r)
@@ -72,7 +72,7 @@ static int md_status_handler(request_rec *r)
 
     if (!r->handler || strcmp(r->handler, "md-status")) return DECLINED;
     if ((rc = check_method(r)) != OK) return rc;
-    mc = md_config_get(r->server)->mc;
+    mc = mod_md_config_get(r->server)->mc;
     if (!mc->store) return send_json(r, json_pack("{s:s}", "version", MD_VERSION));
     sync_hot(mc);
     name = r->path_info;
@@ -96,7 +96,7 @@ static int md_metrics_handler(request_rec *r)
 
     if (!r->handler || strcmp(r->handler, "md-metrics")) return DECLINED;
     if ((rc = check_method(r)) != OK) return rc;
-    mc = md_config_get(r->server)->mc;
+    mc = mod_md_config_get(r->server)->mc;
     none = apr_array_make(r->pool, 1, sizeof(md_t *));
     sync_hot(mc);
     return send_text(r, "text/plain; version=0.0.4; charset=utf-8",
@@ -105,7 +105,7 @@ static int md_metrics_handler(request_rec *r)
 
 static int md_server_status(request_rec *r, int flags)
 {
-    md_mod_conf_t *mc = md_config_get(r->server)->mc;
+    md_mod_conf_t *mc = mod_md_config_get(r->server)->mc;
 
     if (!mc->server_status_enabled) return OK;
     if (!mc->store || !mc->mds->nelts) {
@@ -125,7 +125,7 @@ static int md_server_status(request_rec *r, int flags)
     return OK;
 }
 
-void md_status_register_hooks(apr_pool_t *p)
+void mod_md_status_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_handler(md_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
