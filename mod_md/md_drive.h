@@ -1,14 +1,13 @@
-/* md_drive.h: renewing managed domains: when, how, and the activation of what was staged.
+/* md_drive.h: renewing managed domains: when and how.
  *
  * Owns: the renewal decision for an MD (no certificate, inside MDRenewWindow, MDRenewMode),
  * the retry schedule (MDRetryDelay doubling with jitter, capped at a day) and the CA
  * failover (MDRetryFailover), one complete renewal run (ACME: account, one order per key
  * spec; tailscale: key and chain from the local daemon, md_tailscale), staged the same way
- * for both (staging/<md>/ written so that job.json marks it complete last), the MDMessageCmd /
- * MDNotifyCmd events (run without a shell), and the activation of a staged set into
- * domains/ (all-or-nothing, previous set archived, rolled back on failure).
- * Never: includes httpd headers; activation runs only in the parent (root), renewal only
- * in a child (which cannot read accounts/ or domains/: it gets what it needs in memory).
+ * for both (staging/<md>/ written so that job.json marks it complete last), when the
+ * MDMessageCmd / MDNotifyCmd events are sent (md_event runs them) and the ARI check.
+ * Never: includes httpd headers; runs in a child (which cannot read accounts/ or domains/: it
+ * gets what it needs in memory); what the parent does with staged sets is md_activate's.
  */
 #ifndef MD_DRIVE_H
 #define MD_DRIVE_H
@@ -92,15 +91,6 @@ int md_drive_problem_is_input(const char *problem);
 /* The CA URL to use after 'errors' consecutive failures: switches every 'failover' errors. */
 const char *md_drive_ca_url(const md_t *md, int errors, int failover);
 
-/* Run cmdline (split into argv, no shell) with extra arguments appended.
- * *pexit gets the exit code (-1 when it could not run or was killed). */
-apr_status_t md_drive_run_cmd(const char *cmdline, const char *const *extra, int *pexit,
-                              apr_pool_t *p, const char **perr);
-/* cmdline EVENT NAME (MDMessageCmd; nothing when cmdline is NULL). Non-success when it could
- * not run or exited non-zero, *perr saying so in the reference's words ("MDMessageCmd CMD
- * failed with exit code N.") and why it could not run. */
-apr_status_t md_drive_event(const char *cmdline, const char *event, const char *name,
-                            apr_pool_t *p, const char **perr);
 /* MDMessageCmd EVENT MDNAME, logged in the job. Returns non-success when the command
  * failed to run or exited non-zero; the failure is then also job->last (problem
  * MD_DRIVE_PROBLEM_MESSAGE_CMD), except for the 'errored' event, which keeps the
@@ -141,32 +131,5 @@ apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_dr
 /* Load every account of accounts/ (parent) or of staging/ * / (child) into the list. */
 void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,
                             apr_pool_t *p);
-
-/* Parent, at start: an MD whose name changed (md has no domains/<name>/md.json, a stored MD that is
- * not configured any more shares a domain name with it) takes over that MD's directory,
- * certificates, keys and account, instead of ordering anew: domains/<old> becomes
- * domains/<md->name> (md.json is rewritten by the sync that follows). Returns the old
- * name, or NULL when nothing was taken over. */
-const char *md_drive_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
-                              apr_pool_t *p);
-
-/* Parent, at start: key and certificate files of an EC key type written under OpenSSL's
- * curve name by earlier versions (privkey.secp256r1.pem for MDPrivateKeys P-256) get the
- * name the reference uses (privkey.p-256.pem), in domains/ and staging/, so that they are
- * kept. Returns how many files were renamed. */
-int md_drive_rename_legacy_files(md_store_t *store, const md_t *md, apr_pool_t *p);
-
-/* Parent, at start: remove every challenges/<name> that belongs to none of mds (md_t*):
- * left by an MD no longer configured, or by a run that ended mid-order. Returns how many. */
-int md_drive_challenges_purge(md_store_t *store, const apr_array_header_t *mds, apr_pool_t *p);
-
-/* Parent, at start: move a complete staged set of md into domains/ when one is there and
- * its activation delay has passed. A staged set that domains/ holds already (another server
- * sharing the store activated it) is only removed from staging/: activation is idempotent.
- * Callers exclude each other across servers with a lease lock (md_lock) around it.
- * *pmsg describes what happened (NULL: nothing staged).
- * Returns non-success only when a staged set was there and could not be activated. */
-apr_status_t md_drive_activate(md_store_t *store, md_t *md, apr_interval_time_t activation_delay,
-                               apr_pool_t *p, const char **pmsg);
 
 #endif

@@ -32,6 +32,8 @@
 #include "md.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_event.h"
+#include "md_activate.h"
 #include "md_status.h"
 #include "md_metrics.h"
 #include "md_acme_order.h"
@@ -88,7 +90,7 @@ static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback
 static void run_installed(md_mod_conf_t *mc, md_t *md, server_rec *s, apr_pool_t *p)
 {
     const char *err;
-    if (md_drive_event(mc->message_cmd, "installed", md->name, p, &err) != APR_SUCCESS)
+    if (md_event_send(mc->message_cmd, "installed", md->name, p, &err) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10950) "MDomain %s: %s", md->name, err);
 }
 
@@ -130,11 +132,11 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
             apr_pool_destroy(p);
             break;
         }
-        if (md_drive_rename_legacy_files(mc->store, md, p))
+        if (md_activate_rename_legacy(mc->store, md, p))
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10996)
                          "MDomain %s: key and certificate files renamed to the curve names as "
                          "configured (as Debian's mod_md names them)", md->name);
-        if ((old = md_drive_takeover(mc->store, mc->mds, md, p)) != NULL)
+        if ((old = md_activate_takeover(mc->store, mc->mds, md, p)) != NULL)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10997)
                          "MDomain %s: takes over the certificates and account of the stored "
                          "MDomain %s, which shares names with it (renamed)", md->name, old);
@@ -155,7 +157,7 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
                                   "MDomain %s: %s", md->name, msg);
             msg = NULL;
         }
-        rv = md_drive_activate(mc->store, md, mc->activation_delay, p, &msg);
+        rv = md_activate_staged(mc->store, md, mc->activation_delay, p, &msg);
         md_lock_release(md_lock);
         if (msg) {
             ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, s, APLOGNO(10951)
@@ -167,7 +169,7 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
         apr_pool_destroy(p);
     }
     if (may_activate) {
-        int n = md_drive_challenges_purge(mc->store, mc->mds, ptemp);
+        int n = md_activate_purge_challenges(mc->store, mc->mds, ptemp);
         if (n) ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10998)
                             "removed %d challenge answer(s) of no configured MDomain", n);
     }

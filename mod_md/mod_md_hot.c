@@ -7,7 +7,7 @@
  *   callback. Then the parent forks the activation helper: a process with the parent's
  *   privileges (root, like the activation at start; an "other child" of the MPM, stopped
  *   at every restart) that is the only writer of the slots. It looks every second: a complete staged set is activated exactly as at a restart
- *   (md_drive_activate: all-or-nothing, archive, rollback) under the MD's renewal lock
+ *   (md_activate_staged: all-or-nothing, archive, rollback) under the MD's renewal lock
  *   and store.lock, 'installed' runs, and the certificates and keys of domains/<md>/ are
  *   published in the slot as its next generation. The same look at domains/ (file
  *   identities, every two seconds) notices a set activated by another server sharing the
@@ -46,6 +46,8 @@
 #include "md.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_event.h"
+#include "md_activate.h"
 #include "md_hot.h"
 #include "md_status.h"
 #include "md_store.h"
@@ -275,7 +277,7 @@ static int activate(hot_md_t *h, apr_pool_t *p)
         return 0;                             /* another server activates: look again later */
     }
     slock = try_lock_store(p);
-    rv = md_drive_activate(store, h->md, hot->mc->activation_delay, p, &msg);
+    rv = md_activate_staged(store, h->md, hot->mc->activation_delay, p, &msg);
     if (slock) {
         apr_file_unlock(slock);
         apr_file_close(slock);
@@ -301,7 +303,7 @@ static int activate(hot_md_t *h, apr_pool_t *p)
         return 0;
     }
     log_once(h, APLOG_NOTICE, 0, msg);
-    if (md_drive_event(hot->mc->message_cmd, "installed", h->md->name, p, &err) != APR_SUCCESS)
+    if (md_event_send(hot->mc->message_cmd, "installed", h->md->name, p, &err) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hot->s, APLOGNO(11903) "MDomain %s: %s",
                      h->md->name, err);
     return 1;

@@ -42,6 +42,7 @@
 #include "md.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_event.h"
 #include "md_http.h"
 #include "md_ocsp.h"
 #include "md_status.h"
@@ -380,7 +381,7 @@ static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t 
 static void run_event(const char *event, const char *name, apr_pool_t *p)
 {
     const char *err;
-    if (md_drive_event(reg->mc->message_cmd, event, name, p, &err) != APR_SUCCESS)
+    if (md_event_send(reg->mc->message_cmd, event, name, p, &err) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(10944) "%s", err);
 }
 

@@ -6,6 +6,8 @@
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_event.h"
+#include "md_activate.h"
 #include "md_util.h"
 
 #define DAY apr_time_from_sec(86400)
@@ -83,17 +85,17 @@ START_TEST(commands_run_without_shell)
     const char *extra[] = { apr_pstrcat(pool, dir, "/x y", NULL), NULL };
     int code;
 
-    ck_assert_int_eq(md_drive_run_cmd("/bin/false", NULL, &code, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_event_run_cmd("/bin/false", NULL, &code, pool, &err), APR_SUCCESS);
     ck_assert_int_eq(code, 1);
     /* ';' and '$(...)' reach the program as they are: no shell interprets them */
-    ck_assert_int_eq(md_drive_run_cmd(apr_psprintf(pool, "/usr/bin/touch '%s;$(id)'", out),
+    ck_assert_int_eq(md_event_run_cmd(apr_psprintf(pool, "/usr/bin/touch '%s;$(id)'", out),
                                       NULL, &code, pool, &err), APR_SUCCESS);
     ck_assert_int_eq(code, 0);
     ck_assert(md_util_file_exists(apr_pstrcat(pool, out, ";$(id)", NULL), pool));
     /* extra arguments (like the MD name) stay single arguments, spaces and all */
-    ck_assert_int_eq(md_drive_run_cmd("/usr/bin/touch", extra, &code, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_event_run_cmd("/usr/bin/touch", extra, &code, pool, &err), APR_SUCCESS);
     ck_assert(md_util_file_exists(apr_pstrcat(pool, dir, "/x y", NULL), pool));
-    ck_assert_int_ne(md_drive_run_cmd("/nonexistent/cmd", NULL, &code, pool, &err), APR_SUCCESS);
+    ck_assert_int_ne(md_event_run_cmd("/nonexistent/cmd", NULL, &code, pool, &err), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/cmd"));
 }
 END_TEST
@@ -147,7 +149,7 @@ START_TEST(activation_moves_set_and_archives)
     apr_size_t len;
     apr_array_header_t *chain;
 
-    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "activated"));
     ck_assert_int_eq(md_chain_load(&chain, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool), pool),
                      APR_SUCCESS);
@@ -176,7 +178,7 @@ START_TEST(activation_reuses_account_dir)
     X509 *x;
     apr_array_header_t *chain = apr_array_make(pool, 1, sizeof(X509 *));
 
-    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     /* a second renewal with the same account: no second account directory */
     ck_assert_int_eq(md_pkey_gen(&k, md_pkey_spec_get(md, 0), pool), APR_SUCCESS);
     ck_assert_int_eq(md_cert_self_sign(&x, md->name, md->domains, k, 30 * DAY, pool), APR_SUCCESS);
@@ -192,7 +194,7 @@ START_TEST(activation_reuses_account_dir)
     job = md_job_make(md->name, pool);
     job->finished = 1;
     md_job_save(job, s, pool);
-    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_ACCOUNTS, "ACME-ca.example-0001", "account.json", pool), pool));
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_ARCHIVE, "a.example.org.2", "md.json", pool), pool));
 }
@@ -207,7 +209,7 @@ START_TEST(activation_of_an_active_set_does_nothing)
     EVP_PKEY *k;
     md_job_t *job;
 
-    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "is activated"));
     /* the same set staged again: as another server finds it that looks at the store before
      * the first one removed staging/ */
@@ -220,7 +222,7 @@ START_TEST(activation_of_an_active_set_does_nothing)
     job = md_job_make(md->name, pool);
     job->finished = 1;
     ck_assert_int_eq(md_job_save(job, s, pool), APR_SUCCESS);
-    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "already active"));
     /* nothing archived a second time, the active set untouched, staging/ cleared */
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_ARCHIVE, "a.example.org.1", "pubcert.pem", pool), pool));
@@ -230,7 +232,7 @@ START_TEST(activation_of_an_active_set_does_nothing)
     ck_assert_str_eq(staging, cert);
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "job.json", pool), pool));
     /* nothing staged: nothing to say */
-    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_null(msg);
 }
 END_TEST
@@ -246,13 +248,13 @@ START_TEST(activation_refuses_incomplete_or_wrong_sets)
 
     /* not finished: nothing happens */
     s = staged_store(md, md->domains, 0, NULL);
-    ck_assert_int_eq(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_null(msg);
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
     /* wrong names: discarded, domains/ untouched */
     APR_ARRAY_PUSH(other, const char *) = "b.example.org";
     s = staged_store(md, other, 1, NULL);
-    ck_assert_int_ne(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_ne(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "discarded"));
     ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool),
                                        1000, pool), APR_SUCCESS);
@@ -262,14 +264,14 @@ START_TEST(activation_refuses_incomplete_or_wrong_sets)
     s = staged_store(md, md->domains, 1, NULL);
     ck_assert_int_eq(md_util_file_write_atomic(md_store_path(s, MD_SG_STAGING, md->name, MD_FN_MD, pool),
                                                "{ not json", 10, 0x0600, pool), APR_SUCCESS);
-    ck_assert_int_ne(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_ne(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "md.json"));
     ck_assert_str_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.pem", pool),
                                        1000, pool) == APR_SUCCESS ? data : "", "old cert");
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "job.json", pool), pool));
     /* activation delay not yet over: kept for later */
     s = staged_store(md, md->domains, 1, NULL);
-    ck_assert_int_eq(md_drive_activate(s, md, 2 * DAY, pool, &msg), APR_SUCCESS);
+    ck_assert_int_eq(md_activate_staged(s, md, 2 * DAY, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "MDActivationDelay"));
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_STAGING, md->name, "pubcert.pem", pool), pool));
 }
@@ -295,7 +297,7 @@ START_TEST(discard_does_not_follow_a_swapped_staging_dir)
     cmd = apr_psprintf(pool, "rm -rf %s", staged);
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(symlink(out, staged), 0);
-    ck_assert_int_ne(md_drive_activate(s, md, 0, pool, &msg), APR_SUCCESS);
+    ck_assert_int_ne(md_activate_staged(s, md, 0, pool, &msg), APR_SUCCESS);
     ck_assert_ptr_nonnull(strstr(msg, "discarded"));
     ck_assert_int_ne(lstat(staged, &st), 0);                      /* the link is gone */
     ck_assert(md_util_file_exists(apr_pstrcat(pool, out, "/precious", NULL), pool));
@@ -368,7 +370,7 @@ START_TEST(message_cmd_failure_is_recorded_as_the_reference_does)
     ck_assert_int_ne(md_drive_message(&env, job, "errored", pool), APR_SUCCESS);
     ck_assert_str_eq(job->last->problem, "urn:ietf:params:acme:error:rejectedIdentifier");
     ck_assert_ptr_nonnull(strstr(json_dumps(job->log, 0), "message-errored"));
-    ck_assert_int_ne(md_drive_event("/bin/false", "installed", "m.example.org", pool, &err), APR_SUCCESS);
+    ck_assert_int_ne(md_event_send("/bin/false", "installed", "m.example.org", pool, &err), APR_SUCCESS);
     ck_assert_str_eq(err, "MDMessageCmd /bin/false failed with exit code 1.");
 }
 END_TEST
@@ -386,11 +388,11 @@ START_TEST(challenges_of_no_md_are_purged)
     md_store_save_data(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", "t.k", pool);
     md_store_save_data(s, MD_SG_CHALLENGES, "w.example.org", "acme-http-01.txt", "t.k", pool);
     md_store_save_data(s, MD_SG_CHALLENGES, "gone.example.org", "acme-http-01.txt", "t.k", pool);
-    ck_assert_int_eq(md_drive_challenges_purge(s, mds, pool), 1);
+    ck_assert_int_eq(md_activate_purge_challenges(s, mds, pool), 1);
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", pool), pool));
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_CHALLENGES, "w.example.org", "acme-http-01.txt", pool), pool));
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_CHALLENGES, "gone.example.org", NULL, pool), pool));
-    ck_assert_int_eq(md_drive_challenges_purge(s, mds, pool), 0);
+    ck_assert_int_eq(md_activate_purge_challenges(s, mds, pool), 0);
 }
 END_TEST
 
@@ -411,19 +413,19 @@ START_TEST(renamed_md_takes_over_the_stored_one)
     md_store_save_data(s, MD_SG_DOMAINS, renamed->name, "fallback-pubcert.pem", "fb", pool);
     APR_ARRAY_PUSH(mds, md_t *) = renamed;
     APR_ARRAY_PUSH(mds, md_t *) = other;
-    ck_assert_ptr_null(md_drive_takeover(s, mds, other, pool));          /* shares no name */
-    ck_assert_str_eq(md_drive_takeover(s, mds, renamed, pool), "a.example.org");
+    ck_assert_ptr_null(md_activate_takeover(s, mds, other, pool));          /* shares no name */
+    ck_assert_str_eq(md_activate_takeover(s, mds, renamed, pool), "a.example.org");
     ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, renamed->name,
                                                                   "pubcert.pem", pool), 100, pool), APR_SUCCESS);
     ck_assert_str_eq(data, "old cert");
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, old->name, NULL, pool), pool));
     /* once it has its own md.json, nothing more is taken */
     ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, renamed, pool), APR_SUCCESS);
-    ck_assert_ptr_null(md_drive_takeover(s, mds, renamed, pool));
+    ck_assert_ptr_null(md_activate_takeover(s, mds, renamed, pool));
     /* a stored MD that is still configured is never taken */
     APR_ARRAY_PUSH(mds, md_t *) = old;
     ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, old, pool), APR_SUCCESS);
-    ck_assert_ptr_null(md_drive_takeover(s, mds, unit_md("x.example.org a.example.org"), pool));
+    ck_assert_ptr_null(md_activate_takeover(s, mds, unit_md("x.example.org a.example.org"), pool));
 }
 END_TEST
 
@@ -472,10 +474,10 @@ START_TEST(legacy_curve_file_names_are_renamed)
     ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
     md_store_save_data(s, MD_SG_DOMAINS, md->name, "pubcert.secp256r1.pem", "cert", pool);
     md_store_save_data(s, MD_SG_DOMAINS, md->name, "privkey.secp256r1.pem", "key", pool);
-    ck_assert_int_eq(md_drive_rename_legacy_files(s, md, pool), 2);
+    ck_assert_int_eq(md_activate_rename_legacy(s, md, pool), 2);
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "pubcert.p-256.pem", pool), pool));
     ck_assert(md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, md->name, "privkey.p-256.pem", pool), pool));
-    ck_assert_int_eq(md_drive_rename_legacy_files(s, md, pool), 0);
+    ck_assert_int_eq(md_activate_rename_legacy(s, md, pool), 0);
 }
 END_TEST
 

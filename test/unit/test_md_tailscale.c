@@ -15,6 +15,7 @@
 #include "md_unit.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_activate.h"
 #include "md_status.h"
 #include "md_tailscale.h"
 
@@ -519,7 +520,7 @@ START_TEST(renewal_stages_like_acme)
     /* and the parent activates it like any staged set */
     {
         const char *msg = NULL;
-        ck_assert_int_eq(md_drive_activate(store, md, 0, pool, &msg), APR_SUCCESS);
+        ck_assert_int_eq(md_activate_staged(store, md, 0, pool, &msg), APR_SUCCESS);
         ck_assert_ptr_nonnull(strstr(msg, "activated"));
         ck_assert(md_util_file_exists(md_store_path(store, MD_SG_DOMAINS, md->name, "pubcert.pem", pool), pool));
     }
