@@ -74,6 +74,17 @@ START_TEST(verify_x509_entry)
 }
 END_TEST
 
+START_TEST(verify_sct_with_extensions)
+{
+    const unsigned char ext[] = { 0xde, 0xad, 0xbe, 0xef, 0x01 };
+    ct_blob_t s = th_sct(pool, log_key, leaf, NULL, ct_now_ms() - 1000, ext, sizeof(ext));
+
+    /* an SCT with extensions is verified like any other */
+    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs,
+                                        ct_now_ms()), CT_SCT_VALID);
+}
+END_TEST
+
 START_TEST(verify_policy)
 {
     apr_uint64_t now = ct_now_ms();
@@ -128,6 +139,6 @@ END_TEST
 
 int main(void)
 {
-    const TTest *tests[] = { verify_x509_entry, verify_policy, verify_precert_entry, NULL };
+    const TTest *tests[] = { verify_x509_entry, verify_sct_with_extensions, verify_policy, verify_precert_entry, NULL };
     return th_run("ct_sct_verify", setup, teardown, tests);
 }
