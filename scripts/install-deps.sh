@@ -3,7 +3,8 @@
 set -e
 PKGS="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libcurl4-openssl-dev
 libjansson-dev libsqlite3-dev pebble check python3-pytest python3-pytest-timeout python3-cryptography
-autoconf automake libtool pkg-config make gcc curl openssl sqlite3 ca-certificates strace"
+autoconf automake libtool pkg-config make gcc curl openssl sqlite3 ca-certificates strace
+clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
