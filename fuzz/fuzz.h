@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <sanitizer/lsan_interface.h>
@@ -92,16 +93,41 @@ static inline int fuzz_split(const uint8_t *d, size_t n, const char *sep, int ma
     return k;
 }
 
-/* A private temp directory of this process (created once, removed at exit is not needed:
- * it lives under /tmp and holds only files of the harness). */
+static char fuzz_dir[64];
+
+/* rm -r path (no symlinks followed: remove() takes a link itself) */
+static inline void fuzz_rm_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    char sub[1024];
+
+    while (d && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        if (e->d_type == DT_DIR) fuzz_rm_tree(sub);
+        else remove(sub);
+    }
+    if (d) closedir(d);
+    remove(path);
+}
+
+static inline void fuzz_rm_tmpdir(void)
+{
+    fuzz_rm_tree(fuzz_dir);
+}
+
+/* A private temporary directory of this process, created on first use and removed when
+ * the process ends normally (after a crash it stays, for a look at what was written). */
 static inline const char *fuzz_tmpdir(void)
 {
-    static char dir[64];
+    char *dir = fuzz_dir;
     if (!dir[0]) {
         /* in memory when possible: some harnesses write files on every run */
-        snprintf(dir, sizeof(dir), "%s/mdfuzz-XXXXXX",
+        snprintf(dir, sizeof(fuzz_dir), "%s/mdfuzz-XXXXXX",
                  access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(dir)) abort();
+        atexit(fuzz_rm_tmpdir);
     }
     return dir;
 }

@@ -15,6 +15,9 @@
 #include "fuzz.h"
 #include "ct_sct.h"
 #include "ct_log.h"
+#if __has_include("ct_sct_verify.h")
+#include "ct_sct_verify.h"        /* where newer trees keep ct_sct_verify_blob() */
+#endif
 #include "ct_helpers.h"
 
 static EVP_PKEY *log_key;

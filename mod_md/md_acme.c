@@ -418,6 +418,7 @@ apr_status_t md_acme_acct_register(md_acme_t *acme, const md_t *md, apr_pool_t *
     json_decref(payload);
     if (rv != APR_SUCCESS) goto fail;
     loc = apr_table_get(resp->headers, "Location");
+    if (loc && !*loc) loc = NULL;      /* an empty Location names no account */
     status = json_string_value(json_object_get(body, "status"));
     if (!loc || (status && strcmp(status, "valid"))) {
         rv = APR_EINVAL;

@@ -607,7 +607,7 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
     }
     json_decref(payload);
     if (rv != APR_SUCCESS) return rv;
-    if (!(order_url = apr_table_get(resp->headers, "Location"))) {
+    if (!(order_url = apr_table_get(resp->headers, "Location")) || !*order_url) {
         md_result_set(acme->result, APR_EINVAL, "the CA's new order has no Location header");
         return APR_EINVAL;
     }

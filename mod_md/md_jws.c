@@ -129,6 +129,13 @@ static const char *alg_of(EVP_PKEY *key)
     return NULL;
 }
 
+/* o[key] = val when val is text JSON can hold (UTF-8), else nothing. */
+static void set_str(json_t *o, const char *key, const char *val)
+{
+    json_t *s = json_string(val);
+    if (s) json_object_set_new(o, key, s);
+}
+
 apr_status_t md_jws_sign(const char **pjws, EVP_PKEY *key, const char *kid, const char *nonce,
                          const char *url, const char *payload, apr_pool_t *p, const char **perr)
 {
@@ -141,10 +148,18 @@ apr_status_t md_jws_sign(const char **pjws, EVP_PKEY *key, const char *kid, cons
         return APR_ENOTIMPL;
     }
     prot = json_pack("{s:s}", "alg", alg);
-    if (kid) json_object_set_new(prot, "kid", json_string(kid));
+    if (kid) set_str(prot, "kid", kid);
     else json_object_set_new(prot, "jwk", md_jws_jwk(key));
-    if (nonce) json_object_set_new(prot, "nonce", json_string(nonce));
-    json_object_set_new(prot, "url", json_string(url));
+    if (nonce) set_str(prot, "nonce", nonce);
+    set_str(prot, "url", url);
+    /* a value that is no UTF-8 text cannot be in JSON: never sign the request without it */
+    if ((kid && !json_object_get(prot, "kid")) || (!kid && !json_object_get(prot, "jwk"))
+        || (nonce && !json_object_get(prot, "nonce")) || !json_object_get(prot, "url")) {
+        json_decref(prot);
+        *perr = apr_psprintf(p, "cannot sign a request to %s: its URL, the account URL or the "
+                             "CA's Replay-Nonce is not valid UTF-8 text", url);
+        return APR_EINVAL;
+    }
     prot64 = b64(p, (const unsigned char *)dump(prot, p), strlen(dump(prot, p)));
     json_decref(prot);
     pay64 = b64(p, (const unsigned char *)payload, strlen(payload));
@@ -169,7 +184,7 @@ json_t *md_jws_eab(EVP_PKEY *account_key, const char *eab_kid, const unsigned ch
     unsigned int maclen = 0;
     json_t *r = NULL;
 
-    if (!jwk) goto leave;
+    if (!jwk || !prot) goto leave;          /* no prot: kid or url is no UTF-8 text */
     prot64 = b64(p, (const unsigned char *)dump(prot, p), strlen(dump(prot, p)));
     pay64 = b64(p, (const unsigned char *)dump(jwk, p), strlen(dump(jwk, p)));
     input = apr_pstrcat(p, prot64, ".", pay64, NULL);

@@ -43,6 +43,14 @@ ct_sct_status_t ct_sct_verify(SCT *sct, X509 *cert, X509 *issuer,
     }
     if (log->pkey == NULL || logs->store == NULL) return CT_SCT_UNVERIFIED;
     if (cert == NULL) return CT_SCT_BAD_SIGNATURE;
+    /* The algorithm bytes are not signed, and OpenSSL verifies with the log's key whatever
+     * they say: an SCT must name the algorithm of its log's key (RFC 6962 section 2.1.4). */
+    if (SCT_get_signature_nid(sct) != (EVP_PKEY_is_a(log->pkey, "EC") ? NID_ecdsa_with_SHA256
+                                       : EVP_PKEY_is_a(log->pkey, "RSA") ? NID_sha256WithRSAEncryption
+                                       : NID_undef)
+        || SCT_get_signature_nid(sct) == NID_undef) {
+        return CT_SCT_BAD_SIGNATURE;
+    }
 
     ctx = CT_POLICY_EVAL_CTX_new();
     if (ctx == NULL) return CT_SCT_MALFORMED;

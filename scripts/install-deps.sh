@@ -7,7 +7,8 @@ PKGS="apache2 apache2-dev libapr1-dev libaprutil1-dev libssl-dev libcurl4-openss
 libjansson-dev libsqlite3-dev pebble check python3-pytest python3-pytest-timeout python3-cryptography
 autoconf automake libtool pkg-config make gcc curl openssl sqlite3 ca-certificates strace
 sshfs openssh-server
-build-essential dpkg-dev debhelper dh-autoreconf fakeroot lintian prometheus"
+build-essential dpkg-dev debhelper dh-autoreconf fakeroot lintian prometheus
+clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

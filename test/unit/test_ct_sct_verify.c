@@ -137,8 +137,28 @@ START_TEST(verify_precert_entry)
 }
 END_TEST
 
+/* found by fuzz/fuzz_ct_sct: the unsigned algorithm bytes could say RSA (or anything OpenSSL
+ * knows) for an EC log and the SCT still verified */
+START_TEST(verify_algorithm_must_match_the_log_key)
+{
+    apr_uint64_t now = ct_now_ms();
+    ct_blob_t s = th_sct(pool, log_key, leaf, NULL, now - 5000, NULL, 0);
+    unsigned char *bad = apr_pmemdup(pool, s.data, s.len);
+    ct_blob_t badb = { bad, s.len };
+
+    ck_assert_int_eq(bad[1 + 32 + 8 + 2], 4);           /* sha256 */
+    ck_assert_int_eq(bad[1 + 32 + 8 + 2 + 1], 3);       /* ecdsa */
+    bad[1 + 32 + 8 + 2 + 1] = 1;                        /* rsa */
+    ck_assert_int_eq(ct_sct_verify_blob(&badb, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
+                     CT_SCT_BAD_SIGNATURE);
+    ck_assert_int_eq(ct_sct_verify_blob(&s, SCT_SOURCE_TLS_EXTENSION, leaf, NULL, logs, now),
+                     CT_SCT_VALID);
+}
+END_TEST
+
 int main(void)
 {
-    const TTest *tests[] = { verify_x509_entry, verify_sct_with_extensions, verify_policy, verify_precert_entry, NULL };
+    const TTest *tests[] = { verify_x509_entry, verify_sct_with_extensions, verify_policy, verify_precert_entry,
+                             verify_algorithm_must_match_the_log_key, NULL };
     return th_run("ct_sct_verify", setup, teardown, tests);
 }

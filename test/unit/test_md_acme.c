@@ -216,6 +216,62 @@ START_TEST(renewal_info_empty_or_no_url_is_absent)
     ck_assert_int_eq(md_acme_ari_get(acme, "aaa.bbb", &body, &len, &retry, pool), APR_SUCCESS);
     ck_assert_int_eq(ca->requests, 2);
     fake_ca_stop(ca);
+/* A scripted CA (md_http_set_transport): the answers in order, each "STATUS|LOCATION|BODY". */
+static const char *const *script;
+
+static apr_status_t scripted_ca(md_http_response_t **presp, const char *method, const char *url,
+                                const char *body, apr_size_t body_len, void *baton, apr_pool_t *p,
+                                const char **perr)
+{
+    md_http_response_t *r = apr_pcalloc(p, sizeof(*r));
+    char *copy, *loc, *text;
+
+    (void)method; (void)body; (void)body_len; (void)baton;
+    if (!*script) {
+        *perr = apr_psprintf(p, "%s: connection refused", url);
+        return APR_ECONNREFUSED;
+    }
+    copy = apr_pstrdup(p, *script++);
+    loc = strchr(copy, '|');
+    *loc++ = '\0';
+    text = strchr(loc, '|');
+    *text++ = '\0';
+    r->status = atoi(copy);
+    r->headers = apr_table_make(p, 3);
+    apr_table_set(r->headers, "Replay-Nonce", "nonce");
+    apr_table_set(r->headers, "Content-Type", "application/json");
+    if (strcmp(loc, "-")) apr_table_set(r->headers, "Location", loc);
+    r->body = text;
+    r->body_len = strlen(text);
+    *presp = r;
+    return APR_SUCCESS;
+}
+
+/* found by fuzz/fuzz_md_acme: an empty Location header became the account URL (and an
+ * order's URL), so that every later request went to "" */
+START_TEST(empty_location_is_no_account)
+{
+    static const char *const answers[] = {
+        "200|-|{\"newNonce\": \"https://ca/n\", \"newAccount\": \"https://ca/a\", \"newOrder\": \"https://ca/o\"}",
+        "200|-|",
+        "201||{\"status\": \"valid\"}",
+        NULL };
+    apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
+    md_result_t *result = md_result_make(pool);
+    md_acme_t *acme;
+    md_t *md;
+
+    APR_ARRAY_PUSH(names, const char *) = "example.org";
+    md = md_create(pool, names);
+    md_merge(md, md_create_defaults(pool));
+    script = answers;
+    md_http_set_transport(scripted_ca, NULL);
+    ck_assert_int_eq(md_acme_create(&acme, "https://ca/dir", NULL, result, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_acme_setup(acme), APR_SUCCESS);
+    ck_assert_int_eq(md_acme_acct_register(acme, md, pool), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(result->detail, "no Location header"));
+    ck_assert_ptr_null(acme->acct);
+    md_http_set_transport(NULL, NULL);
 }
 END_TEST
 
@@ -228,6 +284,7 @@ static Suite *acme_suite(void)
     tcase_add_test(tc, account_json_and_matching);
     tcase_add_test(tc, retry_after_is_capped_in_both_forms);
     tcase_add_test(tc, renewal_info_empty_or_no_url_is_absent);
+    tcase_add_test(tc, empty_location_is_no_account);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -156,6 +156,24 @@ START_TEST(eab_is_hs256_over_the_account_jwk)
 }
 END_TEST
 
+/* found by fuzz/fuzz_md_jws: a Replay-Nonce that is no UTF-8 was left out of the signed
+ * header (the request went out without a nonce), a kid that is none crashed the EAB */
+START_TEST(values_that_are_no_text_are_refused)
+{
+    EVP_PKEY *k = gen(MD_PKEY_EC, 0, "secp256r1");
+    static const unsigned char mac_key[] = "0123456789abcdef0123456789abcdef";
+    const char *jws = NULL, *err = NULL;
+
+    ck_assert_int_eq(md_jws_sign(&jws, k, "https://ca/acct/1", "n\xff", "https://ca/order", "{}",
+                                 pool, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "Replay-Nonce"));
+    ck_assert_int_eq(md_jws_sign(&jws, k, "https://ca/acct/\xc3", "n", "https://ca/order", "{}",
+                                 pool, &err), APR_EINVAL);
+    ck_assert_int_eq(md_jws_sign(&jws, k, NULL, "n", "https://ca/\xfe", "{}", pool, &err), APR_EINVAL);
+    ck_assert_ptr_null(md_jws_eab(k, "kid-\xff", mac_key, 32, "https://ca/new-acct", pool));
+}
+END_TEST
+
 static Suite *jws_suite(void)
 {
     Suite *s = suite_create("md_jws");
@@ -165,6 +183,7 @@ static Suite *jws_suite(void)
     tcase_add_test(tc, ec_sign_with_kid_and_post_as_get);
     tcase_add_test(tc, jwk_and_thumbprint);
     tcase_add_test(tc, eab_is_hs256_over_the_account_jwk);
+    tcase_add_test(tc, values_that_are_no_text_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }
