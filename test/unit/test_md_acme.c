@@ -216,6 +216,9 @@ START_TEST(renewal_info_empty_or_no_url_is_absent)
     ck_assert_int_eq(md_acme_ari_get(acme, "aaa.bbb", &body, &len, &retry, pool), APR_SUCCESS);
     ck_assert_int_eq(ca->requests, 2);
     fake_ca_stop(ca);
+}
+END_TEST
+
 /* A scripted CA (md_http_set_transport): the answers in order, each "STATUS|LOCATION|BODY". */
 static const char *const *script;
 
