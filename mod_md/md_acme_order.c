@@ -449,6 +449,9 @@ static apr_status_t authorize(md_acme_t *acme, json_t *order, const md_t *md,
             rv = APR_EINVAL;
             break;
         }
+        /* the one place where a CA's spelling of a name enters: DNS names are case-insensitive
+         * (RFC 4343), and challenge files, lookups and logs use the lower-case form */
+        domain = md_util_str_tolower(p, domain);
         if (json_is_true(json_object_get(az, "wildcard"))) domain = apr_pstrcat(p, "*.", domain, NULL);
         if (!md_contains(md, domain)) {
             md_result_set(acme->result, APR_EINVAL,

@@ -111,6 +111,7 @@ class AcmeProxy:
         self.new_order_path = None    # learnt from pebble's directory
         self.new_account_path = None
         self.reject_replaces = False  # answer newOrder with "replaces" by alreadyReplaced (409)
+        self.upcase_identifiers = False  # authorizations name their identifier in upper case
         self.upstream = f"127.0.0.1:{pebble.port}"
         self.tls_server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls_server.load_cert_chain(pebble.tls["cert"], pebble.tls["key"])
@@ -168,6 +169,20 @@ class AcmeProxy:
 
     def rewrite(self, text):
         return text.replace(f"https://{self.upstream}", self.base)
+
+    @staticmethod
+    def upcase_identifier(data):
+        """An authorization whose identifier a CA spells in upper case (DNS names are
+        case-insensitive: RFC 4343)."""
+        try:
+            d = json.loads(data)
+        except ValueError:
+            return data
+        ident = d.get("identifier") if isinstance(d, dict) else None
+        if isinstance(ident, dict) and isinstance(ident.get("value"), str) and "challenges" in d:
+            ident["value"] = ident["value"].upper()
+            return json.dumps(d).encode()
+        return data
 
     def edit_directory(self, data):
         d = json.loads(self.rewrite(data.decode()))
@@ -251,6 +266,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 data = px.edit_directory(data)
             elif "json" in ctype or ctype.startswith("text/"):
                 data = px.rewrite(data.decode()).encode()
+                if px.upcase_identifiers and "json" in ctype:
+                    data = px.upcase_identifier(data)
             if self.command == "POST" and px.new_order_path and path == px.new_order_path:
                 px.record_order(body, r.status)
             with px.lock:

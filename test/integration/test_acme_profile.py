@@ -39,6 +39,20 @@ def test_offered_profile_is_ordered_and_shown(httpd, pebble_for, proxy_for):
     assert st["cert"]["rsa"]["profile"] == "shortlived"              # the served one, after activation
 
 
+def test_identifier_in_another_case_is_answered(httpd, pebble_for, proxy_for):
+    """A CA that names the identifier of an authorization in upper case (DNS names are
+    case-insensitive) gets its http-01 answer all the same (issue 13 item 8)."""
+    h = httpd()
+    pb = pebble_for(h)
+    px = proxy_for(pb)
+    px.upcase_identifiers = True
+    name = "case.mdtest.org"
+    start_with(h, pb, px, name, "  MDCAChallenges http-01\n")
+    wait_staged(h, name)
+    h.graceful()
+    assert served_ok(h, pb, name)
+
+
 def test_missing_mandatory_profile_fails_without_order(httpd, pebble_for, proxy_for):
     h = httpd()
     pb = pebble_for(h)
