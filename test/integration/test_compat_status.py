@@ -411,8 +411,7 @@ def test_stapling_on(run_both, responder):
     """MDStapling on for a certificate from pebble (its AIA names our OCSP responder): the
     ocsp facts in md-status and the stapling lines of ?auto."""
     from test_ocsp_pebble import wait_staple
-    make_pebble = run_both.pebble_for
-    run_both.pebble_for = lambda h: make_pebble(h, config={"ocspResponderURL": responder.url})
+    run_both.pebble_config = {"ocspResponderURL": responder.url}
     name = "a.example.org"
 
     def scenario(h, pb):

@@ -181,7 +181,8 @@ def test_packaged_modules_load_and_serve_status(package, httpd):
     assert rc == 0 and "Syntax OK" in out, out
     h.start()
     status, _, body = h.curl("/md-status")
-    assert status == 200 and '"managed-domains"' in body, (status, body)
+    # no MD configured: the version alone, as Debian's module answers
+    assert status == 200 and '"version"' in body, (status, body)
     status, _, body = h.curl("/md-metrics")
     assert status == 200 and "# TYPE " in body, (status, body)
     h.stop()
