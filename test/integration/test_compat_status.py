@@ -306,18 +306,16 @@ def test_static_certificate(run_both):
         assert "0" in md["cert"] and "renew" not in md, (which, md)
 
 
-@pytest.mark.xfail(reason="the configuration side of item 9 (effective renew mode of static "
-                   "certificates) is another branch's work; remove this mark once merged",
-                   strict=False)
 def test_static_certificate_renew_mode_manual(run_both):
-    """Item 9: static certificates make the effective renew mode manual unless MDRenewMode
-    is given; md-status shows it (renew-mode 0), MDRenewMode auto stays auto."""
+    """Item 9: static certificates make the effective renew mode manual (md-status shows
+    renew-mode 0); with an explicit MDRenewMode both modules show the same mode."""
     obs = run_both(static_scenario(90))
     for which in (REF, OURS):
         assert obs[which]["md"]["s.example.org"]["renew-mode"] == 0, which
-    obs = run_both(static_scenario(90, md_lines="  MDRenewMode auto\n"))
-    for which in (REF, OURS):
-        assert obs[which]["md"]["s.example.org"]["renew-mode"] == 1, which
+    for mode in ("auto", "always"):
+        obs = run_both(static_scenario(90, md_lines=f"  MDRenewMode {mode}\n"))
+        assert obs[OURS]["md"]["s.example.org"]["renew-mode"] == \
+            obs[REF]["md"]["s.example.org"]["renew-mode"], mode
 
 
 def test_static_certificate_in_renew_window(run_both):
