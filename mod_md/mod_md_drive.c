@@ -118,7 +118,6 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
     for (i = 0; may_activate && i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         const char *msg = NULL, *old;
-        md_lock_t *md_lock = NULL;
         apr_pool_t *p;
         apr_status_t rv;
 
@@ -140,25 +139,12 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10997)
                          "MDomain %s: takes over the certificates and account of the stored "
                          "MDomain %s, which shares names with it (renamed)", md->name, old);
-        /* A staged set is activated under the MD's renewal lock as well, as MDActivation hot
-         * does it: a renewal still running (here or on another server) may write staging/,
-         * and a hot activation of another server must not meet this one. */
-        if (md_job_load(mc->store, md->name, p)->finished) {
-            rv = md_drive_lock_md(&md_lock, mc->store, md->name, mod_md_drive_node_name(p), p, &msg);
-            if (rv == APR_EBUSY) {
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, APLOGNO(11168) "MDomain %s: the staged "
-                             "certificate waits for the next restart: its renewal lock is %s",
-                             md->name, msg);
-                apr_pool_destroy(p);
-                continue;
-            }
-            if (msg) ap_log_error(APLOG_MARK, rv != APR_SUCCESS || !md_lock_from_self(md_lock)
-                                  ? APLOG_WARNING : APLOG_DEBUG, rv, s, APLOGNO(11169)
-                                  "MDomain %s: %s", md->name, msg);
-            msg = NULL;
-        }
+        /* Only a finished job (job.json written last) is activated, so a renewal that still
+         * writes staging/ is never cut short; servers of a cluster keep apart by the
+         * activation lease lock held around this loop, MDActivation hot's helper too. The
+         * renewal lock is not taken here: the child that staged the set keeps it until it
+         * ends, which a graceful restart does not wait for. */
         rv = md_activate_staged(mc->store, md, mc->activation_delay, p, &msg);
-        md_lock_release(md_lock);
         if (msg) {
             ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_NOTICE : APLOG_ERR, rv, s, APLOGNO(10951)
                          "MDomain %s: %s", md->name, msg);
