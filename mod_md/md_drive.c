@@ -661,8 +661,10 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
         job->finished = 0;
         goto fail;
     }
-    drive_log(env, MD_LOG_NOTICE, apr_psprintf(p, "MDomain %s: new certificate staged; a graceful restart "
-                                   "activates it", md->name));
+    drive_log(env, MD_LOG_NOTICE, apr_psprintf(p, "MDomain %s: new certificate staged; %s", md->name,
+                                   md->activation == MD_ACTIVATION_HOT
+                                   ? "it goes live without a restart (MDActivation hot)"
+                                   : "a graceful restart activates it"));
     job->notified = 1;
     md_drive_renotify(env, md, job, p);        /* saves the job */
     return APR_SUCCESS;
