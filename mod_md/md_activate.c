@@ -1,6 +1,7 @@
 /* md_activate.c: see md_activate.h. */
 #include <string.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_file_info.h>
 #include <apr_uri.h>
@@ -58,41 +59,56 @@ int md_activate_purge_challenges(md_store_t *store, const apr_array_header_t *md
     return n;
 }
 
-static int md_named(const apr_array_header_t *mds, const char *name)
+apr_array_header_t *md_activate_unassigned(md_store_t *store, const apr_array_header_t *mds,
+                                           apr_pool_t *p)
 {
-    int i;
-    for (i = 0; i < mds->nelts; ++i)
-        if (!strcmp(APR_ARRAY_IDX(mds, i, const md_t *)->name, name)) return 1;
-    return 0;
-}
-
-const char *md_activate_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
-                              apr_pool_t *p)
-{
-    const char *base = md_store_path(store, MD_SG_DOMAINS, NULL, NULL, p), *taken = NULL, *err;
+    apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
+    apr_hash_t *configured = apr_hash_make(p);
     apr_dir_t *d;
     apr_finfo_t fi;
-    md_t *stored;
     int i;
+
+    for (i = 0; i < mds->nelts; ++i)
+        apr_hash_set(configured, APR_ARRAY_IDX(mds, i, const md_t *)->name, APR_HASH_KEY_STRING, "");
+    if (apr_dir_open(&d, md_store_path(store, MD_SG_DOMAINS, NULL, NULL, p), p) != APR_SUCCESS)
+        return names;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (fi.filetype != APR_DIR || fi.name[0] == '.' || !md_store_name_is_safe(fi.name)
+            || apr_hash_get(configured, fi.name, APR_HASH_KEY_STRING))
+            continue;
+        APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, fi.name);
+    }
+    apr_dir_close(d);
+    return names;
+}
+
+const char *md_activate_takeover(md_store_t *store, apr_array_header_t *unassigned, const md_t *md,
+                                 apr_pool_t *p)
+{
+    const char *taken = NULL, *err;
+    md_t *stored;
+    int i, j;
 
     /* a directory with only fallback files (made by the first configuration pass) does not
      * count: it gives way */
-    if (path_exists(md_store_path(store, MD_SG_DOMAINS, md->name, MD_FN_MD, p), p)) return NULL;
-    if (apr_dir_open(&d, base, p) != APR_SUCCESS) return NULL;
-    while (!taken && apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        if (fi.filetype != APR_DIR || fi.name[0] == '.' || md_named(mds, fi.name)
-            || !md_store_name_is_safe(fi.name)
-            || md_store_load_md(store, MD_SG_DOMAINS, fi.name, &stored, p, &err) != APR_SUCCESS)
+    if (!unassigned->nelts
+        || path_exists(md_store_path(store, MD_SG_DOMAINS, md->name, MD_FN_MD, p), p))
+        return NULL;
+    for (i = 0; i < unassigned->nelts && !taken; ++i) {
+        const char *name = APR_ARRAY_IDX(unassigned, i, const char *);
+        if (!name || md_store_load_md(store, MD_SG_DOMAINS, name, &stored, p, &err) != APR_SUCCESS)
             continue;
-        for (i = 0; i < stored->domains->nelts && !taken; ++i) {
-            if (md_contains(md, APR_ARRAY_IDX(stored->domains, i, const char *)))
-                taken = apr_pstrdup(p, fi.name);
+        for (j = 0; j < stored->domains->nelts && !taken; ++j) {
+            if (md_contains(md, APR_ARRAY_IDX(stored->domains, j, const char *))) {
+                taken = name;
+                APR_ARRAY_IDX(unassigned, i, const char *) = NULL;     /* taken once only */
+            }
         }
     }
-    apr_dir_close(d);
-    if (taken) remove_dir(store, MD_SG_DOMAINS, md->name, p);
-    if (taken && apr_file_rename(apr_pstrcat(p, base, "/", taken, NULL),
-                                 md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p) != APR_SUCCESS)
+    if (!taken) return NULL;
+    remove_dir(store, MD_SG_DOMAINS, md->name, p);
+    if (apr_file_rename(md_store_path(store, MD_SG_DOMAINS, taken, NULL, p),
+                        md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p) != APR_SUCCESS)
         return NULL;
     return taken;
 }

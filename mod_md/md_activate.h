@@ -16,13 +16,17 @@
 #include "md.h"
 #include "md_store.h"
 
-/* Parent, at start: an MD whose name changed (md has no domains/<name>/md.json, a stored MD that is
- * not configured any more shares a domain name with it) takes over that MD's directory,
- * certificates, keys and account, instead of ordering anew: domains/<old> becomes
- * domains/<md->name> (md.json is rewritten by the sync that follows). Returns the old
- * name, or NULL when nothing was taken over. */
-const char *md_activate_takeover(md_store_t *store, const apr_array_header_t *mds, const md_t *md,
-                              apr_pool_t *p);
+/* Parent, at start: the names of the MDs in domains/ that none of mds (md_t*) has, read once
+ * for every md_activate_takeover() of this start (usually none). */
+apr_array_header_t *md_activate_unassigned(md_store_t *store, const apr_array_header_t *mds,
+                                           apr_pool_t *p);
+/* Parent, at start: an MD whose name changed (md has no domains/<name>/md.json, a stored MD of
+ * 'unassigned' shares a domain name with it) takes over that MD's directory, certificates,
+ * keys and account, instead of ordering anew: domains/<old> becomes domains/<md->name>
+ * (md.json is rewritten by the sync that follows); the old name leaves 'unassigned'.
+ * Returns the old name, or NULL when nothing was taken over. */
+const char *md_activate_takeover(md_store_t *store, apr_array_header_t *unassigned, const md_t *md,
+                                 apr_pool_t *p);
 
 /* Parent, at start: key and certificate files of an EC key type written under OpenSSL's
  * curve name by earlier versions (privkey.secp256r1.pem for MDPrivateKeys P-256) get the

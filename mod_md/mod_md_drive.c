@@ -106,6 +106,7 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
                                            md_lock_t *lock, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_drive_accounts_t accts;
+    apr_array_header_t *unassigned;
     int i;
 
     drive = apr_pcalloc(pconf, sizeof(*drive));
@@ -115,6 +116,7 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
     drive->certs = apr_hash_make(pconf);
     /* the first (dry-run) configuration pass at start-up leaves the store alone */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) return APR_SUCCESS;
+    unassigned = may_activate ? md_activate_unassigned(mc->store, mc->mds, ptemp) : NULL;
     for (i = 0; may_activate && i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         const char *msg = NULL, *old;
@@ -135,7 +137,7 @@ apr_status_t mod_md_drive_post_config_activate(md_mod_conf_t *mc, server_rec *s,
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10996)
                          "MDomain %s: key and certificate files renamed to the curve names as "
                          "configured (as Debian's mod_md names them)", md->name);
-        if ((old = md_activate_takeover(mc->store, mc->mds, md, p)) != NULL)
+        if ((old = md_activate_takeover(mc->store, unassigned, md, p)) != NULL)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(10997)
                          "MDomain %s: takes over the certificates and account of the stored "
                          "MDomain %s, which shares names with it (renamed)", md->name, old);

@@ -413,19 +413,22 @@ START_TEST(renamed_md_takes_over_the_stored_one)
     md_store_save_data(s, MD_SG_DOMAINS, renamed->name, "fallback-pubcert.pem", "fb", pool);
     APR_ARRAY_PUSH(mds, md_t *) = renamed;
     APR_ARRAY_PUSH(mds, md_t *) = other;
-    ck_assert_ptr_null(md_activate_takeover(s, mds, other, pool));          /* shares no name */
-    ck_assert_str_eq(md_activate_takeover(s, mds, renamed, pool), "a.example.org");
+    ck_assert_ptr_null(md_activate_takeover(s, md_activate_unassigned(s, mds, pool), other,
+                                            pool));                          /* shares no name */
+    ck_assert_str_eq(md_activate_takeover(s, md_activate_unassigned(s, mds, pool), renamed, pool),
+                     "a.example.org");
     ck_assert_int_eq(md_util_file_read(&data, &len, md_store_path(s, MD_SG_DOMAINS, renamed->name,
                                                                   "pubcert.pem", pool), 100, pool), APR_SUCCESS);
     ck_assert_str_eq(data, "old cert");
     ck_assert(!md_util_file_exists(md_store_path(s, MD_SG_DOMAINS, old->name, NULL, pool), pool));
     /* once it has its own md.json, nothing more is taken */
     ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, renamed, pool), APR_SUCCESS);
-    ck_assert_ptr_null(md_activate_takeover(s, mds, renamed, pool));
+    ck_assert_ptr_null(md_activate_takeover(s, md_activate_unassigned(s, mds, pool), renamed, pool));
     /* a stored MD that is still configured is never taken */
     APR_ARRAY_PUSH(mds, md_t *) = old;
     ck_assert_int_eq(md_store_save_md(s, MD_SG_DOMAINS, old, pool), APR_SUCCESS);
-    ck_assert_ptr_null(md_activate_takeover(s, mds, unit_md("x.example.org a.example.org"), pool));
+    ck_assert_ptr_null(md_activate_takeover(s, md_activate_unassigned(s, mds, pool),
+                                            unit_md("x.example.org a.example.org"), pool));
 }
 END_TEST
 
