@@ -31,7 +31,8 @@ class CA:
                                     critical=False)
                      .sign(self.key, hashes.SHA256()))
 
-    def issue(self, names, days=90, start_days_ago=1, key=None, ocsp_url=None, issuer_url=None):
+    def issue(self, names, days=90, start_days_ago=1, key=None, ocsp_url=None, issuer_url=None,
+              serial=None):
         """A leaf for DNS names/IP addresses; returns (cert, key)."""
         key = key or new_key()
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -42,7 +43,7 @@ class CA:
             except ValueError:
                 sans.append(x509.DNSName(n))
         b = (x509.CertificateBuilder().subject_name(_name(names[0])).issuer_name(self.cert.subject)
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .public_key(key.public_key()).serial_number(serial or x509.random_serial_number())
              .not_valid_before(now - datetime.timedelta(days=start_days_ago))
              .not_valid_after(now - datetime.timedelta(days=start_days_ago) + datetime.timedelta(days=days))
              .add_extension(x509.SubjectAlternativeName(sans), critical=False)

@@ -425,9 +425,13 @@ def test_handshakes_never_touch_the_store(setup, tmp_path):
     finally:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(10)
-    trace = out.read_text()
-    assert "read(" in trace, "strace saw nothing: the check would be void"
-    assert x.h.store_dir not in trace, [l for l in trace.splitlines() if x.h.store_dir in l][:5]
+    trace = out.read_text().splitlines()
+    # the threads that read a TLS handshake record (0x16 0x03) served the handshakes; the
+    # children's watchdog thread may write its metrics meanwhile, which is not the handshake path
+    served = {l.split()[0] for l in trace if re.search(r'read\(\d+, "\\26\\3', l)}
+    assert served, "strace saw no handshake: the check would be void"
+    touched = [l for l in trace if l.split()[0] in served and x.h.store_dir in l]
+    assert not touched, touched[:5]
 
 
 @pytest.mark.parametrize("window,before_until", [("33%", 0.33 * 3 * 86400), ("2d", 2 * 86400),
