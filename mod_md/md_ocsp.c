@@ -484,10 +484,21 @@ void md_ocsp_table_put(md_ocsp_table_t *t, int slot, const md_ocsp_resp_t *resp,
         s->info.valid_until = resp->valid_until;
     }
     s->info.last_error[sizeof(s->info.last_error) - 1] = '\0';
+    s->info.cert_sha1[sizeof(s->info.cert_sha1) - 1] = '\0';
+    s->info.cert_sha256[sizeof(s->info.cert_sha256) - 1] = '\0';
+    s->info.responder[sizeof(s->info.responder) - 1] = '\0';
     __atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
-apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *buf, apr_time_t now)
+void md_ocsp_slot_info_set_cert(md_ocsp_slot_info_t *info, const md_ocsp_cert_t *c)
+{
+    apr_cpystrn(info->cert_sha1, c ? c->sha1_hex : "", sizeof(info->cert_sha1));
+    apr_cpystrn(info->cert_sha256, c ? c->sha256_hex : "", sizeof(info->cert_sha256));
+    apr_cpystrn(info->responder, c && c->responder ? c->responder : "", sizeof(info->responder));
+}
+
+apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *buf, apr_time_t now,
+                                 const char *cert_sha1)
 {
     table_slot_t *s;
     int i;
@@ -500,7 +511,8 @@ apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *bu
         int usable;
         if (seq1 & 1) continue;
         len = s->der_len;
-        usable = s->info.has_resp && s->info.valid_until > now && len <= MD_OCSP_DER_MAX;
+        usable = s->info.has_resp && s->info.valid_until > now && len <= MD_OCSP_DER_MAX
+                 && (!cert_sha1 || !strncmp(cert_sha1, s->info.cert_sha1, sizeof(s->info.cert_sha1)));
         if (usable) memcpy(buf, s->der, len);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         seq2 = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
@@ -525,6 +537,9 @@ void md_ocsp_table_get_info(md_ocsp_table_t *t, int slot, md_ocsp_slot_info_t *i
         seq2 = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
         if (seq1 == seq2) {
             info->last_error[sizeof(info->last_error) - 1] = '\0';
+            info->cert_sha1[sizeof(info->cert_sha1) - 1] = '\0';
+            info->cert_sha256[sizeof(info->cert_sha256) - 1] = '\0';
+            info->responder[sizeof(info->responder) - 1] = '\0';
             return;
         }
     }

@@ -132,7 +132,13 @@ typedef struct md_ocsp_slot_info_t {
     int last_status;            /* apr_status_t of the last attempt (0: success) */
     apr_time_t last_run;        /* time of the last attempt */
     char last_error[256];
+    char cert_sha1[41];         /* the certificate the slot is for (hex of its DER), "" if none */
+    char cert_sha256[65];
+    char responder[512];        /* its responder URL (status pages) */
 } md_ocsp_slot_info_t;
+
+/* Record c as the certificate of a slot's info (NULL: none). */
+void md_ocsp_slot_info_set_cert(md_ocsp_slot_info_t *info, const md_ocsp_cert_t *c);
 
 /* Create a table of n slots in anonymous shared memory (inherited by forked children),
  * destroyed with the pool. */
@@ -145,8 +151,11 @@ int md_ocsp_table_size(const md_ocsp_table_t *t);
 void md_ocsp_table_put(md_ocsp_table_t *t, int slot, const md_ocsp_resp_t *resp,
                        const md_ocsp_slot_info_t *info);
 /* Copy the slot's DER into buf (of MD_OCSP_DER_MAX bytes) when it holds a response that is
- * valid at now; returns its length, 0 when none. Lock-free. */
-apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *buf, apr_time_t now);
+ * valid at now and, unless cert_sha1 is NULL, is for that certificate (hex SHA-1 of its DER,
+ * compared with the slot's cert_sha1 in the same consistent read); returns its length, 0 when
+ * none. Lock-free. */
+apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *buf, apr_time_t now,
+                                 const char *cert_sha1);
 /* A consistent copy of the slot's facts. */
 void md_ocsp_table_get_info(md_ocsp_table_t *t, int slot, md_ocsp_slot_info_t *info);
 

@@ -191,7 +191,7 @@ static json_t *valid_json(apr_time_t from, apr_time_t until, apr_pool_t *p)
                      "until", md_util_time_format(p, until));
 }
 
-static json_t *cert_json(const md_cert_info_t *ci, apr_pool_t *p)
+static json_t *cert_json(const md_t *md, const md_cert_info_t *ci, apr_pool_t *p)
 {
     json_t *j = json_pack("{s:s,s:o,s:s,s:s}", "issuer-name", ci->issuer,
                           "valid", valid_json(ci->valid_from, ci->valid_until, p),
@@ -199,7 +199,7 @@ static json_t *cert_json(const md_cert_info_t *ci, apr_pool_t *p)
     if (ci->issuer_uri) json_object_set_new(j, "issuer-uri", json_string(ci->issuer_uri));
     if (ci->ari_cert_id) json_object_set_new(j, "ari-cert-id", json_string(ci->ari_cert_id));
     if (ci->profile) json_object_set_new(j, "profile", json_string(ci->profile));
-    if (cert_cb) cert_cb(j, ci->sha256, cert_cb_baton, p);
+    if (cert_cb) cert_cb(j, md, ci->sha256, cert_cb_baton, p);
     return j;
 }
 
@@ -219,7 +219,7 @@ static json_t *certs_json(const md_t *md, md_cert_info_t *const *infos, int by_i
     for (i = 0; i < n; ++i) {
         const md_cert_info_t *ci = infos[i];
         if (!ci) continue;
-        json_object_set_new(j, by_index ? apr_itoa(p, i) : ci->spec_name, cert_json(ci, p));
+        json_object_set_new(j, by_index ? apr_itoa(p, i) : ci->spec_name, cert_json(md, ci, p));
         if (!from || ci->valid_from > from) from = ci->valid_from;
         if (!until || ci->valid_until < until) until = ci->valid_until;
     }
@@ -807,7 +807,7 @@ const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, 
                    "{md=\"%s\",key_type=\"%s\"} %" APR_TIME_T_FMT "\n", name, kt,
                    apr_time_sec(infos[k]->valid_until));
             if (!staple_cb || !infos[k]->sha256
-                || !staple_cb(infos[k]->sha256, &staple_status, &staple_until, staple_cb_baton))
+                || !staple_cb(md, infos[k]->sha256, &staple_status, &staple_until, staple_cb_baton))
                 continue;
             sample(&fams[F_STAPLE_UNTIL], p, "mod_md_ocsp_staple_next_update_timestamp_seconds"
                    "{md=\"%s\",key_type=\"%s\"} %" APR_TIME_T_FMT "\n", name, kt,

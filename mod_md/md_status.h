@@ -28,9 +28,9 @@ typedef struct md_cert_info_t {
 } md_cert_info_t;
 
 /* Optional facts about one certificate added by another part of mod_md (the stapling glue
- * adds "ocsp"): called for each certificate object of the status document with the
+ * adds "ocsp"): called for each certificate object of the status document with its MD and the
  * certificate's lower-case hex SHA-256 fingerprint. NULL to remove. */
-typedef void md_status_cert_cb(json_t *cert_json, const char *sha256, void *baton,
+typedef void md_status_cert_cb(json_t *cert_json, const md_t *md, const char *sha256, void *baton,
                                apr_pool_t *p);
 void md_status_set_cert_cb(md_status_cert_cb *cb, void *baton);
 
@@ -69,10 +69,10 @@ const char *md_status_auto(const apr_array_header_t *mds, md_store_t *store,
 /* Prometheus text exposition format (version 0.0.4); the renewal failures and the driver's
  * last check come from md_metrics' records in the store (store may be NULL). */
 const char *md_status_metrics(const apr_array_header_t *mds, md_store_t *store, apr_pool_t *p);
-/* The OCSP response stapled for a certificate (lower-case hex SHA-256 fingerprint), for the
+/* The OCSP response stapled for a certificate of md (lower-case hex SHA-256 fingerprint), for the
  * metrics: the stapling glue sets it. Returns 1 with the response's status ("good",
  * "revoked", "unknown") and end of validity (nextUpdate), 0 when it has none. NULL to remove. */
-typedef int md_status_staple_cb(const char *sha256, const char **pstatus,
+typedef int md_status_staple_cb(const md_t *md, const char *sha256, const char **pstatus,
                                 apr_time_t *pvalid_until, void *baton);
 void md_status_set_staple_cb(md_status_staple_cb *cb, void *baton);
 

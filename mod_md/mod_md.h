@@ -23,7 +23,7 @@ const char *mod_md_drive_node_name(apr_pool_t *p);
 
 /* hot activation (mod_md_hot.c) */
 void mod_md_hot_register_hooks(apr_pool_t *p);
-/* post_config, parent, after the store is synced: shared memory and the activation thread */
+/* post_config, parent, after the store is synced: shared memory and the activation helper */
 apr_status_t mod_md_hot_post_config(struct md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf,
                                 apr_pool_t *ptemp);
 /* children: make md's runtime facts (rt_certs, rt_fallback, state; rt_error with_message,
@@ -37,6 +37,10 @@ void mod_md_hot_sync(struct md_t *md, int with_message);
 struct md_drive_certs_t;
 int mod_md_hot_drive_update(struct md_t *md, struct md_drive_certs_t *certs, int *pstaged,
                         apr_pool_t *p);
+/* children: the set hot activation serves for md now (it stays usable at least a minute
+ * after being replaced), NULL while what mod_ssl loaded at start is served */
+struct md_hot_set_t;
+const struct md_hot_set_t *mod_md_hot_current(struct md_t *md);
 
 /* OCSP stapling (mod_md_ocsp.c) */
 void mod_md_ocsp_register_hooks(apr_pool_t *p);

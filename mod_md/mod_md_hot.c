@@ -649,6 +649,12 @@ void mod_md_hot_sync(md_t *md, int with_message)
     apr_pool_destroy(p);
 }
 
+const md_hot_set_t *mod_md_hot_current(md_t *md)
+{
+    hot_md_t *h = md ? md->rt_hot : NULL;
+    return h && hot && h->mutex ? current_set(h, 1) : NULL;
+}
+
 int mod_md_hot_drive_update(md_t *md, md_drive_certs_t *certs, int *pstaged, apr_pool_t *p)
 {
     hot_md_t *h = md ? md->rt_hot : NULL;

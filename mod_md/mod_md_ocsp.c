@@ -21,6 +21,14 @@
  *   (md_ocsp_resp_verify), writes them to the store atomically, publishes them in the slot
  *   and runs MDMessageCmd "ocsp-renewed". Failures keep the previous response, run
  *   "ocsp-errored" and back off (MDRetryDelay doubling per error, capped at an hour).
+ * - MDs with MDActivation hot get one more slot per key type, for the certificates hot
+ *   activation puts in place after the start. The watchdog adopts each new set it sees
+ *   (mod_md_hot_current), records its certificate in the slot (the slot names the
+ *   certificate: a handshake is never stapled with the response of another one) and fetches
+ *   for it; the entries of the certificates loaded at start are then left alone. The SSL_CTXs
+ *   of such MDs get our status callback (mod_ssl installs its own only for certificates it
+ *   was told to staple at start, and an MD that started with its fallback had none); both
+ *   find the response by the SHA-1 of the certificate the handshake chose.
  */
 #include <string.h>
 
@@ -35,14 +43,17 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_ssl.h>
+#include <mod_ssl_openssl.h>
 #include <mod_watchdog.h>
 #include <mod_status.h>
 #include <unixd.h>
+#include <openssl/ssl.h>
 
 #include "md.h"
 #include "md_crypt.h"
 #include "md_drive.h"
 #include "md_event.h"
+#include "md_hot.h"
 #include "md_http.h"
 #include "md_ocsp.h"
 #include "md_status.h"
@@ -64,11 +75,15 @@ typedef struct ocsp_entry_t {
     const char *dir;            /* store directory and MDMessageCmd name: MD name or "other" */
     const char *name;           /* MD name, or the ServerName for other certs (logs, status) */
     const char *proxy;          /* MDHttpProxy */
+    md_t *md;                   /* its MD, NULL for other certificates */
     int slot;
     md_ocsp_resp_t *loaded;     /* from the store at start-up, until the table exists */
+    int hot_key;                /* hot entries: index in the hot set; -1: loaded at start */
     /* used only by the watchdog */
     apr_time_t next_try;
     int errors;
+    apr_uint32_t hot_gen;       /* hot entries: generation adopted, cert in hot_pool */
+    apr_pool_t *hot_pool;
 } ocsp_entry_t;
 
 typedef struct ocsp_reg_t {
@@ -78,6 +93,7 @@ typedef struct ocsp_reg_t {
     md_store_t *store;
     apr_hash_t *by_id;          /* id bytes -> entry */
     apr_hash_t *by_sha256;      /* cert fingerprint -> entry (status pages) */
+    apr_hash_t *hot_by_md;      /* MD name -> array of its hot entries */
     apr_array_header_t *entries;
     md_ocsp_table_t *table;
     ap_watchdog_t *watchdog;
@@ -117,17 +133,52 @@ static int staple_here(server_rec *s, md_t **pmd)
     return sc->mc->defaults->stapling > 0 && sc->mc->staple_others;
 }
 
+/* An MD's hot entries, NULL when it has none. */
+static apr_array_header_t *hot_entries(const md_t *md)
+{
+    return md && reg && reg->hot_by_md ? apr_hash_get(reg->hot_by_md, md->name, APR_HASH_KEY_STRING)
+                                       : NULL;
+}
+
+/* A certificate loaded at start that hot activation has replaced: no longer stapled. */
+static int superseded(const ocsp_entry_t *e)
+{
+    return e->hot_key < 0 && e->md && e->md->rt_hot && mod_md_hot_current(e->md);
+}
+
+/* The entry stapling the certificate with this SHA-256 (of md), and its slot's facts. */
+static ocsp_entry_t *entry_for(const md_t *md, const char *sha256, md_ocsp_slot_info_t *info)
+{
+    apr_array_header_t *hot;
+    ocsp_entry_t *e;
+    int i;
+
+    if (!reg || !reg->table || !sha256) return NULL;
+    if ((e = apr_hash_get(reg->by_sha256, sha256, APR_HASH_KEY_STRING)) != NULL) {
+        md_ocsp_table_get_info(reg->table, e->slot, info);
+        return e;
+    }
+    if ((hot = hot_entries(md)) != NULL) {
+        for (i = 0; i < hot->nelts; ++i) {
+            e = APR_ARRAY_IDX(hot, i, ocsp_entry_t *);
+            md_ocsp_table_get_info(reg->table, e->slot, info);
+            if (!strcmp(info->cert_sha256, sha256)) return e;
+        }
+    }
+    return NULL;
+}
+
 /* ---- status pages ---- */
 
-static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, apr_pool_t *p)
+static void add_ocsp_status(json_t *cert_json, const md_t *md, const char *sha256, void *baton,
+                            apr_pool_t *p)
 {
     ocsp_entry_t *e;
     md_ocsp_slot_info_t info;
     json_t *o, *renewal;
 
     (void)baton;
-    if (!reg || !sha256 || !(e = apr_hash_get(reg->by_sha256, sha256, APR_HASH_KEY_STRING))) return;
-    md_ocsp_table_get_info(reg->table, e->slot, &info);
+    if (!(e = entry_for(md, sha256, &info))) return;
     o = json_object();
     if (info.has_resp) {
         json_object_set_new(o, "status", json_string(md_ocsp_status_str(info.status)));
@@ -152,7 +203,7 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, 
                                      md_ocsp_status_str(info.status),
                                      md_util_time_format(p, info.valid_from),
                                      md_util_time_format(p, info.valid_until)),
-            "activity", apr_psprintf(p, "status of certid %s, reading response", e->cert->sha1_hex)));
+            "activity", apr_psprintf(p, "status of certid %s, reading response", info.cert_sha1)));
     if (info.last_error[0])
         json_object_set_new(renewal, "last-error", json_string(info.last_error));
     /* the job log of the one-MD view (md_status drops it from the list): the last attempt */
@@ -167,16 +218,13 @@ static void add_ocsp_status(json_t *cert_json, const char *sha256, void *baton, 
 }
 
 /* For md-metrics: the response of the shared table, as every child sees it. */
-static int staple_facts(const char *sha256, const char **pstatus, apr_time_t *pvalid_until,
-                        void *baton)
+static int staple_facts(const md_t *md, const char *sha256, const char **pstatus,
+                        apr_time_t *pvalid_until, void *baton)
 {
-    ocsp_entry_t *e;
     md_ocsp_slot_info_t info;
 
     (void)baton;
-    if (!reg || !(e = apr_hash_get(reg->by_sha256, sha256, APR_HASH_KEY_STRING))) return 0;
-    md_ocsp_table_get_info(reg->table, e->slot, &info);
-    if (!info.has_resp) return 0;
+    if (!entry_for(md, sha256, &info) || !info.has_resp) return 0;
     *pstatus = md_ocsp_status_str(info.status);
     *pvalid_until = info.valid_until;
     return 1;
@@ -280,6 +328,8 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
     e->dir = md ? md->name : MD_OCSP_OTHER;
     e->name = md ? md->name : (s->server_hostname ? s->server_hostname : MD_OCSP_OTHER);
     e->proxy = md ? md->proxy_url : reg->mc->defaults->proxy_url;
+    e->md = md;
+    e->hot_key = -1;
     e->slot = reg->entries->nelts;
     APR_ARRAY_PUSH(reg->entries, ocsp_entry_t *) = e;
     apr_hash_set(reg->by_id, e->id, (apr_ssize_t)e->id_len, e);
@@ -310,6 +360,33 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
 
 static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp);
 
+/* One slot per key type of each MD with MDActivation hot and MDStapling on. */
+static void add_hot_entries(apr_pool_t *pconf)
+{
+    int i, k;
+
+    reg->hot_by_md = apr_hash_make(pconf);
+    for (i = 0; i < reg->mc->mds->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(reg->mc->mds, i, md_t *);
+        apr_array_header_t *hot;
+        int n = md_pkey_spec_count(md);
+
+        if (!md->rt_hot || md->stapling <= 0) continue;
+        hot = apr_array_make(pconf, n, sizeof(ocsp_entry_t *));
+        for (k = 0; k < n; ++k) {
+            ocsp_entry_t *e = apr_pcalloc(pconf, sizeof(*e));
+            e->dir = e->name = md->name;
+            e->proxy = md->proxy_url;
+            e->md = md;
+            e->hot_key = k;
+            e->slot = reg->entries->nelts;
+            APR_ARRAY_PUSH(reg->entries, ocsp_entry_t *) = e;
+            APR_ARRAY_PUSH(hot, ocsp_entry_t *) = e;
+        }
+        apr_hash_set(reg->hot_by_md, md->name, APR_HASH_KEY_STRING, hot);
+    }
+}
+
 static int ocsp_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                  server_rec *s)
 {
@@ -320,6 +397,7 @@ static int ocsp_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
 
     (void)plog;
     if (!reg) return OK;
+    add_hot_entries(pconf);
     rv = md_ocsp_table_create(&reg->table, reg->entries->nelts, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, APLOGNO(10939)
@@ -334,6 +412,8 @@ static int ocsp_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
         md_ocsp_slot_info_t info;
 
         memset(&info, 0, sizeof(info));
+        if (e->hot_key >= 0) continue;          /* empty until a set is hot-activated */
+        md_ocsp_slot_info_set_cert(&info, e->cert);
         info.renew_at = resp ? md_ocsp_renew_at(resp, reg->mc->ocsp_renew_window) : now;
         md_ocsp_table_put(reg->table, e->slot, resp, &info);
         apr_hash_set(in_use, md_store_path(reg->store, MD_SG_OCSP, e->dir, md_ocsp_fname(e->cert, ptemp),
@@ -359,20 +439,74 @@ static int ocsp_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
 
 /* ---- handshakes ---- */
 
+/* The response for the certificate with mod_ssl's id (SHA-1 of its DER) served by s, copied
+ * into buf (MD_OCSP_DER_MAX bytes); 0 when there is none. No disk, no lock. */
+static apr_size_t find_resp(server_rec *s, const char *id, apr_size_t id_len, unsigned char *buf)
+{
+    static const char hexdig[] = "0123456789abcdef";
+    char sha1[41];
+    apr_array_header_t *hot;
+    ocsp_entry_t *e;
+    md_t *md;
+    apr_size_t i, len;
+
+    if (!reg || !reg->table) return 0;
+    if ((e = apr_hash_get(reg->by_id, id, (apr_ssize_t)id_len)) != NULL)
+        return md_ocsp_table_get_der(reg->table, e->slot, buf, apr_time_now(), NULL);
+    if (id_len * 2 >= sizeof(sha1) || !staple_here(s, &md) || !(hot = hot_entries(md))) return 0;
+    for (i = 0; i < id_len; ++i) {
+        sha1[2 * i] = hexdig[((const unsigned char *)id)[i] >> 4];
+        sha1[2 * i + 1] = hexdig[((const unsigned char *)id)[i] & 0xf];
+    }
+    sha1[2 * id_len] = '\0';
+    for (i = 0; i < (apr_size_t)hot->nelts; ++i) {
+        e = APR_ARRAY_IDX(hot, i, ocsp_entry_t *);
+        if ((len = md_ocsp_table_get_der(reg->table, e->slot, buf, apr_time_now(), sha1)) > 0)
+            return len;
+    }
+    return 0;
+}
+
 static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t id_len,
                          ap_ssl_ocsp_copy_resp *cb, void *userdata)
 {
     unsigned char buf[MD_OCSP_DER_MAX];
-    ocsp_entry_t *e;
     apr_size_t len;
 
-    (void)s;
     (void)c;
-    if (!reg || !(e = apr_hash_get(reg->by_id, id, (apr_ssize_t)id_len))) return DECLINED;
-    len = md_ocsp_table_get_der(reg->table, e->slot, buf, apr_time_now());
-    if (!len) return DECLINED;
+    if (!(len = find_resp(s, id, id_len, buf))) return DECLINED;
     cb(buf, len, userdata);
     return OK;
+}
+
+/* OpenSSL's status_request callback on the SSL_CTXs of hot MDs (arg: their server_rec). */
+static int hot_status_cb(SSL *ssl, void *arg)
+{
+    unsigned char buf[MD_OCSP_DER_MAX], id[EVP_MAX_MD_SIZE], *copy;
+    unsigned int id_len = 0;
+    apr_size_t len;
+    X509 *x = SSL_get_certificate(ssl);
+
+    if (!x || !X509_digest(x, EVP_sha1(), id, &id_len)) return SSL_TLSEXT_ERR_NOACK;
+    if (!(len = find_resp(arg, (const char *)id, id_len, buf))) return SSL_TLSEXT_ERR_NOACK;
+    if (!(copy = OPENSSL_malloc(len))) return SSL_TLSEXT_ERR_NOACK;
+    memcpy(copy, buf, len);
+    if (!SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)len)) {
+        OPENSSL_free(copy);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int ocsp_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
+{
+    md_t *md;
+    (void)p;
+    /* (the hot entries are made after mod_ssl's post_config, which calls this) */
+    if (is_proxy || !staple_here(s, &md) || !md || !md->rt_hot) return DECLINED;
+    SSL_CTX_set_tlsext_status_cb(ctx, hot_status_cb);
+    SSL_CTX_set_tlsext_status_arg(ctx, s);
+    return DECLINED;
 }
 
 /* ---- the watchdog: fetching ---- */
@@ -453,6 +587,53 @@ static void renew_entry(ocsp_entry_t *e, md_ocsp_slot_info_t *info, apr_pool_t *
     run_event("ocsp-errored", e->dir, p);
 }
 
+/* A hot entry takes the certificate of its key type in the set now served (or none). */
+static void adopt(ocsp_entry_t *e, const md_hot_set_t *set, apr_time_t now)
+{
+    md_ocsp_slot_info_t info;
+    md_ocsp_resp_t *resp = NULL;
+    const md_hot_key_t *k = e->hot_key < set->n ? &set->keys[e->hot_key] : NULL;
+    X509 *issuer = NULL;
+    const char *err = NULL;
+    int i;
+
+    e->hot_gen = set->generation;
+    if (e->hot_pool) apr_pool_clear(e->hot_pool);
+    else apr_pool_create_unmanaged(&e->hot_pool);
+    e->cert = NULL;
+    for (i = 0; k && i < sk_X509_num(k->chain) && !issuer; ++i)
+        if (X509_check_issued(sk_X509_value(k->chain, i), k->cert) == X509_V_OK)
+            issuer = sk_X509_value(k->chain, i);
+    if (k && (!issuer || md_ocsp_cert_make(&e->cert, k->cert, issuer, e->hot_pool, &err) != APR_SUCCESS))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(11912)
+                     "MDStapling: %s: the %s certificate of generation %u cannot be stapled: %s",
+                     e->name, k->spec, (unsigned)set->generation,
+                     issuer ? err : "its chain lacks the issuer certificate");
+    else if (e->cert && !e->cert->responder) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, reg->s, APLOGNO(11913)
+                     "md[%s]: certificate with serial %s has no OCSP responder URL (no AIA OCSP "
+                     "URL in the %s certificate of generation %u); MDStapling does not staple it",
+                     e->name, md_cert_serial_hex(k->cert, e->hot_pool), k->spec,
+                     (unsigned)set->generation);
+        e->cert = NULL;
+    }
+    memset(&info, 0, sizeof(info));
+    md_ocsp_slot_info_set_cert(&info, e->cert);
+    e->errors = 0;
+    e->next_try = now;
+    /* a response already fetched for it (before a restart, or by another server) */
+    if (e->cert && md_ocsp_store_load(&resp, reg->store, e->dir, e->cert, now, e->hot_pool,
+                                      &err) == APR_SUCCESS)
+        e->next_try = md_ocsp_renew_at(resp, reg->mc->ocsp_renew_window);
+    info.renew_at = e->cert ? e->next_try : 0;
+    md_ocsp_table_put(reg->table, e->slot, resp, &info);
+    if (e->cert)
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, reg->s, APLOGNO(11914)
+                     "MDStapling: %s: stapling the hot-activated %s certificate %s (generation %u)%s",
+                     e->name, k->spec, e->cert->sha1_hex, (unsigned)set->generation,
+                     resp ? ", stored response loaded" : "");
+}
+
 static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)
 {
     ocsp_reg_t *r = data;
@@ -465,12 +646,18 @@ static apr_status_t ocsp_watchdog(int state, void *data, apr_pool_t *ptemp)
         md_ocsp_slot_info_t info;
         apr_pool_t *p;
 
+        if (state == AP_WATCHDOG_STATE_STOPPING) continue;
+        if (e->hot_key >= 0) {
+            const md_hot_set_t *set = mod_md_hot_current(e->md);
+            if (set && set->generation != e->hot_gen) adopt(e, set, now);
+            if (!e->cert) continue;
+        }
+        else if (superseded(e)) continue;
         md_ocsp_table_get_info(r->table, e->slot, &info);
-        if (state == AP_WATCHDOG_STATE_STARTING) {
+        if (state == AP_WATCHDOG_STATE_STARTING && e->hot_key < 0) {
             e->next_try = info.renew_at;        /* this child may take over from another */
             e->errors = info.errors;
         }
-        if (state == AP_WATCHDOG_STATE_STOPPING) continue;
         if (now < e->next_try) continue;
         apr_pool_create(&p, ptemp);
         renew_entry(e, &info, p);
@@ -498,7 +685,7 @@ static const char *stapling_lines(int idx, const ocsp_entry_t *e, const md_ocsp_
 {
     const char *pre = apr_psprintf(p, "ManagedStapling[%d]", idx);
     const char *s = apr_psprintf(p, "%sDomain: %s\n%sCertificateID: %s\n", pre, e->name, pre,
-                                 e->cert->sha1_hex);
+                                 info->cert_sha1);
     apr_uri_t uri;
 
     if (info->has_resp) {
@@ -507,10 +694,10 @@ static const char *stapling_lines(int idx, const ocsp_entry_t *e, const md_ocsp_
             s = apr_psprintf(p, "%s%sStaplingValidFrom: %s\n", s, pre, day_of(info->valid_from, p));
         s = apr_psprintf(p, "%s%sStaplingValidUntil: %s\n", s, pre, day_of(info->valid_until, p));
     }
-    if (e->cert->responder) {
+    if (info->responder[0]) {
         s = apr_psprintf(p, "%s%sResponderName: %s\n%sResponderURL: %s\n", s, pre,
-                         apr_uri_parse(p, e->cert->responder, &uri) == APR_SUCCESS && uri.hostname
-                         ? uri.hostname : e->cert->responder, pre, e->cert->responder);
+                         apr_uri_parse(p, info->responder, &uri) == APR_SUCCESS && uri.hostname
+                         ? uri.hostname : info->responder, pre, info->responder);
     }
     if (info->renew_at > now)
         s = apr_psprintf(p, "%s%sActivityRefresh: %" APR_TIME_T_FMT "\n", s, pre,
@@ -545,6 +732,7 @@ static int ocsp_status_hook(request_rec *r, int flags)
         int valid, due;
 
         md_ocsp_table_get_info(reg->table, e->slot, &info);
+        if (!info.cert_sha1[0] || superseded(e)) continue;
         valid = info.has_resp && info.valid_until > now;
         due = info.renew_at && info.renew_at <= now;
         ++total;
@@ -552,16 +740,16 @@ static int ocsp_status_hook(request_rec *r, int flags)
         if (due || !valid) ++renew;
         if (info.errors) ++errored;
         if (flags & AP_STATUS_SHORT) {
-            short_lines = apr_pstrcat(r->pool, short_lines, stapling_lines(i, e, &info, now, r->pool), NULL);
+            short_lines = apr_pstrcat(r->pool, short_lines, stapling_lines(total - 1, e, &info, now, r->pool), NULL);
             continue;
         }
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
-                   ap_escape_html(r->pool, e->name), e->cert->sha1_hex,
+                   ap_escape_html(r->pool, e->name), info.cert_sha1,
                    valid ? md_ocsp_status_str(info.status) : "no response",
                    info.has_resp ? apr_pstrcat(r->pool, md_util_time_format(r->pool, info.valid_from),
                                                " - ", md_util_time_format(r->pool, info.valid_until), NULL)
                                  : "-",
-                   ap_escape_html(r->pool, e->cert->responder));
+                   ap_escape_html(r->pool, info.responder));
         if (info.errors)
             ap_rprintf(r, "%d errors, last: %s; retry at %s", info.errors,
                        ap_escape_html(r->pool, info.last_error), md_util_time_format(r->pool, info.renew_at));
@@ -591,5 +779,6 @@ void mod_md_ocsp_register_hooks(apr_pool_t *p)
     ap_hook_post_config(ocsp_post_config_late, pred_ssl, succ_wd, APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_prime_hook(ocsp_prime, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_get_resp_hook(ocsp_get_resp, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ssl, init_server, ocsp_init_server, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, ocsp_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }

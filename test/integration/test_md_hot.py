@@ -495,3 +495,59 @@ def test_activation_delay_holds_hot_activation(httpd, pebble_for):
     assert verify_served(h, name, root)[0] != 0                   # still the fallback
     assert staged_serial(h, name, "secp256r1")
     assert h.log().count("MDActivationDelay keeps it until") == 1  # said once, not every second
+
+
+def cert_status(h, name, sigalgs=None):
+    """(OCSP 'Cert Status' stapled, serial of the served leaf, serial the staple is for) of
+    one handshake."""
+    out = h.server_cert_pem(name, extra=["-status"] + (["-sigalgs", sigalgs] if sigalgs else []))
+    m = re.search(r"Cert Status: (\w+)", out)
+    leaf = PEM_RE.search(out)
+    serial = x509.load_pem_x509_certificate(leaf.group(0).encode()).serial_number if leaf else None
+    sn = re.search(r"Serial Number: ([0-9A-F]+)", out)
+    return (m.group(1) if m else None), serial, (int(sn.group(1), 16) if sn else None)
+
+
+@pytest.mark.parametrize("keys", [("secp256r1",), ("rsa2048", "secp256r1")], ids=["ec", "dual"])
+def test_stapling_follows_hot_certificates(httpd, pebble_for, keys):
+    """MDStapling staples for the certificate hot activation put in place: from the fallback to
+    the first certificate, then to its renewal (the staple is for the served serial)."""
+    from ocsp_responder import OcspResponder
+    resp = OcspResponder().start()
+    try:
+        h = make_httpd(httpd)
+        pb = pebble_for(h, config={"ocspResponderURL": resp.url})
+        resp.set_issuer(pb._mgmt_get("/intermediates/0"), pb._mgmt_get("/intermediate-keys/0"))
+        name = "staple-hot.mdtest.org"
+        h.write_conf(hot_conf(pb, h, name, list(keys), "http-01",
+                              "MDStapling on\nLogLevel md:debug ssl:debug\n"))
+        h.start()
+        root = pb.write_root(os.path.join(pb.dir, "root.pem"))
+        wait_for(lambda: verify_served(h, name, root)[0] == 0, 90, what="the first certificate")
+
+        def staples_follow():
+            # renewals go on (window over the whole lifetime): the serials served get their staple
+            for k in keys:
+                seen, mismatch = set(), []
+                end = time.time() + 60
+                while time.time() < end and len(seen) < 2:
+                    status, serial, stapled = cert_status(h, name, SIGALGS[k])
+                    if status == "good" and stapled == serial:
+                        seen.add(serial)
+                    elif stapled is not None and stapled != serial:
+                        mismatch.append((serial, stapled))
+                    time.sleep(0.3)
+                assert len(seen) >= 2, (k, seen, [l for l in h.log().splitlines() if "stapl" in l.lower()][-20:])
+                assert not mismatch, mismatch          # never the staple of another certificate
+
+        staples_follow()
+        assert h.generation() == 1
+        # after a restart mod_ssl loads a real certificate (stapled through its own callback):
+        # the renewals hot-activated from then on are stapled too
+        h.graceful()
+        staples_follow()
+        wait_for(lambda: all(c.get("ocsp", {}).get("status") == "good"
+                             for c in md_status(h, name)["cert"].values() if "serial" in c),
+                 15, what="md-status to show the staples of the served certificates")
+    finally:
+        resp.stop()

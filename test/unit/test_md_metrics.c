@@ -88,8 +88,9 @@ START_TEST(state_is_one_series_per_state)
 END_TEST
 
 static int staple_calls;
-static int fake_staple(const char *sha256, const char **pstatus, apr_time_t *puntil, void *baton)
+static int fake_staple(const md_t *of, const char *sha256, const char **pstatus, apr_time_t *puntil, void *baton)
 {
+    (void)of;
     ++staple_calls;
     if (strcmp(sha256, baton)) return 0;
     *pstatus = "revoked";

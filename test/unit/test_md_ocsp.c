@@ -471,15 +471,15 @@ START_TEST(table_publishes_valid_responses)
 
     ck_assert_int_eq(md_ocsp_table_create(&t, 3, pool), APR_SUCCESS);
     ck_assert_int_eq(md_ocsp_table_size(t), 3);
-    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, now), 0);
-    ck_assert_int_eq(md_ocsp_table_get_der(t, 7, buf, now), 0);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, now, NULL), 0);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 7, buf, now, NULL), 0);
     ck_assert_int_eq(md_ocsp_resp_verify(&r, pki.c, der, len, now, pool, &err), APR_SUCCESS);
     memset(&info, 0, sizeof(info));
     info.renew_at = now + DAY;
     md_ocsp_table_put(t, 1, r, &info);
-    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, now), len);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, now, NULL), len);
     ck_assert(!memcmp(buf, der, len));
-    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, r->valid_until + 1), 0);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, r->valid_until + 1, NULL), 0);
     md_ocsp_table_get_info(t, 1, &got);
     ck_assert(got.has_resp && got.status == MD_OCSP_GOOD && got.valid_until == r->valid_until);
     ck_assert(got.renew_at == now + DAY);
@@ -487,13 +487,23 @@ START_TEST(table_publishes_valid_responses)
     got.errors = 2;
     apr_cpystrn(got.last_error, "responder down", sizeof(got.last_error));
     md_ocsp_table_put(t, 1, NULL, &got);
-    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, now), len);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 1, buf, now, NULL), len);
     md_ocsp_table_get_info(t, 1, &info);
     ck_assert_int_eq(info.errors, 2);
     ck_assert_str_eq(info.last_error, "responder down");
     t = md_ocsp_table_create_local(1, pool);
     md_ocsp_table_put(t, 0, r, &info);
-    ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now), len);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now, NULL), len);
+    /* a slot that names its certificate serves only that certificate's handshakes */
+    md_ocsp_slot_info_set_cert(&info, pki.c);
+    md_ocsp_table_put(t, 0, r, &info);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now, pki.c->sha1_hex), len);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now, "00112233445566778899aabbccddeeff00112233"), 0);
+    md_ocsp_table_get_info(t, 0, &got);
+    ck_assert_str_eq(got.cert_sha256, pki.c->sha256_hex);
+    md_ocsp_slot_info_set_cert(&info, NULL);
+    md_ocsp_table_put(t, 0, r, &info);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now, pki.c->sha1_hex), 0);
 }
 END_TEST
 
@@ -530,7 +540,7 @@ static void *race_reader(void *arg)
     race_t *r = arg;
     unsigned char *buf = malloc(MD_OCSP_DER_MAX);
     while (!r->stop) {
-        apr_size_t n = md_ocsp_table_get_der(r->t, 0, buf, apr_time_now());
+        apr_size_t n = md_ocsp_table_get_der(r->t, 0, buf, apr_time_now(), NULL);
         ++r->reads;
         if (!n) ++r->misses;            /* gave up while the writer never paused */
         else if (!((n == r->a->der_len && !memcmp(buf, r->a->der, n))
@@ -585,9 +595,10 @@ START_TEST(table_readers_never_see_torn_writes)
 }
 END_TEST
 
-static void status_cb(json_t *cj, const char *sha256, void *baton, apr_pool_t *p)
+static void status_cb(json_t *cj, const md_t *md, const char *sha256, void *baton, apr_pool_t *p)
 {
     (void)p;
+    (void)md;
     if (!strcmp(sha256, (const char *)baton)) json_object_set_new(cj, "ocsp", json_pack("{s:s}", "status", "good"));
 }
 
