@@ -350,15 +350,54 @@ apr_status_t md_store_cert_facts(md_store_t *store, const char *path, const apr_
 
 #define MD_FALLBACK_VALID apr_time_from_sec(14 * 86400)
 
+/* A fallback only has to let mod_ssl start; a P-256 key takes a millisecond where an RSA key
+ * takes a tenth of a second, which is what makes start-up fast with many MDs. */
+static const md_pkey_spec_t fallback_spec = { MD_PKEY_EC, 0, "secp256r1" };
+
+/* The fallback key in domains/<md>/kfn: the one there when it is usable, else a new one.
+ * Servers sharing the store may get here at the same moment (the first configuration pass
+ * holds no lock): a new key is put in place with link(), which fails when another server's
+ * key got there first, and that key is used then. A key, once there, is never replaced by
+ * another usable one, so every certificate signed for the key on disk matches it. */
+static apr_status_t fallback_key(EVP_PKEY **ppkey, md_store_t *store, const md_t *md,
+                                 const char *kfn, apr_pool_t *p, const char **perr)
+{
+    const char *path = md_store_path(store, MD_SG_DOMAINS, md->name, kfn, p), *tmp, *tpath;
+    apr_uint32_t nonce = 0;
+    apr_status_t rv;
+
+    if (md_store_load_pkey(store, MD_SG_DOMAINS, md->name, kfn, ppkey, p) == APR_SUCCESS)
+        return APR_SUCCESS;
+    if ((rv = md_pkey_gen(ppkey, &fallback_spec, p)) != APR_SUCCESS) {
+        *perr = "generating the fallback key failed";
+        return rv;
+    }
+    RAND_bytes((unsigned char *)&nonce, sizeof(nonce));
+    tmp = apr_psprintf(p, "%s.%ld.%08x.tmp", kfn, (long)getpid(), (unsigned)nonce);
+    tpath = md_store_path(store, MD_SG_DOMAINS, md->name, tmp, p);
+    if ((rv = md_store_save_pkey(store, MD_SG_DOMAINS, md->name, tmp, *ppkey, p)) != APR_SUCCESS)
+        goto out;
+    if (link(tpath, path) != 0) {
+        if (errno != EEXIST)                          /* no hard links here: replace */
+            rv = apr_file_rename(tpath, path, p);
+        else if (md_store_load_pkey(store, MD_SG_DOMAINS, md->name, kfn, ppkey, p) != APR_SUCCESS)
+            rv = apr_file_rename(tpath, path, p);     /* the one there is unusable */
+    }
+out:
+    apr_file_remove(tpath, p);
+    if (rv != APR_SUCCESS)
+        *perr = apr_psprintf(p, "cannot write the fallback key %s: %s", path,
+                             apr_strerror(rv, apr_palloc(p, 128), 128));
+    return rv;
+}
+
 apr_status_t md_store_ensure_fallback(md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
                                       const char **pcert_path, const char **pkey_path,
                                       apr_pool_t *p, const char **perr)
 {
     const char *kfn = md_store_fname(p, "fallback-privkey", spec);
     const char *cfn = md_store_fname(p, "fallback-pubcert", spec);
-    /* A fallback only has to let mod_ssl start; a P-256 key takes a millisecond where an
-     * RSA key takes a tenth of a second, which is what makes start-up fast with many MDs. */
-    static const md_pkey_spec_t fallback_spec = { MD_PKEY_EC, 0, "secp256r1" };
+    apr_array_header_t *one;
     md_cert_facts_t facts;
     apr_finfo_t kinfo, cinfo;
     EVP_PKEY *pkey;
@@ -377,20 +416,14 @@ apr_status_t md_store_ensure_fallback(md_store_t *store, const md_t *md, const m
         && kinfo.mtime <= cinfo.mtime
         && facts.not_after > apr_time_now() + apr_time_from_sec(86400) && facts.covers)
         return APR_SUCCESS;
-    if ((rv = md_pkey_gen(&pkey, &fallback_spec, p)) != APR_SUCCESS) {
-        *perr = "generating the fallback key failed";
-        return rv;
-    }
+    if ((rv = fallback_key(&pkey, store, md, kfn, p, perr)) != APR_SUCCESS) return rv;
     if ((rv = md_cert_self_sign(&cert, md->name, md->domains, pkey, MD_FALLBACK_VALID, p)) != APR_SUCCESS) {
         *perr = apr_psprintf(p, "creating the fallback certificate failed: %s", md_crypt_last_error(p));
         return rv;
     }
-    rv = md_store_save_pkey(store, MD_SG_DOMAINS, md->name, kfn, pkey, p);
-    if (rv == APR_SUCCESS) {
-        apr_array_header_t *one = apr_array_make(p, 1, sizeof(X509 *));
-        APR_ARRAY_PUSH(one, X509 *) = cert;
-        rv = md_store_save_data(store, MD_SG_DOMAINS, md->name, cfn, md_chain_to_pem(one, p), p);
-    }
+    one = apr_array_make(p, 1, sizeof(X509 *));
+    APR_ARRAY_PUSH(one, X509 *) = cert;
+    rv = md_store_save_data(store, MD_SG_DOMAINS, md->name, cfn, md_chain_to_pem(one, p), p);
     if (rv != APR_SUCCESS)
         *perr = apr_psprintf(p, "cannot write the fallback certificate of %s in %s: %s", md->name,
                              md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p),

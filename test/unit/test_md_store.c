@@ -268,6 +268,96 @@ START_TEST(fallback_created_once)
 }
 END_TEST
 
+/* Does the fallback pair in domains/ match (what mod_ssl checks right after post_config)? */
+static int fallback_pair_matches(const char *cf, const char *kf, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    EVP_PKEY *pkey;
+    return md_chain_load(&chain, cf, p) == APR_SUCCESS && chain->nelts
+           && md_pkey_load(&pkey, kf, NULL, 0, p) == APR_SUCCESS
+           && X509_check_private_key(APR_ARRAY_IDX(chain, 0, X509 *), pkey) == 1;
+}
+
+START_TEST(concurrent_fallbacks_match_their_keys)
+{
+    /* servers sharing a store make the fallback of a new MD at the same moment (the first
+     * configuration pass holds no lock): each finds a certificate matching the key on disk */
+    const char *base = apr_pstrcat(pool, tmp_dir(), "/store", NULL), *err = NULL, *cf, *kf;
+    md_pkey_spec_t ec = { MD_PKEY_EC, 0, "secp256r1" };
+    md_t *md = unit_md("a.example.org");
+    md_store_t *s;
+    int round, i, status, go[2];
+    pid_t pids[4];
+
+    ck_assert_int_eq(md_store_open(&s, base, pool, &err), APR_SUCCESS);
+    for (round = 0; round < 8; ++round) {
+        apr_file_remove(md_store_path(s, MD_SG_DOMAINS, md->name, "fallback-privkey.pem", pool), pool);
+        apr_file_remove(md_store_path(s, MD_SG_DOMAINS, md->name, "fallback-pubcert.pem", pool), pool);
+        ck_assert_int_eq(pipe(go), 0);
+        for (i = 0; i < 4; ++i) {
+            if ((pids[i] = fork()) == 0) {
+                apr_pool_t *p;
+                md_store_t *cs;
+                const char *ccf, *ckf, *cerr;
+                char c;
+                apr_pool_create(&p, NULL);
+                close(go[1]);
+                if (read(go[0], &c, 1) != 0) _exit(1);          /* all start when it closes */
+                if (md_store_open(&cs, base, p, &cerr) != APR_SUCCESS) _exit(2);
+                if (md_store_ensure_fallback(cs, md, &ec, &ccf, &ckf, p, &cerr) != APR_SUCCESS) _exit(3);
+                _exit(fallback_pair_matches(ccf, ckf, p) ? 0 : 4);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        for (i = 0; i < 4; ++i) {
+            ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "round %d: child exit %d",
+                          round, WEXITSTATUS(status));
+        }
+    }
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &ec, &cf, &kf, pool, &err), APR_SUCCESS);
+    ck_assert(fallback_pair_matches(cf, kf, pool));
+    /* no temporary key files stay behind */
+    {
+        apr_dir_t *d;
+        apr_finfo_t fi;
+        ck_assert_int_eq(apr_dir_open(&d, md_store_path(s, MD_SG_DOMAINS, md->name, NULL, pool), pool),
+                         APR_SUCCESS);
+        while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
+            ck_assert_msg(!strstr(fi.name, ".tmp"), "left behind: %s", fi.name);
+        apr_dir_close(d);
+    }
+}
+END_TEST
+
+START_TEST(fallback_keeps_a_usable_key)
+{
+    /* a certificate missing or stale next to a usable key: the key stays, a new certificate
+     * is made for it */
+    const char *err = NULL, *cf, *kf;
+    md_pkey_spec_t ec = { MD_PKEY_EC, 0, "secp256r1" };
+    md_t *md = unit_md("a.example.org");
+    md_store_t *s;
+    char *key1, *key2;
+    apr_size_t len;
+
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &ec, &cf, &kf, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&key1, &len, kf, 100000, pool), APR_SUCCESS);
+    apr_file_remove(cf, pool);
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &ec, &cf, &kf, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(md_util_file_read(&key2, &len, kf, 100000, pool), APR_SUCCESS);
+    ck_assert_str_eq(key1, key2);
+    ck_assert(fallback_pair_matches(cf, kf, pool));
+    /* an unusable key is replaced */
+    ck_assert_int_eq(md_util_file_write_atomic(kf, "garbage", 7, 0x0600, pool), APR_SUCCESS);
+    apr_file_remove(cf, pool);
+    ck_assert_int_eq(md_store_ensure_fallback(s, md, &ec, &cf, &kf, pool, &err), APR_SUCCESS);
+    ck_assert(fallback_pair_matches(cf, kf, pool));
+}
+END_TEST
+
 START_TEST(cert_facts_cached_by_size_and_mtime)
 {
     const char *err = NULL, *cf, *kf;
@@ -326,6 +416,8 @@ static Suite *suite(void)
     tcase_add_test(tc, md_save_load);
     tcase_add_test(tc, keys_encrypted_where_required);
     tcase_add_test(tc, fallback_created_once);
+    tcase_add_test(tc, concurrent_fallbacks_match_their_keys);
+    tcase_add_test(tc, fallback_keeps_a_usable_key);
     tcase_add_test(tc, key_files_are_0600_whatever_the_umask);
     tcase_add_test(tc, cert_facts_cached_by_size_and_mtime);
     tcase_add_test(tc, safe_names);
