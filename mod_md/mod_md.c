@@ -403,7 +403,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
             return !OK;
         }
     }
-    rv = md_lock_store_file(&lock, base, lock_wait, ptemp);
+    rv = md_lock_store_file(&lock, mc->store->base, lock_wait, ptemp);
     if (APR_STATUS_IS_EAGAIN(rv))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10962)
                      "the store is locked by another server for more than %s (%s/store.lock)%s",
