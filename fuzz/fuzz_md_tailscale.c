@@ -18,7 +18,7 @@
 #include "md.h"
 #include "md_crypt.h"
 #include "md_http.h"
-#include "md_job.h"
+#include "md_result.h"
 #include "md_tailscale.h"
 
 static md_t *md;

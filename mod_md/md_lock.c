@@ -415,3 +415,33 @@ const char *md_lock_fs_describe(const md_lock_fs_t *fs, apr_pool_t *p)
           "lock files alone";
     return apr_psprintf(p, "file system %s: %s; %s", fs->fs_type, create, fl);
 }
+
+apr_status_t md_lock_store_file(apr_file_t **pfile, const char *store_dir,
+                                apr_interval_time_t wait, apr_pool_t *p)
+{
+    const char *path = apr_pstrcat(p, store_dir, "/", MD_LOCK_STORE_FILE, NULL);
+    apr_time_t end = apr_time_now() + wait;
+    apr_status_t rv;
+
+    *pfile = NULL;
+    rv = apr_file_open(pfile, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
+    if (rv != APR_SUCCESS) {
+        *pfile = NULL;
+        return rv;
+    }
+    while ((rv = apr_file_lock(*pfile, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK)) != APR_SUCCESS
+           && APR_STATUS_IS_EAGAIN(rv) && apr_time_now() < end)
+        apr_sleep(apr_time_from_msec(20));
+    if (rv != APR_SUCCESS) {
+        apr_file_close(*pfile);
+        *pfile = NULL;
+    }
+    return rv;
+}
+
+void md_lock_store_file_release(apr_file_t *file)
+{
+    if (!file) return;
+    apr_file_unlock(file);
+    apr_file_close(file);
+}

@@ -9,12 +9,16 @@
  * another server takes the lock over when the lease has run out (the holder stopped
  * refreshing: killed, frozen, gone), at once when the holder is a dead process on this host,
  * and when the file is garbage that nobody has touched for a lease.
- * Never: waits (callers poll; md_lock_acquire_wait is such a caller), relies on flock()
- * (shared file systems lack it or keep it local to one node), or includes httpd headers.
+ * Also store.lock, the flock() that keeps the servers of one node (restarts at the same moment,
+ * activation in the parent) out of each other's way in the store: a guard of one node only.
+ * Never: waits (callers poll; md_lock_acquire_wait and md_lock_store_file are such callers),
+ * relies on flock() across nodes (shared file systems lack it or keep it local to one node),
+ * or includes httpd headers.
  */
 #ifndef MD_LOCK_H
 #define MD_LOCK_H
 
+#include <apr_file_io.h>
 #include <apr_pools.h>
 #include <apr_time.h>
 
@@ -78,5 +82,18 @@ int md_lock_is_held(md_lock_t *lock, apr_pool_t *ptemp);
 
 /* Remove the lock file if it is still ours. */
 void md_lock_release(md_lock_t *lock);
+
+/* The file in a store's directory whose flock() the servers of one node take. */
+#define MD_LOCK_STORE_FILE "store.lock"
+
+/* Lock <store_dir>/store.lock exclusively (creating it), tried again every 20 ms for at most
+ * 'wait' (0: tried once). APR_SUCCESS: *pfile holds the lock until md_lock_store_file_release
+ * or until p is cleared. An APR_STATUS_IS_EAGAIN status: another holder kept it all along.
+ * Other errors: the file cannot be opened or locked (a file system without locks). *pfile is
+ * NULL unless the lock is held. */
+apr_status_t md_lock_store_file(apr_file_t **pfile, const char *store_dir,
+                                apr_interval_time_t wait, apr_pool_t *p);
+/* Unlock and close what md_lock_store_file gave; NULL does nothing. */
+void md_lock_store_file_release(apr_file_t *file);
 
 #endif

@@ -21,7 +21,7 @@
 
 #include "md.h"
 #include "md_http.h"
-#include "md_job.h"
+#include "md_result.h"
 
 #define MD_TAILSCALE_PROTO "tailscale"
 /* the CA of a tailscale MD without MDCertificateAuthority */

@@ -47,10 +47,10 @@ const char *md_util_parse_timeslice(const char *s, md_timeslice_t *ts);
 #define MD_TIMESLICE_TOO_LONG "a length of 100% or more is not allowed."
 /* Format a time slice back the way it was given: "33%", "21d", "90s", "12h"... */
 const char *md_util_timeslice_format(apr_pool_t *p, const md_timeslice_t *ts);
-/* Format a duration compactly: "12h", "30s", "1500ms". */
-const char *md_util_duration_format(apr_pool_t *p, apr_interval_time_t d);
 /* The part of [start, end) that the slice covers, counted back from end. */
 apr_interval_time_t md_timeslice_span(const md_timeslice_t *ts, apr_time_t start, apr_time_t end);
+/* Format a duration compactly: "12h", "30s", "1500ms". */
+const char *md_util_duration_format(apr_pool_t *p, apr_interval_time_t d);
 
 /* Is name a syntactically valid DNS name (letters, digits, '-', dots, 1..253 chars)?
  * A leading "*." is accepted when allow_wildcard is set. */

@@ -24,8 +24,8 @@
 #include "md_crypt.h"
 #include "md_lock.h"
 #include "md_match.h"
-#include "md_status.h"
 #include "md_store.h"
+#include "md_sync.h"
 #include "md_tailscale.h"
 #include "mod_md.h"
 #include "mod_md_config.h"
@@ -270,136 +270,30 @@ static apr_hash_t *facts_cache(server_rec *s)
     return cache;
 }
 
-/* Is there a usable certificate for this key spec in domains/<md>/? A file that exists but
- * cannot be used is reported in *pproblem (shown on the status page). */
-static int cert_usable(md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
-                       const char **pcert, const char **pkey, const char **pproblem, apr_pool_t *p)
-{
-    const char *cf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "pubcert", spec), p);
-    const char *kf = md_store_path(store, MD_SG_DOMAINS, md->name, md_store_fname(p, "privkey", spec), p);
-    md_cert_facts_t facts;
-    apr_status_t rv;
-
-    rv = md_store_cert_facts(store, cf, md->domains, &facts, p);
-    if (APR_STATUS_IS_ENOENT(rv)) return 0;
-    if (rv != APR_SUCCESS) {
-        *pproblem = apr_psprintf(p, "%s holds no readable certificate", cf);
-        return 0;
-    }
-    if (!md_util_file_exists(kf, p)) {
-        *pproblem = apr_psprintf(p, "%s is missing", kf);
-        return 0;
-    }
-    if (!facts.covers) return 0;                                /* names changed: renew */
-    if (facts.not_after < apr_time_now()) return 0;             /* expired: renew */
-    *pcert = cf;
-    *pkey = kf;
-    return 1;
-}
-
 /* Bring one MD's store entry in line with the configuration and decide which files mod_ssl
- * gets. A dry run (the first of the two configuration passes at start-up, whose result httpd
- * throws away) only decides the files: md.json is read and written in the real pass. */
+ * gets (md_sync_md); log what it found. */
 static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_run,
                             apr_pool_t *pconf, apr_pool_t *ptemp)
 {
-    md_store_t *store = mc->store;
-    md_t *stored = NULL;
-    const char *err = NULL, *cf, *kf;
-    const char *missing = NULL;
-    int i, k, n = md_pkey_spec_count(md);
-    int *usable = apr_pcalloc(ptemp, sizeof(*usable) * (apr_size_t)n);
-    apr_array_header_t *real_cf, *real_kf;
-    apr_status_t rv;
+    md_sync_result_t result;
+    apr_status_t rv = md_sync_md(&result, md, mc->store, dry_run, pconf, ptemp);
+    int i;
 
-    rv = dry_run ? APR_ENOENT : md_store_load_md(store, MD_SG_DOMAINS, md->name, &stored, ptemp, &err);
-    if (rv == APR_SUCCESS) {
-        md->ca_account = stored->ca_account ? apr_pstrdup(pconf, stored->ca_account) : NULL;
-    }
-    else if (!APR_STATUS_IS_ENOENT(rv)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, APLOGNO(10905)
+    if (result.stored_status != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, result.stored_status, s, APLOGNO(10905)
                      "MDomain %s: stored md.json is unusable (%s); writing it anew from the "
-                     "configuration", md->name, err);
-        md->rt_error = apr_psprintf(pconf, "stored md.json was unusable and has been rewritten: %s", err);
-        stored = NULL;
-    }
-
-    md->rt_cert_files = apr_array_make(pconf, n, sizeof(const char *));
-    md->rt_key_files = apr_array_make(pconf, n, sizeof(const char *));
-    if (md->cert_files && md->cert_files->nelts) {
-        apr_array_cat(md->rt_cert_files, md->cert_files);
-        apr_array_cat(md->rt_key_files, md->pkey_files);
-    }
-    else {
-        for (i = 0; i < n; ++i) {
-            const md_pkey_spec_t *spec = md_pkey_spec_get(md, i);
-            const char *problem = NULL;
-            if (!cert_usable(store, md, spec, &cf, &kf, &problem, ptemp)) {
-                if (problem) {
-                    md->rt_error = apr_pstrdup(pconf, problem);
-                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10914)
-                                 "MDomain %s: %s; a fallback certificate is served until a new "
-                                 "one is obtained", md->name, problem);
-                }
-                if (!missing) missing = md_pkey_spec_name(ptemp, spec);
-                continue;
-            }
-            APR_ARRAY_PUSH(md->rt_cert_files, const char *) = apr_pstrdup(pconf, cf);
-            APR_ARRAY_PUSH(md->rt_key_files, const char *) = apr_pstrdup(pconf, kf);
-            usable[i] = 1;
-        }
-    }
-    if (missing) {
-        md->state = MD_S_INCOMPLETE;
-        md->state_descr = apr_psprintf(pconf, "certificate(%s) is missing", missing);
-    }
-    else {
-        md->state = MD_S_COMPLETE;
-        md->state_descr = NULL;
-    }
-
-    if (!dry_run && (!stored || !md_equal_json(md, stored, ptemp))) {
-        rv = md_store_save_md(store, MD_SG_DOMAINS, md, ptemp);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10906)
-                         "MDomain %s: cannot write %s", md->name,
-                         md_store_path(store, MD_SG_DOMAINS, md->name, MD_FN_MD, ptemp));
-            return rv;
-        }
-    }
-
-    /* status pages show these facts without touching the disk per request */
-    md->rt_certs = apr_pcalloc(pconf, sizeof(*md->rt_certs) * (apr_size_t)n);
-    if (md->state == MD_S_COMPLETE && !dry_run)
-        md_status_load_certs(md->rt_certs, md, store, MD_SG_DOMAINS, pconf);
-
-    md->rt_fallback = 0;
-    if (md->state != MD_S_COMPLETE) {
-        /* mod_ssl gets fallbacks for the missing key types only: a key type added to an MD
-         * keeps its other, valid certificates in service meanwhile (as with the reference) */
-        real_cf = apr_array_copy(ptemp, md->rt_cert_files);
-        real_kf = apr_array_copy(ptemp, md->rt_key_files);
-        apr_array_clear(md->rt_cert_files);
-        apr_array_clear(md->rt_key_files);
-        for (i = 0, k = 0; i < n; ++i) {
-            if (usable[i] && k < real_cf->nelts) {
-                APR_ARRAY_PUSH(md->rt_cert_files, const char *) = APR_ARRAY_IDX(real_cf, k, const char *);
-                APR_ARRAY_PUSH(md->rt_key_files, const char *) = APR_ARRAY_IDX(real_kf, k, const char *);
-                ++k;
-                continue;
-            }
-            rv = md_store_ensure_fallback(store, md, md_pkey_spec_get(md, i), &cf, &kf, pconf, &err);
-            if (rv != APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10907) "MDomain %s: %s",
-                             md->name, err);
-                return rv;
-            }
-            APR_ARRAY_PUSH(md->rt_cert_files, const char *) = cf;
-            APR_ARRAY_PUSH(md->rt_key_files, const char *) = kf;
-        }
-        md->rt_fallback = 1;
-    }
-    return APR_SUCCESS;
+                     "configuration", md->name, result.stored_error);
+    for (i = 0; i < result.problems->nelts; ++i)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, APLOGNO(10914)
+                     "MDomain %s: %s; a fallback certificate is served until a new "
+                     "one is obtained", md->name, APR_ARRAY_IDX(result.problems, i, const char *));
+    if (result.unwritable)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10906)
+                     "MDomain %s: cannot write %s", md->name, result.unwritable);
+    else if (result.fallback_error)
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, APLOGNO(10907) "MDomain %s: %s",
+                     md->name, result.fallback_error);
+    return rv;
 }
 
 /* Servers sharing one store (a cluster) may (re)start at the same moment. Each brings the
@@ -409,26 +303,6 @@ static apr_status_t sync_md(md_mod_conf_t *mc, md_t *md, server_rec *s, int dry_
  * starts without activating: the next restart does); without MDStoreLocks the wait is short
  * and the server goes on anyway. A file system without locks is used without. */
 #define MD_STORE_LOCK_WAIT_DEFAULT apr_time_from_sec(5)
-
-static apr_status_t lock_store(apr_file_t **plock, md_store_t *store, apr_interval_time_t wait,
-                               apr_pool_t *p)
-{
-    const char *path = md_store_path(store, MD_SG_NONE, NULL, "store.lock", p);
-    apr_time_t end = apr_time_now() + wait;
-    apr_status_t rv;
-
-    *plock = NULL;
-    rv = apr_file_open(plock, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p);
-    if (rv != APR_SUCCESS) return rv;
-    while ((rv = apr_file_lock(*plock, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK)) != APR_SUCCESS
-           && APR_STATUS_IS_EAGAIN(rv) && apr_time_now() < end)
-        apr_sleep(apr_time_from_msec(20));
-    if (rv != APR_SUCCESS) {
-        apr_file_close(*plock);
-        *plock = NULL;
-    }
-    return rv;
-}
 
 /* How lock files are created in the store and what flock() is worth there (md_lock_probe):
  * found at every (re)start, logged when it is news to this process. */
@@ -529,7 +403,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
             return !OK;
         }
     }
-    rv = lock_store(&lock, mc->store, lock_wait, ptemp);
+    rv = md_lock_store_file(&lock, mc->store->base, lock_wait, ptemp);
     if (APR_STATUS_IS_EAGAIN(rv))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(10962)
                      "the store is locked by another server for more than %s (%s/store.lock)%s",
@@ -553,10 +427,7 @@ static int md_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         if (rv != APR_SUCCESS) break;
     }
     md_lock_release(activation);
-    if (lock) {
-        apr_file_unlock(lock);
-        apr_file_close(lock);
-    }
+    md_lock_store_file_release(lock);
     if (rv != APR_SUCCESS) return !OK;
     mod_md_hot_post_config(mc, s, pconf, ptemp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, APLOGNO(10915)

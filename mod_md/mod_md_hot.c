@@ -223,19 +223,6 @@ fail:
 
 /* ---- parent: activation ---- */
 
-static apr_file_t *try_lock_store(apr_pool_t *p)
-{
-    apr_file_t *f;
-    const char *path = md_store_path(hot->mc->store, MD_SG_NONE, NULL, "store.lock", p);
-    if (apr_file_open(&f, path, APR_FOPEN_CREATE | APR_FOPEN_WRITE, 0x0600, p) != APR_SUCCESS)
-        return NULL;
-    if (apr_file_lock(f, APR_FLOCK_EXCLUSIVE | APR_FLOCK_NONBLOCK) != APR_SUCCESS) {
-        apr_file_close(f);
-        return NULL;
-    }
-    return f;
-}
-
 static void release_held(hot_md_t *h)
 {
     if (!h->held) return;
@@ -276,12 +263,9 @@ static int activate(hot_md_t *h, apr_pool_t *p)
         apr_pool_destroy(lp);
         return 0;                             /* another server activates: look again later */
     }
-    slock = try_lock_store(p);
+    md_lock_store_file(&slock, store->base, 0, p);      /* taken if free, as at start-up */
     rv = md_activate_staged(store, h->md, hot->mc->activation_delay, p, &msg);
-    if (slock) {
-        apr_file_unlock(slock);
-        apr_file_close(slock);
-    }
+    md_lock_store_file_release(slock);
     md_lock_release(alock);
     if (rv == APR_SUCCESS && msg && !strncmp(msg, "the staged certificate is activated", 35)) {
         h->held = lock;

@@ -1,4 +1,4 @@
-/* Unit tests of md_lock: lease locks shared by the servers of one store. */
+/* Unit tests of md_lock: lease locks shared by the servers of one store, and store.lock. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -288,6 +288,74 @@ START_TEST(acquire_wait_gets_it_when_released)
 }
 END_TEST
 
+START_TEST(store_file_waits_then_is_busy)
+{
+    const char *dir = tmp_dir();
+    apr_file_t *a, *b;
+    apr_time_t start;
+    apr_status_t rv;
+
+    ck_assert_int_eq(md_lock_store_file(&a, dir, 0, pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(a);
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, dir, "/store.lock", NULL), pool));
+    /* a second open file (another server) waits for as long as it was told, then gives up */
+    start = apr_time_now();
+    rv = md_lock_store_file(&b, dir, apr_time_from_msec(300), pool);
+    ck_assert_msg(APR_STATUS_IS_EAGAIN(rv), "status %d", rv);
+    ck_assert(apr_time_now() - start >= apr_time_from_msec(300));
+    ck_assert(apr_time_now() - start < apr_time_from_sec(3));
+    ck_assert_ptr_null(b);
+    /* without a wait it tries once */
+    start = apr_time_now();
+    ck_assert(APR_STATUS_IS_EAGAIN(md_lock_store_file(&b, dir, 0, pool)));
+    ck_assert(apr_time_now() - start < apr_time_from_msec(200));
+    md_lock_store_file_release(a);
+    ck_assert_int_eq(md_lock_store_file(&b, dir, 0, pool), APR_SUCCESS);
+    md_lock_store_file_release(b);
+    md_lock_store_file_release(NULL);
+}
+END_TEST
+
+START_TEST(store_file_gets_it_when_released)
+{
+    const char *dir = tmp_dir();
+    apr_file_t *a, *b;
+    apr_time_t start;
+    pid_t pid;
+    int status, ready[2];
+    char c;
+
+    ck_assert_int_eq(pipe(ready), 0);
+    if ((pid = fork()) == 0) {                    /* another server holds it for 300 ms */
+        if (md_lock_store_file(&a, dir, 0, pool) != APR_SUCCESS) _exit(1);
+        if (write(ready[1], "x", 1) != 1) _exit(1);
+        apr_sleep(apr_time_from_msec(300));
+        md_lock_store_file_release(a);
+        _exit(0);
+    }
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    start = apr_time_now();
+    ck_assert_int_eq(md_lock_store_file(&b, dir, apr_time_from_sec(5), pool), APR_SUCCESS);
+    ck_assert(apr_time_now() - start >= apr_time_from_msec(200));
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    md_lock_store_file_release(b);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
+START_TEST(store_file_in_missing_dir_fails)
+{
+    apr_file_t *a = (apr_file_t *)&a;
+    apr_status_t rv = md_lock_store_file(&a, apr_pstrcat(pool, tmp_dir(), "/none", NULL),
+                                         apr_time_from_sec(5), pool);
+    ck_assert_int_ne(rv, APR_SUCCESS);
+    ck_assert(!APR_STATUS_IS_EAGAIN(rv));
+    ck_assert_ptr_null(a);
+}
+END_TEST
+
 START_TEST(probe_local_file_system)
 {
     const char *dir = tmp_dir(), *err, *text;
@@ -358,6 +426,9 @@ static Suite *suite(void)
     tcase_add_test(tc, create_excl_only_once);
     tcase_add_test(tc, excl_lock_being_written_is_busy);
     tcase_add_test(tc, acquire_wait_gets_it_when_released);
+    tcase_add_test(tc, store_file_waits_then_is_busy);
+    tcase_add_test(tc, store_file_gets_it_when_released);
+    tcase_add_test(tc, store_file_in_missing_dir_fails);
     tcase_add_test(tc, probe_local_file_system);
     tcase_add_test(tc, probe_describes_excl);
     tcase_add_test(tc, flock_reaches_nodes_rules);
