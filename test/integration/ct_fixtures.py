@@ -192,7 +192,7 @@ def leaf_hash_precert(ikh, tbs, ts, ext=b""):
 
 
 def audit_record(key, certs, scts):
-    """One server's data in the CTAuditStorage format of SPEC section 3."""
+    """One server's data in the CTAuditStorage record format (docs/design.md, "Audit files")."""
     out = struct.pack(">HHH", 1, 2, len(key)) + key.encode()
     for c in certs:
         d = cert_der(c)

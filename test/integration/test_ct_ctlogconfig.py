@@ -1,4 +1,4 @@
-"""ctlogconfig: the commands, schema and dump format of SPEC section 3."""
+"""ctlogconfig: the commands, schema and dump format of docs/ctlogconfig.1."""
 import hashlib
 import os
 import sqlite3

@@ -83,7 +83,7 @@ def test_static_scts_valid_tls12_and_tls13(httpd, pki):
     out = s_client_ct(h.https_port, other, pki.root_file)
     present, statuses = sct_report(out)
     assert present == 2 and "valid" not in statuses, out
-    # the store layout of SPEC section 3
+    # the CTSCTStorage layout (docs/mod_ssl_ct.md, docs/design.md "CTSCTStorage layout")
     d = cert_dir(h, cert)
     with open(os.path.join(d, "servercerts.pem")) as f:
         pem = f.read()
