@@ -1,6 +1,6 @@
 /* md_job.h: the renewal job of one MD (job.json).
  *
- * Owns: the job.json format of SPEC.md section 2 in staging/<md>/: run times, error count,
+ * Owns: the job.json format of docs/store.md in staging/<md>/: run times, error count,
  * the last result (md_result.h) and a log, newest first, of at most MD_JOB_LOG_MAX entries.
  * Never: decides when to renew (md_drive does) or talks to the CA.
  */

@@ -2,7 +2,7 @@
  *
  * Owns: md_result_t (status, ACME problem URN, detail, activity, subproblems) which every
  * step of a renewal fills so that a failure is explained in one place, its JSON form (the
- * "last" of job.json, SPEC.md section 2) and its one-line description for the error log.
+ * "last" of job.json, docs/store.md) and its one-line description for the error log.
  * Never: logs, touches the store or includes httpd headers.
  */
 #ifndef MD_RESULT_H

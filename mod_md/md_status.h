@@ -1,6 +1,6 @@
 /* md_status.h: what the status pages say about managed domains.
  *
- * Owns: the md-status JSON document (SPEC.md section 2, "Status output"): per MD its
+ * Owns: the md-status JSON document (docs/design.md, "Status pages"): per MD its
  * md.json keys, the certificates per key type, renew-at, the renewal job, errors; the
  * server-status section (HTML table and the ?auto lines); the Prometheus metrics text.
  * Secrets (the EAB hmac) never leave here unmasked. Work per request is a read of the

@@ -1,4 +1,4 @@
-/* ct_audit.h: the record format of CTAuditStorage files (SPEC section 3).
+/* ct_audit.h: the record format of CTAuditStorage files (docs/design.md, "Audit files").
  *
  * Owns: encoding one server's data (key, certificate chain leaf first, SCTs) as records and
  * decoding a whole audit file back, stopping cleanly at a truncated or garbled record.

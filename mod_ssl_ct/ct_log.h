@@ -1,7 +1,7 @@
 /* ct_log.h: the configuration of known CT logs.
  *
  * Owns: one log row (id, public key, trust, valid time range, URL) from the six fields of
- * CTStaticLogConfig or from a row of the SQLite log DB (schema of SPEC section 3), the log
+ * CTStaticLogConfig or from a row of the SQLite log DB (schema in docs/ctlogconfig.1), the log
  * id computed from a key, the merge of static and DB rows, and an OpenSSL CTLOG_STORE of
  * every log with a key so that SCT verification is done by OpenSSL.
  * Never: includes httpd headers, logs; a DB that cannot be read leaves the caller's previous

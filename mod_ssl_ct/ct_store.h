@@ -1,4 +1,4 @@
-/* ct_store.h: the SCT store on disk (SPEC section 3) and the collation of SCT lists.
+/* ct_store.h: the SCT store on disk (docs/mod_ssl_ct.md) and the collation of SCT lists.
  *
  * Owns: CTSCTStorage/<lower-hex SHA-256 of leaf DER>/ with servercerts.pem, logs,
  * AUTO_<log>.sct, admin *.sct files and collated; atomic writes (temp + fsync + rename) of

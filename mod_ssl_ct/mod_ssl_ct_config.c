@@ -1,6 +1,6 @@
 /* mod_ssl_ct_config.c: the directives of mod_ssl_ct, httpd glue.
  *
- * Owns: the nine directives (contexts and defaults of SPEC section 3, every bad value
+ * Owns: the nine directives (contexts and defaults of docs/mod_ssl_ct.md, every bad value
  * refused at config time with the directive and value named) and config create/merge.
  * Never: loads what the directives name beyond checking it (the log DB is read once to
  * refuse a broken one; mod_ssl_ct.c and the refresh thread load it for real).

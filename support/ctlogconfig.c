@@ -6,7 +6,7 @@
  *   ctlogconfig DB valid-time-range log-id|#REC MIN|- MAX|-
  *   ctlogconfig DB trust|distrust|forget log-id|#REC
  *
- * Owns: the loginfo table of SPEC section 3 (created when missing) and its dump format.
+ * Owns: the loginfo table of docs/ctlogconfig.1 (created when missing) and its dump format.
  * Rules kept here: SQL only through prepared statements with bound parameters; a log id is
  * exactly 64 hex digits (stored upper-case); a key file gives the log id (SHA-256 of its
  * SubjectPublicKeyInfo), so a row never has a key without an id; a command naming a known
