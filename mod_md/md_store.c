@@ -356,35 +356,34 @@ static const md_pkey_spec_t fallback_spec = { MD_PKEY_EC, 0, "secp256r1" };
 
 /* The fallback key in domains/<md>/kfn: the one there when it is usable, else a new one.
  * Servers sharing the store may get here at the same moment (the first configuration pass
- * holds no lock): a new key is put in place with link(), which fails when another server's
- * key got there first, and that key is used then. A key, once there, is never replaced by
- * another usable one, so every certificate signed for the key on disk matches it. */
+ * holds no lock): a new key is created only where none exists (md_util_file_create_atomic: one
+ * of them wins) and the others use the winner's. A usable key is never replaced, so every
+ * certificate signed for the key on disk matches it. */
 static apr_status_t fallback_key(EVP_PKEY **ppkey, md_store_t *store, const md_t *md,
                                  const char *kfn, apr_pool_t *p, const char **perr)
 {
-    const char *path = md_store_path(store, MD_SG_DOMAINS, md->name, kfn, p), *tmp, *tpath;
-    apr_uint32_t nonce = 0;
+    const char *path = md_store_path(store, MD_SG_DOMAINS, md->name, kfn, p), *pem;
+    EVP_PKEY *ours, *theirs;
     apr_status_t rv;
 
     if (md_store_load_pkey(store, MD_SG_DOMAINS, md->name, kfn, ppkey, p) == APR_SUCCESS)
         return APR_SUCCESS;
-    if ((rv = md_pkey_gen(ppkey, &fallback_spec, p)) != APR_SUCCESS) {
+    if ((rv = md_pkey_gen(&ours, &fallback_spec, p)) != APR_SUCCESS
+        || (rv = md_pkey_to_pem(&pem, ours, NULL, 0, p)) != APR_SUCCESS) {
         *perr = "generating the fallback key failed";
         return rv;
     }
-    RAND_bytes((unsigned char *)&nonce, sizeof(nonce));
-    tmp = apr_psprintf(p, "%s.%ld.%08x.tmp", kfn, (long)getpid(), (unsigned)nonce);
-    tpath = md_store_path(store, MD_SG_DOMAINS, md->name, tmp, p);
-    if ((rv = md_store_save_pkey(store, MD_SG_DOMAINS, md->name, tmp, *ppkey, p)) != APR_SUCCESS)
-        goto out;
-    if (link(tpath, path) != 0) {
-        if (errno != EEXIST)                          /* no hard links here: replace */
-            rv = apr_file_rename(tpath, path, p);
-        else if (md_store_load_pkey(store, MD_SG_DOMAINS, md->name, kfn, ppkey, p) != APR_SUCCESS)
-            rv = apr_file_rename(tpath, path, p);     /* the one there is unusable */
+    *ppkey = ours;
+    if ((rv = ensure_dir(store, MD_SG_DOMAINS, md->name, p)) == APR_SUCCESS)
+        rv = md_util_file_create_atomic(path, pem, strlen(pem), MD_STORE_SECRET_PERMS, p);
+    if (APR_STATUS_IS_EEXIST(rv)) {
+        /* another server's, unless the one there is unusable: then ours replaces it */
+        if (md_store_load_pkey(store, MD_SG_DOMAINS, md->name, kfn, &theirs, p) == APR_SUCCESS) {
+            *ppkey = theirs;
+            rv = APR_SUCCESS;
+        }
+        else rv = md_store_save_secret(store, MD_SG_DOMAINS, md->name, kfn, pem, p);
     }
-out:
-    apr_file_remove(tpath, p);
     if (rv != APR_SUCCESS)
         *perr = apr_psprintf(p, "cannot write the fallback key %s: %s", path,
                              apr_strerror(rv, apr_palloc(p, 128), 128));
