@@ -9,9 +9,10 @@
    Target ratio >= 0.95.
 
 Rounds of both variants are interleaved (the order alternating) and the ratio is the median
-of the per-round ratios, to damp the noise of a shared machine. Usage (from the build tree, as root):
+of the per-round ratios, to damp the noise of a shared machine. Usage (as root; the modules
+are taken from _build/, where scripts/build.sh builds them, or from $top_builddir):
 
-    top_builddir=. python3 bench/ct_bench.py [--seconds 3] [--rounds 5]
+    python3 bench/ct_bench.py [--seconds 3] [--rounds 5]
 """
 import argparse
 import os

@@ -17,10 +17,10 @@ import time
 
 APACHE2 = os.environ.get("APACHE2", "/usr/sbin/apache2")
 MODULES = "/usr/lib/apache2/modules"
-TOP_BUILDDIR = os.path.abspath(os.environ.get(
-    "top_builddir", os.path.join(os.path.dirname(__file__), "..", "..")))
 TOP_SRCDIR = os.path.abspath(os.environ.get(
     "top_srcdir", os.path.join(os.path.dirname(__file__), "..", "..")))
+# the build the README makes (scripts/build.sh: _build/) unless top_builddir names another
+TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir", os.path.join(TOP_SRCDIR, "_build")))
 MOD_MD = os.path.join(TOP_BUILDDIR, "mod_md", ".libs", "mod_md.so")
 MOD_SSL_CT = os.path.join(TOP_BUILDDIR, "mod_ssl_ct", ".libs", "mod_ssl_ct.so")
 DEBIAN_MOD_MD = os.path.join(MODULES, "mod_md.so")
