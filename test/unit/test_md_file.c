@@ -10,26 +10,16 @@
 #include <apr_file_info.h>
 
 #include "md_file.h"
+#include "ct_helpers.h"
 
 static apr_pool_t *pool;
 
-static void setup(void)
-{
-    apr_initialize();
-    apr_pool_create(&pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-    apr_terminate();
-}
+static void setup(void) { apr_pool_create(&pool, NULL); }
+static void teardown(void) { apr_pool_destroy(pool); }
 
 static const char *tmp_dir(void)
 {
-    char *tmpl = apr_pstrdup(pool, "/tmp/md-file-unit-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return tmpl;
+    return th_tmpdir(pool);
 }
 
 /* The names in dir, space-separated and sorted ("." and ".." left out). */
@@ -159,26 +149,11 @@ START_TEST(read_missing_and_empty)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("md_file");
-    TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, atomic_write_and_read);
-    tcase_add_test(tc, modes_whatever_the_umask);
-    tcase_add_test(tc, failed_rename_is_reported_and_leaves_no_temp);
-    tcase_add_test(tc, failed_write_keeps_old_content_and_leaves_no_temp);
-    tcase_add_test(tc, read_missing_and_empty);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    const TTest *tests[] = { atomic_write_and_read, modes_whatever_the_umask,
+                             failed_rename_is_reported_and_leaves_no_temp,
+                             failed_write_keeps_old_content_and_leaves_no_temp,
+                             read_missing_and_empty, NULL };
+    return th_run("md_file", setup, teardown, tests);
 }
