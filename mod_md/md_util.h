@@ -1,7 +1,8 @@
 /* md_util.h: small helpers of the mod_md core that every other unit uses.
  *
  * Owns: parsing of durations and time slices ("33%", "21d"), DNS name checks,
- * atomic file writes, base64url, RFC 1123 dates, command line splitting.
+ * exclusive file creation (the atomic write and read are common/md_file.h's), base64url,
+ * RFC 1123 dates, command line splitting.
  * Never: includes httpd headers, logs (it returns errors, the caller explains them).
  */
 #ifndef MD_UTIL_H
