@@ -21,6 +21,9 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 
+/* libFuzzer's entry point, defined by each harness (declared for -Wmissing-prototypes) */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #define FUZZ_ASSERT(cond) do { \
         if (!(cond)) { \
             fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \

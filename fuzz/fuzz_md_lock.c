@@ -1,7 +1,8 @@
 /* fuzz_md_lock: lock files of the store (md_lock.c), as another server, a crashed process
  * or a damaged disk may leave them.
  *
- * Byte 0: bit 0 makes the file older than a lease (its mtime), the rest is the lock file.
+ * Byte 0: bit 0 makes the file older than a lease (its mtime), bit 1 creates lock files with
+ * O_EXCL instead of link() (md_lock_create_t); the rest is the lock file.
  * md_lock_acquire() then runs against it. Properties: a lock that a live holder still leases
  * (a well-formed file whose lease runs longer, held on another host or by a living process
  * here) is never taken; a refused lock file is left exactly as it was; garbage nobody has
@@ -116,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     text = fuzz_str(p, data + 1, size - 1);
 
-    rv = md_lock_acquire(&lock, path, "fuzz:/etc/apache2", MD_LOCK_LEASE, p, &msg);
+    rv = md_lock_acquire(&lock, path, "fuzz:/etc/apache2", MD_LOCK_LEASE,
+                         (data[0] & 2) ? MD_LOCK_CREATE_EXCL : MD_LOCK_CREATE_LINK, p, &msg);
     if (rv == APR_SUCCESS) {
         FUZZ_ASSERT(size - 1 > 4096 || !validly_held(text));
         FUZZ_ASSERT(md_lock_is_held(lock, p));

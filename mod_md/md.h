@@ -12,8 +12,7 @@
 #include <jansson.h>
 
 #include "md_util.h"
-
-#define MD_VERSION "2.6.10-ng"
+#include "md_version.h"
 
 typedef enum {
     MD_S_UNKNOWN = 0,

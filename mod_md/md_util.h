@@ -1,7 +1,8 @@
 /* md_util.h: small helpers of the mod_md core that every other unit uses.
  *
  * Owns: parsing of durations and time slices ("33%", "21d"), DNS name checks,
- * atomic file writes, base64url, RFC 1123 dates, command line splitting.
+ * exclusive file creation (the atomic write and read are common/md_file.h's), base64url,
+ * RFC 1123 dates, command line splitting.
  * Never: includes httpd headers, logs (it returns errors, the caller explains them).
  */
 #ifndef MD_UTIL_H
@@ -12,6 +13,8 @@
 #include <apr_tables.h>
 #include <apr_file_io.h>
 #include <jansson.h>
+
+#include "md_file.h"
 
 /* A share of a lifetime (norm > 0: len/norm of it) or an absolute duration (norm == 0). */
 typedef struct md_timeslice_t {
@@ -80,9 +83,10 @@ int md_util_array_index(const apr_array_header_t *a, const char *s);
 /* Add s (lower-cased) when not already present; returns 1 when added. */
 int md_util_array_add_unique(apr_array_header_t *a, const char *s);
 
-/* Write data to path atomically: temp file in the same directory, fsync, chmod, rename. */
-apr_status_t md_util_file_write_atomic(const char *path, const void *data, apr_size_t len,
-                                       apr_fileperms_t perms, apr_pool_t *p);
+/* Write data to path atomically, read a whole file: mod_md's names of the functions both
+ * modules share (common/md_file.h). */
+#define md_util_file_write_atomic md_file_write_atomic
+#define md_util_file_read md_file_read
 /* Create path with data unless it exists (then APR_EEXIST): temp file, fsync, link(), so it
  * is never seen half-written. Of several processes racing for path, exactly one succeeds.
  * Where the file system refuses hard links (md_util_link_refused) it falls back to
@@ -96,9 +100,6 @@ apr_status_t md_util_file_create_excl(const char *path, const void *data, apr_si
 /* Is rv link()'s refusal by the file system (EPERM, ENOTSUP, ENOSYS, EXDEV, EMLINK), as
  * opposed to a conflict (EEXIST) or a missing directory? */
 int md_util_link_refused(apr_status_t rv);
-/* Read a whole file (at most max_len bytes, else APR_EINVAL) as a NUL-terminated string. */
-apr_status_t md_util_file_read(char **pdata, apr_size_t *plen, const char *path,
-                               apr_size_t max_len, apr_pool_t *p);
 /* mkdir -p with the given permissions for directories created. */
 apr_status_t md_util_mkdirs(const char *path, apr_fileperms_t perms, apr_pool_t *p);
 int md_util_file_exists(const char *path, apr_pool_t *p);

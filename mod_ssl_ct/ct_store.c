@@ -9,50 +9,13 @@
 #include "ct_store.h"
 #include "ct_sct_verify.h"
 
-apr_status_t ct_store_write_atomic(const char *path, const void *data, apr_size_t len,
-                                   apr_fileperms_t perms, apr_pool_t *p)
-{
-    char *tmp = apr_pstrcat(p, path, ".tmpXXXXXX", NULL);
-    apr_file_t *f;
-    apr_size_t written;
-    apr_status_t rv;
-
-    rv = apr_file_mktemp(&f, tmp, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL, p);
-    if (rv != APR_SUCCESS) return rv;
-    rv = apr_file_write_full(f, data, len, &written);
-    if (rv == APR_SUCCESS) rv = apr_file_sync(f);
-    if (rv == APR_SUCCESS) rv = apr_file_perms_set(tmp, perms);
-    if (rv == APR_ENOTIMPL) rv = APR_SUCCESS;
-    apr_file_close(f);
-    if (rv == APR_SUCCESS) rv = apr_file_rename(tmp, path, p);
-    if (rv != APR_SUCCESS) apr_file_remove(tmp, p);
-    return rv;
-}
-
 apr_status_t ct_store_read_file(unsigned char **pdata, apr_size_t *plen, const char *path,
                                 apr_size_t max_len, apr_pool_t *p)
 {
-    apr_file_t *f;
-    apr_finfo_t fi;
-    apr_size_t nread;
-    unsigned char *buf;
-    apr_status_t rv;
+    char *data;
+    apr_status_t rv = md_file_read(&data, plen, path, max_len, p);
 
-    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, p);
-    if (rv != APR_SUCCESS) return rv;
-    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
-    if (rv == APR_SUCCESS && (fi.size < 0 || (apr_size_t)fi.size > max_len)) rv = APR_EINVAL;
-    if (rv == APR_SUCCESS) {
-        buf = apr_palloc(p, (apr_size_t)fi.size + 1);
-        rv = apr_file_read_full(f, buf, (apr_size_t)fi.size, &nread);
-        if (rv == APR_EOF && nread == 0 && fi.size == 0) rv = APR_SUCCESS;
-        if (rv == APR_SUCCESS) {
-            buf[nread] = 0;
-            *pdata = buf;
-            *plen = nread;
-        }
-    }
-    apr_file_close(f);
+    if (rv == APR_SUCCESS) *pdata = (unsigned char *)data;
     return rv;
 }
 

@@ -1,9 +1,9 @@
 /* ct_store.h: the SCT store on disk (docs/mod_ssl_ct.md) and the collation of SCT lists.
  *
  * Owns: CTSCTStorage/<lower-hex SHA-256 of leaf DER>/ with servercerts.pem, logs,
- * AUTO_<log>.sct, admin *.sct files and collated; atomic writes (temp + fsync + rename) of
- * every file; reading directories of .sct files with per-file checks; turning a set of SCTs
- * into the list that is sent (filtered by the log configuration, deduplicated, capped).
+ * AUTO_<log>.sct, admin *.sct files and collated (each written with md_file_write_atomic);
+ * reading directories of .sct files with per-file checks; turning a set of SCTs into the
+ * list that is sent (filtered by the log configuration, deduplicated, capped).
  * Never: includes httpd headers, logs, deletes or overwrites a good file with a bad one.
  */
 #ifndef CT_STORE_H
@@ -14,6 +14,7 @@
 #include <apr_file_info.h>
 #include <openssl/x509.h>
 #include "ct_log.h"
+#include "md_file.h"
 
 #define CT_STORE_CERTS   "servercerts.pem"
 #define CT_STORE_LOGS    "logs"
@@ -28,10 +29,8 @@ typedef struct ct_sct_file_t {
     apr_time_t mtime;
 } ct_sct_file_t;
 
-/* Write data to path atomically: temp file in the same directory, fsync, chmod, rename. */
-apr_status_t ct_store_write_atomic(const char *path, const void *data, apr_size_t len,
-                                   apr_fileperms_t perms, apr_pool_t *p);
-/* Read a whole file of at most max_len bytes (APR_EINVAL when larger). */
+/* Read a whole file of at most max_len bytes (APR_EINVAL when larger) as bytes: md_file_read
+ * (common/md_file.h) typed for SCTs. Files are written with md_file_write_atomic. */
 apr_status_t ct_store_read_file(unsigned char **pdata, apr_size_t *plen, const char *path,
                                 apr_size_t max_len, apr_pool_t *p);
 

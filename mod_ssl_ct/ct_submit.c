@@ -1,15 +1,16 @@
-/* ct_submit.c: add-chain with libcurl + jansson, and the external CTLogClient; see ct_submit.h. */
+/* ct_submit.c: add-chain over the shared HTTP client (md_http) + jansson, and the external
+ * CTLogClient; see ct_submit.h. */
 #include <string.h>
 #include <stdlib.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_time.h>
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "ct_submit.h"
 #include "ct_sct.h"
+#include "md_http.h"
 
 static long b64_decode(apr_pool_t *p, const char *s, unsigned char **pout)
 {
@@ -102,30 +103,36 @@ out:
     return rv;
 }
 
-typedef struct {
-    char *data;
-    apr_size_t len;
-    int too_big;
-    apr_pool_t *p;
-} body_t;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+/* One exchange with a log through the shared client (common/md_http.h): the bounds of
+ * ct_submit.h, the proxy of the environment (as libcurl takes it), and a handle that does
+ * not outlive the call. */
+static apr_status_t log_request(md_http_response_t **presp, const char *method, const char *url,
+                                const char *body, long timeout_s, const char *ca_file,
+                                apr_pool_t *p, const char **perr)
 {
-    body_t *b = ud;
-    size_t n = size * nmemb;
-    char *nd;
+    md_http_opts_t opts;
+    md_http_t *http;
+    apr_pool_t *hp;
+    apr_status_t rv;
 
-    if (b->len + n > CT_SUBMIT_MAX_BODY) {
-        b->too_big = 1;
-        return 0;
+    memset(&opts, 0, sizeof(opts));
+    opts.ca_file = ca_file;
+    opts.connect_timeout_ms = (timeout_s < 5 ? timeout_s : 5) * 1000;
+    opts.timeout_ms = timeout_s * 1000;
+    opts.max_body = CT_SUBMIT_MAX_BODY;
+    opts.user_agent = "mod_ssl_ct";
+    opts.env_proxy = 1;
+    if ((rv = apr_pool_create(&hp, p)) != APR_SUCCESS) {
+        *perr = "out of memory";
+        return rv;
     }
-    nd = apr_palloc(b->p, b->len + n + 1);
-    if (b->len) memcpy(nd, b->data, b->len);
-    memcpy(nd + b->len, ptr, n);
-    b->len += n;
-    nd[b->len] = 0;
-    b->data = nd;
-    return n;
+    rv = md_http_create(&http, &opts, hp);
+    if (rv == APR_SUCCESS)
+        rv = md_http_request(presp, http, method, url, body ? "application/json" : NULL, NULL,
+                             body, body ? strlen(body) : 0, p, perr);
+    else *perr = "out of memory";
+    apr_pool_destroy(hp);
+    return rv;
 }
 
 apr_status_t ct_submit_add_chain(ct_blob_t *sct, const char *url,
@@ -135,11 +142,7 @@ apr_status_t ct_submit_add_chain(ct_blob_t *sct, const char *url,
     json_t *req = json_object(), *arr = json_array();
     char *body = NULL;
     const char *endpoint;
-    struct curl_slist *hdrs = NULL;
-    body_t resp = { NULL, 0, 0, p };
-    CURL *curl = NULL;
-    CURLcode cc;
-    long code = 0;
+    md_http_response_t *resp;
     apr_status_t rv = APR_EGENERAL;
     int i;
 
@@ -153,44 +156,23 @@ apr_status_t ct_submit_add_chain(ct_blob_t *sct, const char *url,
     body = json_dumps(req, JSON_COMPACT);
     endpoint = apr_pstrcat(p, url, url[strlen(url) - 1] == '/' ? "" : "/", "ct/v1/add-chain",
                            NULL);
-    curl = curl_easy_init();
-    if (!curl || !body) {
+    if (!body) {
         *perr = "out of memory";
         goto out;
     }
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_URL, endpoint);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, timeout_s < 5 ? timeout_s : 5L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_ssl_ct");
-    if (ca_file) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
-    cc = curl_easy_perform(curl);
-    if (resp.too_big) {
-        *perr = apr_psprintf(p, "%s: answer larger than %d bytes, refused", endpoint,
-                             CT_SUBMIT_MAX_BODY);
+    rv = log_request(&resp, "POST", endpoint, body, timeout_s, ca_file, p, perr);
+    if (rv != APR_SUCCESS) {
+        if (!APR_STATUS_IS_TIMEUP(rv)) rv = APR_EGENERAL;
         goto out;
     }
-    if (cc != CURLE_OK) {
-        *perr = apr_psprintf(p, "%s: %s", endpoint, curl_easy_strerror(cc));
-        rv = cc == CURLE_OPERATION_TIMEDOUT ? APR_TIMEUP : APR_EGENERAL;
+    if (resp->status != 200) {
+        *perr = apr_psprintf(p, "%s: HTTP status %d", endpoint, resp->status);
+        rv = APR_EGENERAL;
         goto out;
     }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    if (code != 200) {
-        *perr = apr_psprintf(p, "%s: HTTP status %ld", endpoint, code);
-        goto out;
-    }
-    rv = ct_submit_json_to_sct(sct, resp.data ? resp.data : "", resp.len, p, perr);
+    rv = ct_submit_json_to_sct(sct, resp->body, resp->body_len, p, perr);
     if (rv != APR_SUCCESS) *perr = apr_psprintf(p, "%s: %s", endpoint, *perr);
 out:
-    curl_slist_free_all(hdrs);
-    if (curl) curl_easy_cleanup(curl);
     free(body);
     json_decref(req);
     return rv;
@@ -199,37 +181,13 @@ out:
 apr_status_t ct_submit_http_get(int *pstatus, char **pbody, apr_size_t *plen, const char *url,
                                 long timeout_s, apr_pool_t *p, const char **perr)
 {
-    body_t resp = { NULL, 0, 0, p };
-    CURL *curl = curl_easy_init();
-    CURLcode cc;
-    long code = 0;
+    md_http_response_t *resp;
+    apr_status_t rv = log_request(&resp, "GET", url, NULL, timeout_s, NULL, p, perr);
 
-    if (!curl) {
-        *perr = "out of memory";
-        return APR_ENOMEM;
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, timeout_s < 5 ? timeout_s : 5L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_ssl_ct");
-    cc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(curl);
-    if (resp.too_big) {
-        *perr = apr_psprintf(p, "%s: answer larger than %d bytes", url, CT_SUBMIT_MAX_BODY);
-        return APR_EINVAL;
-    }
-    if (cc != CURLE_OK) {
-        *perr = apr_psprintf(p, "%s: %s", url, curl_easy_strerror(cc));
-        return APR_EGENERAL;
-    }
-    *pstatus = (int)code;
-    *pbody = resp.data ? resp.data : apr_pstrdup(p, "");
-    *plen = resp.len;
+    if (rv != APR_SUCCESS) return APR_STATUS_IS_ENOSPC(rv) ? APR_EINVAL : APR_EGENERAL;
+    *pstatus = resp->status;
+    *pbody = apr_pstrmemdup(p, resp->body, resp->body_len);
+    *plen = resp->body_len;
     return APR_SUCCESS;
 }
 

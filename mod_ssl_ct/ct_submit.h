@@ -1,7 +1,7 @@
 /* ct_submit.h: obtaining an SCT for a certificate chain from a log.
  *
- * Owns: RFC 6962 4.1 add-chain over HTTP(S) with libcurl (bounded time and body size), plain
- * GETs to a log for auditing (same bounds), the
+ * Owns: RFC 6962 4.1 add-chain over HTTP(S) (bounded time and body size), plain GETs to a
+ * log for auditing (same bounds), both through the client both modules share (md_http), the
  * conversion of the JSON answer into a TLS-encoded SCT, and running an external CTLogClient
  * with the argument list of the original module (bounded time).
  * Never: includes httpd headers, logs, writes anything but the response file named by the

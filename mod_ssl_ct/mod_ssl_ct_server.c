@@ -257,7 +257,7 @@ static apr_status_t submit_one(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert
         if (rv != APR_SUCCESS) {
             /* never leave a broken file where a good one was */
             if (old && ct_sct_parse(NULL, old, oldlen) == APR_SUCCESS)
-                ct_store_write_atomic(auto_path, old, oldlen, 0x0644, p);
+                md_file_write_atomic(auto_path, old, oldlen, 0x0644, p);
             else
                 apr_file_remove(auto_path, p);
             return rv;
@@ -295,7 +295,7 @@ static apr_status_t submit_one(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert
                                                    - ct_now_ms()) + 10));
     }
     return gc->log_client ? APR_SUCCESS
-                          : ct_store_write_atomic(auto_path, sct.data, sct.len, 0x0644, p);
+                          : md_file_write_atomic(auto_path, sct.data, sct.len, 0x0644, p);
 }
 
 static void submit_all(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert, const ct_logs_t *logs,
@@ -432,7 +432,7 @@ static void refresh_cert(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert, cons
         if (count > 0) {
             if ((ct_store_read_file(&cur, &curlen, cp, 2 + CT_SCT_MAX_LEN, p) != APR_SUCCESS
                  || curlen != list.len || memcmp(cur, list.data, curlen))
-                && ct_store_write_atomic(cp, list.data, list.len, 0x0644, p) != APR_SUCCESS) {
+                && md_file_write_atomic(cp, list.data, list.len, 0x0644, p) != APR_SUCCESS) {
                 APR_ARRAY_PUSH(errs, const char *) = apr_psprintf(p,
                     "cannot write %s: make CTSCTStorage writable for the server's user", cp);
             }
@@ -442,7 +442,7 @@ static void refresh_cert(mod_ssl_ct_runtime_t *rt, mod_ssl_ct_cert_t *cert, cons
         }
         if (ct_store_read_file(&cur, &curlen, lp, 1 << 20, p) != APR_SUCCESS
             || curlen != strlen(urls) || memcmp(cur, urls, curlen)) {
-            ct_store_write_atomic(lp, urls, strlen(urls), 0x0644, p);
+            md_file_write_atomic(lp, urls, strlen(urls), 0x0644, p);
         }
     }
     report = apr_array_pstrcat(p, errs, ';');
@@ -569,7 +569,7 @@ apr_status_t mod_ssl_ct_server_post_config(mod_ssl_ct_runtime_t *rt, apr_pool_t 
         path = apr_pstrcat(ptemp, cert->dir, "/", CT_STORE_CERTS, NULL);
         if (ct_store_read_file(&cur, &len, path, 1 << 20, ptemp) != APR_SUCCESS
             || len != strlen(cert->pem) || memcmp(cur, cert->pem, len)) {
-            rv = ct_store_write_atomic(path, cert->pem, strlen(cert->pem), 0x0644, ptemp);
+            rv = md_file_write_atomic(path, cert->pem, strlen(cert->pem), 0x0644, ptemp);
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, rv, rt->s, APLOGNO(10870)
                              "mod_ssl_ct: cannot write %s", path);

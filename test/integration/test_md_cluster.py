@@ -21,6 +21,7 @@ import time
 import pytest
 
 from pebble import pebble_for, md_conf, wait_staged, verify_served, md_status, md_status_location  # noqa: F401
+from pebble import served_ok as served
 from test_acme_basic import write_script, event_log, read_events
 from sshfs import SshfsMount, unavailable
 
@@ -119,11 +120,6 @@ def both(fn, nodes):
         t.join()
     if errors:
         raise errors[0]
-
-
-def served(h, pb, name):
-    rc, out = verify_served(h, name, pb.write_root(os.path.join(pb.dir, "root.pem")))
-    return rc == 0 and "Verify return code: 0 (ok)" in out
 
 
 def assert_store_sane(store, name):

@@ -53,8 +53,8 @@ START_TEST(atomic_write)
     apr_size_t len;
     struct stat st;
 
-    ck_assert_int_eq(ct_store_write_atomic(path, "abc", 3, 0x0644, pool), APR_SUCCESS);
-    ck_assert_int_eq(ct_store_write_atomic(path, "defg", 4, 0x0644, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_file_write_atomic(path, "abc", 3, 0x0644, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_file_write_atomic(path, "defg", 4, 0x0644, pool), APR_SUCCESS);
     ck_assert_int_eq(ct_store_read_file(&data, &len, path, 100, pool), APR_SUCCESS);
     ck_assert_uint_eq(len, 4);
     ck_assert(!memcmp(data, "defg", 4));

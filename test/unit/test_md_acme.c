@@ -1,13 +1,9 @@
 /* Unit tests of md_acme: RFC 3339 times (ARI windows), account.json, account matching,
  * Retry-After, and the directory's renewalInfo as read from a CA on a unix socket. */
 #include <string.h>
-#include <poll.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <apr_thread_proc.h>
 #include "md_unit.h"
 #include "md_acme.h"
+#include "http_peer.h"
 
 START_TEST(rfc3339_times)
 {
@@ -101,77 +97,16 @@ END_TEST
 
 /* ---- a CA on a unix socket that answers every request with the same response ---- */
 
-typedef struct {
-    const char *dir, *path, *reply;
-    int fd;
-    volatile int stop;
-    volatile int requests;
-    apr_thread_t *thread;
-} fake_ca_t;
-
-static void *APR_THREAD_FUNC fake_ca_run(apr_thread_t *t, void *data)
+static http_peer_t *fake_ca_start(const char *body)
 {
-    fake_ca_t *ca = data;
-    (void)t;
-
-    while (!ca->stop) {
-        struct pollfd pfd = { ca->fd, POLLIN, 0 };
-        char req[4096];
-        size_t got = 0, len = strlen(ca->reply), off = 0;
-        int c;
-
-        if (poll(&pfd, 1, 50) <= 0 || (c = accept(ca->fd, NULL, NULL)) < 0) continue;
-        req[0] = '\0';
-        while (got < sizeof(req) - 1 && !strstr(req, "\r\n\r\n")) {
-            ssize_t n = read(c, req + got, sizeof(req) - 1 - got);
-            if (n <= 0) break;
-            got += (size_t)n;
-            req[got] = '\0';
-        }
-        ca->requests++;
-        while (off < len) {
-            ssize_t n = write(c, ca->reply + off, len - off);
-            if (n <= 0) break;
-            off += (size_t)n;
-        }
-        close(c);
-    }
-    return NULL;
-}
-
-static fake_ca_t *fake_ca_start(const char *body)
-{
-    fake_ca_t *ca = apr_pcalloc(pool, sizeof(*ca));
-    struct sockaddr_un sa;
-
-    ca->dir = tmp_dir();
-    ca->path = apr_pstrcat(pool, ca->dir, "/ca.sock", NULL);
-    ca->reply = apr_psprintf(pool, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             "Content-Length: %lu\r\nConnection: close\r\n\r\n%s",
-                             (unsigned long)strlen(body), body);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    strcpy(sa.sun_path, ca->path);
-    ca->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    ck_assert_int_ge(ca->fd, 0);
-    ck_assert_int_eq(bind(ca->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(ca->fd, 4), 0);
-    ck_assert_int_eq(apr_thread_create(&ca->thread, NULL, fake_ca_run, ca, pool), APR_SUCCESS);
-    return ca;
-}
-
-static void fake_ca_stop(fake_ca_t *ca)
-{
-    apr_status_t trv;
-    ca->stop = 1;
-    apr_thread_join(&trv, ca->thread);
-    close(ca->fd);
-    unlink(ca->path);
-    rmdir(ca->dir);
+    return http_peer_start(pool, "ca.sock", HTTP_PEER_REPLY,
+                           apr_psprintf(pool, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                        "Content-Length: %lu\r\nConnection: close\r\n\r\n%s",
+                                        (unsigned long)strlen(body), body));
 }
 
 /* The directory of a CA whose renewalInfo member is the JSON value given (NULL: none). */
-static md_acme_t *acme_with_renewal_info(fake_ca_t **pca, const char *value)
+static md_acme_t *acme_with_renewal_info(http_peer_t **pca, const char *value)
 {
     md_http_opts_t opts;
     md_acme_t *acme;
@@ -198,7 +133,7 @@ START_TEST(renewal_info_empty_or_no_url_is_absent)
     const char *body;
     apr_size_t len;
     apr_time_t retry;
-    fake_ca_t *ca;
+    http_peer_t *ca;
     md_acme_t *acme;
     size_t i;
 
@@ -208,14 +143,14 @@ START_TEST(renewal_info_empty_or_no_url_is_absent)
         /* without an endpoint, nothing is asked */
         ck_assert_int_eq(md_acme_ari_get(acme, "aaa.bbb", &body, &len, &retry, pool), APR_ENOTIMPL);
         ck_assert_int_eq(ca->requests, 1);
-        fake_ca_stop(ca);
+        http_peer_stop(ca);
     }
     /* a URL is used, with or without its trailing slash */
     acme = acme_with_renewal_info(&ca, "\"http://ca.test/ari/\"");
     ck_assert_str_eq(acme->renewal_info, "http://ca.test/ari/");
     ck_assert_int_eq(md_acme_ari_get(acme, "aaa.bbb", &body, &len, &retry, pool), APR_SUCCESS);
     ck_assert_int_eq(ca->requests, 2);
-    fake_ca_stop(ca);
+    http_peer_stop(ca);
 }
 END_TEST
 

@@ -4,9 +4,6 @@
  * that stages the answer like an ACME result. */
 #include <string.h>
 #include <errno.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <apr_thread_proc.h>
@@ -18,6 +15,7 @@
 #include "md_activate.h"
 #include "md_status.h"
 #include "md_tailscale.h"
+#include "http_peer.h"
 
 #define DAY apr_time_from_sec(86400)
 
@@ -269,98 +267,22 @@ END_TEST
 
 /* ---- a tailscaled on a unix socket ---- */
 
-typedef enum { TS_REPLY, TS_HANG, TS_CLOSE } ts_mode_t;
-
-typedef struct {
-    const char *dir;
-    const char *path;
-    int fd;
-    ts_mode_t mode;
-    const char *reply;
-    char request[4096];
-    volatile int stop;
-    apr_thread_t *thread;
-} fake_ts_t;
-
-static int wait_readable(fake_ts_t *ts, int fd)
+static http_peer_t *fake_ts_start(http_peer_mode_t mode, int status, const char *body)
 {
-    struct pollfd pfd;
-    while (!ts->stop) {
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, 50) > 0) return 1;
-    }
-    return 0;
-}
+    const char *reply = NULL;
 
-static void *APR_THREAD_FUNC fake_ts_run(apr_thread_t *t, void *data)
-{
-    fake_ts_t *ts = data;
-    size_t got = 0;
-    int c;
-    (void)t;
-
-    if (!wait_readable(ts, ts->fd) || (c = accept(ts->fd, NULL, NULL)) < 0) return NULL;
-    while (got < sizeof(ts->request) - 1 && !strstr(ts->request, "\r\n\r\n") && wait_readable(ts, c)) {
-        ssize_t n = read(c, ts->request + got, sizeof(ts->request) - 1 - got);
-        if (n <= 0) break;
-        got += (size_t)n;
-        ts->request[got] = '\0';
-    }
-    if (ts->mode == TS_REPLY) {
-        size_t len = strlen(ts->reply), off = 0;
-        while (off < len) {
-            ssize_t n = write(c, ts->reply + off, len - off);
-            if (n <= 0) break;
-            off += (size_t)n;
-        }
-    }
-    else if (ts->mode == TS_HANG) {
-        while (!ts->stop) apr_sleep(apr_time_from_msec(20));
-    }
-    close(c);
-    return NULL;
-}
-
-static fake_ts_t *fake_ts_start(ts_mode_t mode, int status, const char *body)
-{
-    fake_ts_t *ts = apr_pcalloc(pool, sizeof(*ts));
-    struct sockaddr_un sa;
-
-    ts->dir = tmp_dir();
-    ts->path = apr_pstrcat(pool, ts->dir, "/tailscaled.sock", NULL);
-    ts->mode = mode;
     if (body)
-        ts->reply = apr_psprintf(pool, "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %lu"
-                                 "\r\nConnection: close\r\n\r\n%s", status, (unsigned long)strlen(body), body);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    ck_assert(strlen(ts->path) < sizeof(sa.sun_path));
-    strcpy(sa.sun_path, ts->path);
-    ts->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    ck_assert_int_ge(ts->fd, 0);
-    ck_assert_int_eq(bind(ts->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(ts->fd, 4), 0);
-    ck_assert_int_eq(apr_thread_create(&ts->thread, NULL, fake_ts_run, ts, pool), APR_SUCCESS);
-    return ts;
+        reply = apr_psprintf(pool, "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %lu"
+                             "\r\nConnection: close\r\n\r\n%s", status, (unsigned long)strlen(body), body);
+    return http_peer_start(pool, "tailscaled.sock", mode, reply);
 }
 
-static void fake_ts_stop(fake_ts_t *ts)
-{
-    apr_status_t trv;
-    ts->stop = 1;
-    apr_thread_join(&trv, ts->thread);
-    close(ts->fd);
-    unlink(ts->path);
-    rmdir(ts->dir);
-}
-
-static const char *url_of(fake_ts_t *ts)
+static const char *url_of(http_peer_t *ts)
 {
     return apr_pstrcat(pool, "file://localhost", ts->path, NULL);
 }
 
-static apr_status_t obtain(fake_ts_t *ts, const md_t *md, long timeout_ms, const volatile int *abort_flag,
+static apr_status_t obtain(http_peer_t *ts, const md_t *md, long timeout_ms, const volatile int *abort_flag,
                            md_result_t **presult)
 {
     md_http_opts_t http;
@@ -376,11 +298,11 @@ static apr_status_t obtain(fake_ts_t *ts, const md_t *md, long timeout_ms, const
 START_TEST(obtain_over_the_socket)
 {
     md_t *md = make_md("node.tail1.ts.net", NULL);
-    fake_ts_t *ts = fake_ts_start(TS_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, NULL));
+    http_peer_t *ts = fake_ts_start(HTTP_PEER_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, NULL));
     md_result_t *r;
 
     ck_assert_int_eq(obtain(ts, md, 5000, NULL, &r), APR_SUCCESS);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     ck_assert_ptr_nonnull(strstr(ts->request, "GET /localapi/v0/cert/node.tail1.ts.net?type=pair HTTP/1.1\r\n"));
     ck_assert_ptr_nonnull(strstr(ts->request, "\r\nHost: local-tailscaled.sock\r\n"));
     ck_assert_ptr_nonnull(strstr(r->activity, ts->path));
@@ -390,31 +312,31 @@ END_TEST
 START_TEST(daemon_errors_are_explained)
 {
     md_t *md = make_md("node.tail1.ts.net", NULL);
-    fake_ts_t *ts;
+    http_peer_t *ts;
     md_result_t *r;
     const char *file;
 
     /* tailscaled's refusal: status and text reach the user */
-    ts = fake_ts_start(TS_REPLY, 404, "invalid domain \"node.tail1.ts.net\"; must be one of "
+    ts = fake_ts_start(HTTP_PEER_REPLY, 404, "invalid domain \"node.tail1.ts.net\"; must be one of "
                        "[\"other.tail1.ts.net\"]\n");
     ck_assert_int_eq(obtain(ts, md, 5000, NULL, &r), APR_ENOENT);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     ck_assert_ptr_nonnull(strstr(r->detail, "HTTP status 404"));
     ck_assert_ptr_nonnull(strstr(r->detail, "must be one of [\"other.tail1.ts.net\"]"));
     ck_assert_ptr_nonnull(strstr(md_result_describe(r, pool), "asking tailscaled"));
     /* 200 with garbage */
-    ts = fake_ts_start(TS_REPLY, 200, "certificate coming soon");
+    ts = fake_ts_start(HTTP_PEER_REPLY, 200, "certificate coming soon");
     ck_assert_int_eq(obtain(ts, md, 5000, NULL, &r), APR_EINVAL);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     ck_assert_ptr_nonnull(strstr(r->detail, "unusable: it is not PEM"));
     /* the connection is closed without an answer */
-    ts = fake_ts_start(TS_CLOSE, 0, NULL);
+    ts = fake_ts_start(HTTP_PEER_CLOSE, 0, NULL);
     ck_assert_int_ne(obtain(ts, md, 5000, NULL, &r), APR_SUCCESS);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     ck_assert_ptr_nonnull(strstr(r->detail, "no answer from tailscaled"));
     /* no daemon at all */
-    ts = fake_ts_start(TS_CLOSE, 0, NULL);
-    fake_ts_stop(ts);
+    ts = fake_ts_start(HTTP_PEER_CLOSE, 0, NULL);
+    http_peer_stop(ts);
     ck_assert_int_eq(obtain(ts, md, 5000, NULL, &r), APR_ENOENT);
     ck_assert_ptr_nonnull(strstr(r->detail, "does not exist"));
     ck_assert_ptr_nonnull(strstr(r->detail, ts->path));
@@ -432,13 +354,13 @@ END_TEST
 START_TEST(hanging_daemon_times_out)
 {
     md_t *md = make_md("node.tail1.ts.net", NULL);
-    fake_ts_t *ts = fake_ts_start(TS_HANG, 0, NULL);
+    http_peer_t *ts = fake_ts_start(HTTP_PEER_HANG, 0, NULL);
     apr_time_t start = apr_time_now();
     md_result_t *r;
 
     ck_assert_int_eq(obtain(ts, md, 500, NULL, &r), APR_TIMEUP);
     ck_assert_int_lt(apr_time_now() - start, apr_time_from_sec(3));
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     ck_assert_ptr_nonnull(strstr(r->detail, "did not answer within 500ms"));
 }
 END_TEST
@@ -456,7 +378,7 @@ static void *APR_THREAD_FUNC set_abort_later(apr_thread_t *t, void *data)
 START_TEST(hanging_daemon_aborted_at_shutdown)
 {
     md_t *md = make_md("node.tail1.ts.net", NULL);
-    fake_ts_t *ts = fake_ts_start(TS_HANG, 0, NULL);
+    http_peer_t *ts = fake_ts_start(HTTP_PEER_HANG, 0, NULL);
     apr_time_t start = apr_time_now();
     apr_thread_t *t;
     apr_status_t trv;
@@ -467,7 +389,7 @@ START_TEST(hanging_daemon_aborted_at_shutdown)
     ck_assert_int_eq(obtain(ts, md, 60000, &abort_flag, &r), APR_EINTR);
     ck_assert_int_lt(apr_time_now() - start, apr_time_from_sec(3));
     apr_thread_join(&trv, t);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     ck_assert_ptr_nonnull(strstr(r->detail, "aborted"));
 }
 END_TEST
@@ -493,7 +415,7 @@ START_TEST(renewal_stages_like_acme)
     md_store_t *store;
     md_drive_env_t *env = drive_env(&store);
     X509 *leaf;
-    fake_ts_t *ts = fake_ts_start(TS_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, &leaf));
+    http_peer_t *ts = fake_ts_start(HTTP_PEER_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, &leaf));
     md_job_t *job;
     apr_array_header_t *chain;
     EVP_PKEY *k;
@@ -501,7 +423,7 @@ START_TEST(renewal_stages_like_acme)
     APR_ARRAY_IDX(md->ca_urls, 0, const char *) = url_of(ts);
     job = md_job_load(store, md->name, pool);
     ck_assert_int_eq(md_drive_renew(env, md, job, NULL, pool), APR_SUCCESS);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     /* staging/ holds what an ACME run leaves: key (encrypted), chain, md.json, job.json */
     ck_assert_int_eq(md_chain_load(&chain, md_store_path(store, MD_SG_STAGING, md->name, "pubcert.pem", pool),
                                    pool), APR_SUCCESS);
@@ -533,13 +455,13 @@ START_TEST(renewal_errors_stage_nothing)
     md_t *md = make_md("node.tail1.ts.net", NULL);
     md_store_t *store;
     md_drive_env_t *env = drive_env(&store);
-    fake_ts_t *ts = fake_ts_start(TS_REPLY, 403, "access denied: cert access denied\n");
+    http_peer_t *ts = fake_ts_start(HTTP_PEER_REPLY, 403, "access denied: cert access denied\n");
     md_job_t *job;
 
     APR_ARRAY_IDX(md->ca_urls, 0, const char *) = url_of(ts);
     job = md_job_load(store, md->name, pool);
     ck_assert_int_ne(md_drive_renew(env, md, job, NULL, pool), APR_SUCCESS);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     job = md_job_load(store, md->name, pool);
     ck_assert(!job->finished);
     ck_assert_int_eq(job->errors, 1);
@@ -558,7 +480,7 @@ START_TEST(same_certificate_again_is_no_renewal)
     md_store_t *store;
     md_drive_env_t *env = drive_env(&store);
     X509 *leaf;
-    fake_ts_t *ts = fake_ts_start(TS_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, &leaf));
+    http_peer_t *ts = fake_ts_start(HTTP_PEER_REPLY, 200, make_pair(&ec_spec, "node.tail1.ts.net", NULL, 90 * DAY, 1, &leaf));
     md_job_t *job;
 
     /* the parent found this very certificate in use */
@@ -567,7 +489,7 @@ START_TEST(same_certificate_again_is_no_renewal)
     APR_ARRAY_IDX(md->ca_urls, 0, const char *) = url_of(ts);
     job = md_job_load(store, md->name, pool);
     ck_assert_int_eq(md_drive_renew(env, md, job, NULL, pool), APR_EAGAIN);
-    fake_ts_stop(ts);
+    http_peer_stop(ts);
     job = md_job_load(store, md->name, pool);
     ck_assert(!job->finished);
     ck_assert_ptr_nonnull(strstr(job->last->detail, "has not renewed it yet"));

@@ -211,36 +211,6 @@ START_TEST(dns_names)
 }
 END_TEST
 
-START_TEST(atomic_write_and_read)
-{
-    const char *dir = tmp_dir(), *path = apr_pstrcat(pool, dir, "/f.txt", NULL);
-    char *data;
-    apr_size_t len;
-    apr_finfo_t fi;
-    apr_dir_t *d;
-    int entries = 0;
-
-    ck_assert_int_eq(md_util_file_write_atomic(path, "hello", 5, 0x0600, pool), APR_SUCCESS);
-    ck_assert_int_eq(md_util_file_write_atomic(path, "world!", 6, 0x0600, pool), APR_SUCCESS);
-    ck_assert_int_eq(md_util_file_read(&data, &len, path, 100, pool), APR_SUCCESS);
-    ck_assert_str_eq(data, "world!");
-    ck_assert_int_eq(len, 6);
-    ck_assert_int_eq(apr_stat(&fi, path, APR_FINFO_PROT, pool), APR_SUCCESS);
-    ck_assert_int_eq(fi.protection, 0x0600);
-    ck_assert_int_eq(md_util_file_read(&data, &len, path, 3, pool), APR_EINVAL);   /* too large */
-    /* nothing but the file itself is left in the directory */
-    ck_assert_int_eq(apr_dir_open(&d, dir, pool), APR_SUCCESS);
-    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
-        if (strcmp(fi.name, ".") && strcmp(fi.name, "..")) ++entries;
-    }
-    apr_dir_close(d);
-    ck_assert_int_eq(entries, 1);
-    /* a write into a missing directory fails and leaves nothing */
-    ck_assert_int_ne(md_util_file_write_atomic(apr_pstrcat(pool, dir, "/no/f", NULL), "x", 1,
-                                               0x0600, pool), APR_SUCCESS);
-}
-END_TEST
-
 START_TEST(base64url_roundtrip)
 {
     const unsigned char raw[] = { 0xfb, 0xff, 0x00, 0x3e, 0x3f };
@@ -407,7 +377,6 @@ static Suite *suite(void)
     tcase_add_test(tc, timeslice_parse_and_format);
     tcase_add_test(tc, timeslice_span_short_lived);
     tcase_add_test(tc, dns_names);
-    tcase_add_test(tc, atomic_write_and_read);
     tcase_add_test(tc, base64url_roundtrip);
     tcase_add_test(tc, base64_standard_and_url);
     tcase_add_test(tc, rfc1123_dates);

@@ -1,4 +1,5 @@
-/* md_http.h: the HTTP client of the mod_md core, on libcurl.
+/* md_http.h: the HTTP client of both modules, on libcurl (mod_md: ACME, OCSP, tailscale;
+ * mod_ssl_ct: add-chain and the log requests of ctauditscts).
  *
  * Owns: one request/response exchange with timeouts, the outgoing proxy (MDHttpProxy),
  * the trust roots for the CA (MDCACertificateFile) and the proxy, a hard limit on
@@ -26,6 +27,9 @@ typedef struct md_http_opts_t {
     const volatile int *abort_flag; /* when it becomes non-zero, requests in flight stop */
     const char *unix_socket;      /* connect to this unix socket instead of the URL's host
                                    * (which still names the Host header); no proxy then */
+    const char *user_agent;       /* NULL: "mod_md/<version>" */
+    int env_proxy;                /* without proxy_url: 1 takes the proxy of the environment
+                                   * (http_proxy, https_proxy, no_proxy), 0 goes direct */
 } md_http_opts_t;
 
 typedef struct md_http_response_t {

@@ -1,11 +1,11 @@
-/* md_http.c: see md_http.h. */
+/* md_http.c: the bounded libcurl client of both modules; see md_http.h. */
 #include <string.h>
 
 #include <apr_strings.h>
 #include <curl/curl.h>
 
-#include "md.h"
 #include "md_http.h"
+#include "md_version.h"
 
 struct md_http_t {
     apr_pool_t *p;
@@ -142,7 +142,8 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, http->opts.connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, http->opts.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_md/" MD_VERSION);
+    curl_easy_setopt(c, CURLOPT_USERAGENT,
+                     http->opts.user_agent ? http->opts.user_agent : "mod_md/" MD_VERSION);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
@@ -162,7 +163,7 @@ apr_status_t md_http_request(md_http_response_t **presp, md_http_t *http, const 
         curl_easy_setopt(c, CURLOPT_PROXY, http->opts.proxy_url);
         if (http->opts.proxy_ca_file) curl_easy_setopt(c, CURLOPT_PROXY_CAINFO, http->opts.proxy_ca_file);
     }
-    else {
+    else if (!http->opts.env_proxy) {
         curl_easy_setopt(c, CURLOPT_PROXY, "");   /* no proxy from the environment either */
     }
     if (!strcmp(method, "HEAD")) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
