@@ -547,8 +547,7 @@ static int http_challenge(request_rec *r)
     else if (!host || !md_util_is_dns_name(host, 0)) return DECLINED;
     if (!*token || strchr(token, '/')) return DECLINED;
     host = md_util_str_tolower(r->pool, host);
-    rv = md_util_file_read(&data, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_HTTP01,
-                                                      r->pool), 4096, r->pool);
+    rv = md_store_load_data(store, MD_SG_CHALLENGES, host, MD_FN_HTTP01, &data, &len, 4096, r->pool);
     if (rv != APR_SUCCESS) return DECLINED;
     tlen = strlen(token);
     if (len <= tlen || strncmp(data, token, tlen) || data[tlen] != '.') return HTTP_NOT_FOUND;
