@@ -142,6 +142,7 @@ START_TEST(message_cmd_failure_is_recorded_as_the_reference_does)
     md_store_t *s;
     md_job_t *job = md_job_make("m.example.org", pool);
     const char *err = NULL;
+    char *log;
 
     ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
     memset(&env, 0, sizeof(env));
@@ -162,7 +163,9 @@ START_TEST(message_cmd_failure_is_recorded_as_the_reference_does)
                           "no", NULL);
     ck_assert_int_ne(md_drive_message(&env, job, "errored", pool), APR_SUCCESS);
     ck_assert_str_eq(job->last->problem, "urn:ietf:params:acme:error:rejectedIdentifier");
-    ck_assert_ptr_nonnull(strstr(json_dumps(job->log, 0), "message-errored"));
+    log = json_dumps(job->log, 0);
+    ck_assert_ptr_nonnull(strstr(log, "message-errored"));
+    free(log);
     ck_assert_int_ne(md_event_send("/bin/false", "installed", "m.example.org", pool, &err), APR_SUCCESS);
     ck_assert_str_eq(err, "MDMessageCmd /bin/false failed with exit code 1.");
 }
