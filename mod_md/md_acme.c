@@ -94,8 +94,7 @@ apr_status_t md_acme_acct_load(md_acme_acct_t **pacct, md_store_t *store, md_sto
 
     if (rv != APR_SUCCESS) return rv;
     if (!(acct = md_acme_acct_from_json(j, p))) return APR_EINVAL;
-    rv = md_util_file_read(&pem, &len, md_store_path(store, group, name, MD_FN_ACCOUNT_KEY, p),
-                           64 * 1024, p);
+    rv = md_store_load_data(store, group, name, MD_FN_ACCOUNT_KEY, &pem, &len, 64 * 1024, p);
     if (rv != APR_SUCCESS) return rv;
     acct->key_pem = pem;
     if (group == MD_SG_ACCOUNTS) acct->id = apr_pstrdup(p, name);

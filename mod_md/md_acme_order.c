@@ -295,30 +295,32 @@ static apr_status_t setup_challenge(md_acme_t *acme, authz_t *az, const md_t *md
 apr_status_t md_acme_tls_alpn01_load(char **pcert_pem, char **pkey_pem, md_store_t *store,
                                      const char *host, apr_pool_t *p)
 {
-    const char *dir = md_store_path(store, MD_SG_CHALLENGES, host, NULL, p), *suffix = "";
-    apr_size_t blen = sizeof(MD_FN_TLSALPN01_CERT_BASE) - 1, len;
-    apr_dir_t *d;
-    apr_finfo_t fi;
+    const char *suffix = "";
+    apr_size_t blen = sizeof(MD_FN_TLSALPN01_CERT_BASE) - 1;
+    apr_array_header_t *files;
     apr_status_t rv;
+    int i;
 
     /* the RSA answer (no suffix) when there, else the first of another key type */
-    if (apr_stat(&fi, apr_pstrcat(p, dir, "/", MD_FN_TLSALPN01_CERT, NULL), APR_FINFO_TYPE, p)
-        != APR_SUCCESS) {
-        if ((rv = apr_dir_open(&d, dir, p)) != APR_SUCCESS) return rv;
+    if (!md_store_exists(store, MD_SG_CHALLENGES, host, MD_FN_TLSALPN01_CERT, p)) {
+        if ((rv = md_store_list_files(&files, store, MD_SG_CHALLENGES, host, p)) != APR_SUCCESS)
+            return rv;
         suffix = NULL;
-        while (!suffix && apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
-            if (!strncmp(fi.name, MD_FN_TLSALPN01_CERT_BASE ".", blen + 1)
-                && strlen(fi.name) > blen + 5 && !strcmp(fi.name + strlen(fi.name) - 4, ".pem"))
-                suffix = apr_pstrndup(p, fi.name + blen, strlen(fi.name) - blen - 4);
+        for (i = 0; i < files->nelts && !suffix; ++i) {
+            const char *name = APR_ARRAY_IDX(files, i, const char *);
+            if (!strncmp(name, MD_FN_TLSALPN01_CERT_BASE ".", blen + 1)
+                && strlen(name) > blen + 5 && !strcmp(name + strlen(name) - 4, ".pem"))
+                suffix = apr_pstrndup(p, name + blen, strlen(name) - blen - 4);
         }
-        apr_dir_close(d);
         if (!suffix) return APR_ENOENT;
     }
-    rv = md_util_file_read(pcert_pem, &len, apr_pstrcat(p, dir, "/", MD_FN_TLSALPN01_CERT_BASE,
-                                                        suffix, ".pem", NULL), 64 * 1024, p);
+    rv = md_store_load_data(store, MD_SG_CHALLENGES, host,
+                            apr_pstrcat(p, MD_FN_TLSALPN01_CERT_BASE, suffix, ".pem", NULL),
+                            pcert_pem, NULL, 64 * 1024, p);
     if (rv == APR_SUCCESS)
-        rv = md_util_file_read(pkey_pem, &len, apr_pstrcat(p, dir, "/", MD_FN_TLSALPN01_KEY_BASE,
-                                                           suffix, ".pem", NULL), 64 * 1024, p);
+        rv = md_store_load_data(store, MD_SG_CHALLENGES, host,
+                                apr_pstrcat(p, MD_FN_TLSALPN01_KEY_BASE, suffix, ".pem", NULL),
+                                pkey_pem, NULL, 64 * 1024, p);
     return rv;
 }
 
@@ -328,14 +330,14 @@ static void teardown_challenge(const authz_t *az, const md_t *md, const md_acme_
     const char *err = NULL;
     if (!az->set_up) return;
     if (!strcmp(az->type, "http-01")) {
-        apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_HTTP01, p), p);
+        md_store_remove(env->store, MD_SG_CHALLENGES, az->domain, MD_FN_HTTP01, p);
     }
     else if (!strcmp(az->type, "tls-alpn-01")) {
         const md_pkey_spec_t *spec = md_pkey_spec_get(md, 0);
-        apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain,
-                                      md_store_fname(p, MD_FN_TLSALPN01_CERT_BASE, spec), p), p);
-        apr_file_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain,
-                                      md_store_fname(p, MD_FN_TLSALPN01_KEY_BASE, spec), p), p);
+        md_store_remove(env->store, MD_SG_CHALLENGES, az->domain,
+                        md_store_fname(p, MD_FN_TLSALPN01_CERT_BASE, spec), p);
+        md_store_remove(env->store, MD_SG_CHALLENGES, az->domain,
+                        md_store_fname(p, MD_FN_TLSALPN01_KEY_BASE, spec), p);
     }
     else if (env->run_dns01) {
         /* version 2 names the record to remove: a wildcard and its base name share one */
@@ -344,7 +346,7 @@ static void teardown_challenge(const authz_t *az, const md_t *md, const md_acme_
     }
     /* challenges/<domain>/ itself goes too, as with the reference (fails harmlessly while
      * another answer is still in it) */
-    apr_dir_remove(md_store_path(env->store, MD_SG_CHALLENGES, az->domain, NULL, p), p);
+    md_store_remove(env->store, MD_SG_CHALLENGES, az->domain, NULL, p);
 }
 
 /* The challenge types an authorization offers, for messages. */
@@ -663,6 +665,6 @@ apr_status_t md_acme_order_cert(apr_array_header_t **pchain, md_acme_t *acme, co
     }
     if ((rv = check_chain(acme, *pchain, md, pkey, p)) != APR_SUCCESS) return rv;
     /* the order is done: like the reference, no order.json stays behind */
-    apr_file_remove(md_store_path(env->store, MD_SG_STAGING, md->name, "order.json", p), p);
+    md_store_remove(env->store, MD_SG_STAGING, md->name, "order.json", p);
     return APR_SUCCESS;
 }

@@ -3,8 +3,6 @@
 
 #include <apr_hash.h>
 #include <apr_strings.h>
-#include <apr_file_info.h>
-#include <apr_uri.h>
 
 #include "md_crypt.h"
 #include "md_util.h"
@@ -12,25 +10,11 @@
 #include "md_job.h"
 #include "md_activate.h"
 
-/* Remove group/name. The parent (root) does this also in staging/, which the child's user
- * can change under our feet: nothing below the store root is followed out of it. */
-static apr_status_t remove_dir(md_store_t *store, md_store_group_t group, const char *name,
-                               apr_pool_t *p)
+/* Does a challenge directory name belong to one of the MDs (md_t*)? (a wildcard's answers
+ * are kept under its base name) */
+static int challenge_owned(void *baton, const char *name, apr_pool_t *p)
 {
-    return md_util_remove_tree(store->base, apr_pstrcat(p, md_store_group_name(group), "/",
-                                                        name, NULL), p);
-}
-
-static int path_exists(const char *path, apr_pool_t *p)
-{
-    apr_finfo_t fi;
-    return apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
-}
-
-/* Does a challenge directory name belong to one of the MDs? (a wildcard's answers are
- * kept under its base name) */
-static int challenge_owned(const apr_array_header_t *mds, const char *name, apr_pool_t *p)
-{
+    const apr_array_header_t *mds = baton;
     const char *wild = apr_pstrcat(p, "*.", name, NULL);
     int i;
     for (i = 0; i < mds->nelts; ++i) {
@@ -42,44 +26,35 @@ static int challenge_owned(const apr_array_header_t *mds, const char *name, apr_
 
 int md_activate_purge_challenges(md_store_t *store, const apr_array_header_t *mds, apr_pool_t *p)
 {
-    const char *base = md_store_path(store, MD_SG_CHALLENGES, NULL, NULL, p);
-    apr_dir_t *d;
-    apr_finfo_t fi;
-    int n = 0;
+    return md_store_purge_group(store, MD_SG_CHALLENGES, challenge_owned, (void *)mds, p);
+}
 
-    if (apr_dir_open(&d, base, p) != APR_SUCCESS) return 0;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
-        if (challenge_owned(mds, fi.name, p)) continue;
-        if (fi.filetype == APR_DIR) remove_dir(store, MD_SG_CHALLENGES, fi.name, p);
-        else apr_file_remove(apr_pstrcat(p, base, "/", fi.name, NULL), p);
-        ++n;
-    }
-    apr_dir_close(d);
-    return n;
+typedef struct {
+    apr_array_header_t *names;
+    apr_hash_t *configured;
+} unassigned_t;
+
+static int add_unassigned(void *baton, const char *name, apr_pool_t *p)
+{
+    unassigned_t *u = baton;
+    (void)p;
+    if (!apr_hash_get(u->configured, name, APR_HASH_KEY_STRING))
+        APR_ARRAY_PUSH(u->names, const char *) = name;
+    return 1;
 }
 
 apr_array_header_t *md_activate_unassigned(md_store_t *store, const apr_array_header_t *mds,
                                            apr_pool_t *p)
 {
-    apr_array_header_t *names = apr_array_make(p, 2, sizeof(const char *));
-    apr_hash_t *configured = apr_hash_make(p);
-    apr_dir_t *d;
-    apr_finfo_t fi;
+    unassigned_t u;
     int i;
 
+    u.names = apr_array_make(p, 2, sizeof(const char *));
+    u.configured = apr_hash_make(p);
     for (i = 0; i < mds->nelts; ++i)
-        apr_hash_set(configured, APR_ARRAY_IDX(mds, i, const md_t *)->name, APR_HASH_KEY_STRING, "");
-    if (apr_dir_open(&d, md_store_path(store, MD_SG_DOMAINS, NULL, NULL, p), p) != APR_SUCCESS)
-        return names;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        if (fi.filetype != APR_DIR || fi.name[0] == '.' || !md_store_name_is_safe(fi.name)
-            || apr_hash_get(configured, fi.name, APR_HASH_KEY_STRING))
-            continue;
-        APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, fi.name);
-    }
-    apr_dir_close(d);
-    return names;
+        apr_hash_set(u.configured, APR_ARRAY_IDX(mds, i, const md_t *)->name, APR_HASH_KEY_STRING, "");
+    md_store_iter_names(add_unassigned, &u, store, MD_SG_DOMAINS, p);
+    return u.names;
 }
 
 const char *md_activate_takeover(md_store_t *store, apr_array_header_t *unassigned, const md_t *md,
@@ -91,8 +66,7 @@ const char *md_activate_takeover(md_store_t *store, apr_array_header_t *unassign
 
     /* a directory with only fallback files (made by the first configuration pass) does not
      * count: it gives way */
-    if (!unassigned->nelts
-        || path_exists(md_store_path(store, MD_SG_DOMAINS, md->name, MD_FN_MD, p), p))
+    if (!unassigned->nelts || md_store_exists(store, MD_SG_DOMAINS, md->name, MD_FN_MD, p))
         return NULL;
     for (i = 0; i < unassigned->nelts && !taken; ++i) {
         const char *name = APR_ARRAY_IDX(unassigned, i, const char *);
@@ -105,10 +79,8 @@ const char *md_activate_takeover(md_store_t *store, apr_array_header_t *unassign
             }
         }
     }
-    if (!taken) return NULL;
-    remove_dir(store, MD_SG_DOMAINS, md->name, p);
-    if (apr_file_rename(md_store_path(store, MD_SG_DOMAINS, taken, NULL, p),
-                        md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p), p) != APR_SUCCESS)
+    if (!taken || md_store_move(store, MD_SG_DOMAINS, taken, MD_SG_DOMAINS, md->name, 0, NULL, p)
+                  != APR_SUCCESS)
         return NULL;
     return taken;
 }
@@ -129,12 +101,11 @@ int md_activate_rename_legacy(md_store_t *store, const md_t *md, apr_pool_t *p)
             continue;
         for (g = 0; g < 2; ++g) {
             for (b = 0; b < 2; ++b) {
-                const char *now = md_store_path(store, groups[g], md->name,
-                                                md_store_fname(p, bases[b], spec), p);
-                const char *old = md_store_path(store, groups[g], md->name,
-                                                md_store_fname(p, bases[b], &legacy), p);
-                if (!path_exists(now, p) && path_exists(old, p)
-                    && apr_file_rename(old, now, p) == APR_SUCCESS)
+                const char *now = md_store_fname(p, bases[b], spec);
+                const char *old = md_store_fname(p, bases[b], &legacy);
+                if (!md_store_exists(store, groups[g], md->name, now, p)
+                    && md_store_exists(store, groups[g], md->name, old, p)
+                    && md_store_rename(store, groups[g], md->name, old, now, p) == APR_SUCCESS)
                     ++n;
             }
         }
@@ -142,50 +113,41 @@ int md_activate_rename_legacy(md_store_t *store, const md_t *md, apr_pool_t *p)
     return n;
 }
 
+typedef struct {
+    md_store_t *store;
+    const char *url;
+    const char *id;              /* found: accounts/<id> has the url */
+} acct_find_t;
+
+static int find_account(void *baton, const char *name, apr_pool_t *p)
+{
+    acct_find_t *f = baton;
+    md_acme_acct_t *a;
+    if (md_acme_acct_load(&a, f->store, MD_SG_ACCOUNTS, name, p) == APR_SUCCESS
+        && !strcmp(a->url, f->url))
+        f->id = name;
+    return !f->id;
+}
+
 /* accounts/ACME-<host>-NNNN for the staged account: an existing one with the same URL,
  * or a new directory. */
 static apr_status_t install_account(const char **pid, md_store_t *store, const md_acme_acct_t *acct,
                                     apr_pool_t *p)
 {
-    apr_dir_t *d;
-    apr_finfo_t fi;
-    apr_uri_t uri;
-    const char *host;
-    md_acme_acct_t *a;
+    acct_find_t f = { store, acct->url, NULL };
     md_acme_acct_t copy;
-    int i;
+    apr_status_t rv;
 
-    if (apr_dir_open(&d, md_store_path(store, MD_SG_ACCOUNTS, NULL, NULL, p), p) == APR_SUCCESS) {
-        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-            if (fi.filetype != APR_DIR || fi.name[0] == '.') continue;
-            if (md_acme_acct_load(&a, store, MD_SG_ACCOUNTS, fi.name, p) == APR_SUCCESS
-                && !strcmp(a->url, acct->url)) {
-                *pid = apr_pstrdup(p, fi.name);
-                apr_dir_close(d);
-                return APR_SUCCESS;
-            }
-        }
-        apr_dir_close(d);
+    md_store_iter_names(find_account, &f, store, MD_SG_ACCOUNTS, p);
+    if (f.id) {
+        *pid = f.id;
+        return APR_SUCCESS;
     }
-    host = apr_uri_parse(p, acct->ca_url, &uri) == APR_SUCCESS && uri.hostname ? uri.hostname : "unknown";
-    for (i = 0; i < 10000; ++i) {
-        const char *id = apr_psprintf(p, "ACME-%s-%04d", host, i);
-        if (!md_store_name_is_safe(id)) return APR_EINVAL;
-        if (path_exists(md_store_path(store, MD_SG_ACCOUNTS, id, NULL, p), p)) continue;
-        copy = *acct;
-        copy.id = id;
-        *pid = id;
-        return md_acme_acct_save(&copy, store, MD_SG_ACCOUNTS, id, p);
-    }
-    return APR_EEXIST;
-}
-
-static apr_status_t copy_file(const char *from, const char *to, apr_pool_t *p)
-{
-    char *data;
-    apr_size_t len;
-    apr_status_t rv = md_util_file_read(&data, &len, from, MD_JSON_MAX, p);
-    if (rv == APR_SUCCESS) rv = md_util_file_write_atomic(to, data, len, 0x0600, p);
+    if ((rv = md_store_account_id_alloc(pid, store, acct->ca_url, p)) != APR_SUCCESS) return rv;
+    copy = *acct;
+    copy.id = *pid;
+    if ((rv = md_acme_acct_save(&copy, store, MD_SG_ACCOUNTS, *pid, p)) != APR_SUCCESS)
+        md_store_purge(store, MD_SG_ACCOUNTS, *pid, p);
     return rv;
 }
 
@@ -216,15 +178,12 @@ apr_status_t md_activate_staged(md_store_t *store, md_t *md, apr_interval_time_t
     EVP_PKEY **keys = apr_pcalloc(p, sizeof(*keys) * (apr_size_t)n);
     apr_array_header_t **chains = apr_pcalloc(p, sizeof(*chains) * (apr_size_t)n);
     apr_time_t latest_nb = 0;
-    const char *dom = md_store_path(store, MD_SG_DOMAINS, md->name, NULL, p);
     const char *newname = apr_pstrcat(p, md->name, ".activating", NULL);
-    const char *newdir = md_store_path(store, MD_SG_DOMAINS, newname, NULL, p);
     const char *archived = NULL;
+    apr_array_header_t *files;
     md_acme_acct_t *acct;
     md_t *copy, *staged;
     const char *err = NULL;
-    apr_dir_t *d;
-    apr_finfo_t fi;
     apr_status_t rv;
     json_t *j;
 
@@ -262,7 +221,7 @@ apr_status_t md_activate_staged(md_store_t *store, md_t *md, apr_interval_time_t
         if (md_cert_not_before(leaf) > latest_nb) latest_nb = md_cert_not_before(leaf);
     }
     if (staged_is_active(store, md, chains, p)) {
-        remove_dir(store, MD_SG_STAGING, md->name, p);
+        md_store_purge(store, MD_SG_STAGING, md->name, p);
         *pmsg = "the staged certificate is already active (another server sharing the store "
                 "activated it)";
         return APR_SUCCESS;
@@ -274,21 +233,16 @@ apr_status_t md_activate_staged(md_store_t *store, md_t *md, apr_interval_time_t
     }
 
     /* build the complete new domains/<md> beside the old one */
-    remove_dir(store, MD_SG_DOMAINS, newname, p);
-    if ((rv = md_util_mkdirs(newdir, 0x0700, p)) != APR_SUCCESS) goto failed;
-    if (apr_dir_open(&d, dom, p) == APR_SUCCESS) {
-        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-            if (fi.filetype != APR_REG) continue;
-            if (!strncmp(fi.name, "privkey", 7) || !strncmp(fi.name, "pubcert", 7)) continue;
-            /* the fallback was only needed while there was no certificate */
-            if (!strncmp(fi.name, "fallback-", 9)) continue;
-            if ((rv = copy_file(apr_pstrcat(p, dom, "/", fi.name, NULL),
-                                apr_pstrcat(p, newdir, "/", fi.name, NULL), p)) != APR_SUCCESS) {
-                apr_dir_close(d);
-                goto failed;
-            }
-        }
-        apr_dir_close(d);
+    md_store_purge(store, MD_SG_DOMAINS, newname, p);
+    md_store_list_files(&files, store, MD_SG_DOMAINS, md->name, p);    /* none: a first set */
+    for (i = 0; i < files->nelts; ++i) {
+        const char *fname = APR_ARRAY_IDX(files, i, const char *);
+        if (!strncmp(fname, "privkey", 7) || !strncmp(fname, "pubcert", 7)) continue;
+        /* the fallback was only needed while there was no certificate */
+        if (!strncmp(fname, "fallback-", 9)) continue;
+        if ((rv = md_store_copy(store, MD_SG_DOMAINS, md->name, MD_SG_DOMAINS, newname, fname, p))
+            != APR_SUCCESS)
+            goto failed;
     }
     copy = md_clone(p, md);
     if (md_acme_acct_load(&acct, store, MD_SG_STAGING, md->name, p) == APR_SUCCESS) {
@@ -298,7 +252,7 @@ apr_status_t md_activate_staged(md_store_t *store, md_t *md, apr_interval_time_t
         md->ca_account = apr_pstrdup(store->p, id);
     }
     else if (staged->ca_account && md_store_name_is_safe(staged->ca_account)
-             && path_exists(md_store_path(store, MD_SG_ACCOUNTS, staged->ca_account, NULL, p), p)) {
+             && md_store_exists(store, MD_SG_ACCOUNTS, staged->ca_account, NULL, p)) {
         copy->ca_account = staged->ca_account;
         md->ca_account = apr_pstrdup(store->p, staged->ca_account);
     }
@@ -321,31 +275,22 @@ apr_status_t md_activate_staged(md_store_t *store, md_t *md, apr_interval_time_t
     json_decref(j);
     if (rv != APR_SUCCESS) goto failed;
 
-    /* swap: old set to archive/<md>.N, new set in place; undo on failure */
-    if (path_exists(dom, p)) {
-        md_util_mkdirs(md_store_path(store, MD_SG_ARCHIVE, NULL, NULL, p), 0x0700, p);
-        for (i = 1; i < 100000; ++i) {
-            archived = md_store_path(store, MD_SG_ARCHIVE, apr_psprintf(p, "%s.%d", md->name, i), NULL, p);
-            if (!path_exists(archived, p)) break;
-        }
-        if ((rv = apr_file_rename(dom, archived, p)) != APR_SUCCESS) goto failed;
-    }
-    if ((rv = apr_file_rename(newdir, dom, p)) != APR_SUCCESS) {
-        if (archived) apr_file_rename(archived, dom, p);
+    /* swap: old set to archive/<md>.N, new set in place; undone on failure */
+    if ((rv = md_store_move(store, MD_SG_DOMAINS, newname, MD_SG_DOMAINS, md->name, 1, &archived, p))
+        != APR_SUCCESS)
         goto failed;
-    }
-    remove_dir(store, MD_SG_STAGING, md->name, p);
+    md_store_purge(store, MD_SG_STAGING, md->name, p);
     *pmsg = apr_psprintf(p, "the staged certificate is activated%s%s", archived ? "; the previous "
                          "set is kept in " : "", archived ? archived : "");
     return APR_SUCCESS;
 
 failed:
-    remove_dir(store, MD_SG_DOMAINS, newname, p);
+    md_store_purge(store, MD_SG_DOMAINS, newname, p);
     *pmsg = apr_psprintf(p, "activating the staged certificate failed (%s); the previous "
                          "certificate stays in use", apr_strerror(rv, apr_palloc(p, 128), 128));
     return rv;
 
 discard:
-    remove_dir(store, MD_SG_STAGING, md->name, p);
+    md_store_purge(store, MD_SG_STAGING, md->name, p);
     return APR_EINVAL;
 }

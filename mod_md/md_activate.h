@@ -1,10 +1,10 @@
 /* md_activate.h: what the parent does with the store at start (and the hot activation
  * helper later): staged sets go live, renamed MDs take over, old names are brought in line.
  *
- * Owns: the all-or-nothing move staging/ -> domains/ with the previous set archived and
- * rolled back on failure, the account installed with it, the rename takeover, legacy file
- * names, stale challenges. Runs with the parent's privileges: never follows a path below the
- * store root out of it (trees are removed fd-relative).
+ * Owns: what goes live: a staged set checked and made into the new domains/<md> (moved into
+ * place all or nothing, the previous set archived, by md_store_move), the account installed
+ * with it, the rename takeover, legacy file names, stale challenges. Runs with the parent's
+ * privileges: never follows a path below the store root out of it (md_store_purge).
  * Never: orders certificates (md_drive does), takes locks (callers exclude each other).
  */
 #ifndef MD_ACTIVATE_H

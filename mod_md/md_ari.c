@@ -208,3 +208,114 @@ apr_status_t md_ari_save(const md_ari_t *ari, md_store_t *store, const char *nam
     json_decref(j);
     return rv;
 }
+
+/* ---- the check: ask the CA when the record allows ---- */
+
+static void ari_log(md_drive_env_t *env, int level, const char *msg)
+{
+    if (env->log) env->log(env->log_baton, level, msg);
+}
+
+/* Where the driver looks next after this record: its Retry-After, or the chosen moment
+ * when that comes first. */
+static apr_time_t ari_next(const md_ari_t *ari, apr_time_t now)
+{
+    apr_time_t next = ari->retry_after;
+    if (ari->supported && ari->renew_at > now && (!next || ari->renew_at < next)) next = ari->renew_at;
+    return next;
+}
+
+static const char *ari_due_msg(const md_ari_t *ari, apr_pool_t *p)
+{
+    return apr_psprintf(p, "the CA suggests renewal between %s and %s%s%s (MDRenewViaARI)",
+                        md_util_time_format(p, ari->start), md_util_time_format(p, ari->end),
+                        ari->explanation_url ? ", see " : "",
+                        ari->explanation_url ? ari->explanation_url : "");
+}
+
+apr_status_t md_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
+                          int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p)
+{
+    md_result_t *result = md_result_make(p);
+    md_http_opts_t http = env->http;
+    md_acme_t *acme = NULL;
+    md_ari_t *ari = NULL;
+    apr_time_t now = apr_time_now(), start, end, retry_after = 0;
+    apr_interval_time_t ci = env->check_interval, floor, normal;
+    const char *body, *expl, *error = NULL;
+    apr_size_t len;
+    apr_status_t rv;
+
+    *pdue = 0;
+    *pnext = 0;
+    *pmsg = NULL;
+    if (!certs || !certs->complete || !certs->ari_id || md->ari_renewals <= 0) return APR_SUCCESS;
+    /* an MDCheckInterval below the minimum or the default interval (tests) shortens them to
+     * it; a longer Retry-After of the CA is honoured all the same */
+    floor = ci > 0 && ci < MD_ARI_MIN_INTERVAL ? ci : MD_ARI_MIN_INTERVAL;
+    normal = ci > 0 && ci < MD_ARI_DEFAULT_INTERVAL ? ci : MD_ARI_DEFAULT_INTERVAL;
+    if (md_ari_load(&ari, env->store, md->name, p) != APR_SUCCESS || strcmp(ari->cert_id, certs->ari_id))
+        ari = md_ari_make(certs->ari_id, p);
+    else if (ari->retry_after && now < ari->retry_after) {
+        /* asked before: that answer stands until its Retry-After */
+        *pdue = md_ari_due(ari, now);
+        *pnext = ari_next(ari, now);
+        if (*pdue) *pmsg = ari_due_msg(ari, p);
+        return APR_SUCCESS;
+    }
+
+    if (md->proxy_url) http.proxy_url = md->proxy_url;
+    if (md->ca_certs) http.ca_file = md->ca_certs;
+    if ((rv = md_acme_create(&acme, md_drive_ca_url(md, 0, 0), &http, result, p)) != APR_SUCCESS
+        || (rv = md_acme_setup(acme)) != APR_SUCCESS) {
+        error = md_result_describe(result, p);
+        retry_after = result->retry_after;
+    }
+    else if (APR_STATUS_IS_ENOTIMPL(rv = md_acme_ari_get(acme, certs->ari_id, &body, &len,
+                                                         &retry_after, p))) {
+        /* a CA without ARI: MDRenewWindow decides, nothing to complain about */
+        ari = md_ari_make(certs->ari_id, p);
+        ari->checked = now;
+        ari->retry_after = md_ari_next_check(now, 0, 0, floor, normal);
+        md_ari_save(ari, env->store, md->name, p);
+        *pnext = ari->retry_after;
+        *pmsg = apr_psprintf(p, "the CA at %s offers no renewal information (ARI); MDRenewWindow "
+                             "decides", acme->url);
+        return APR_SUCCESS;
+    }
+    else if (rv != APR_SUCCESS) {
+        md_result_activity(result, NULL);          /* the detail names the URL already */
+        error = md_result_describe(result, p);
+    }
+    else if (md_ari_parse(&start, &end, &expl, body, len, p, &error) != APR_SUCCESS) {
+        error = apr_psprintf(p, "the CA's renewal information for certificate %s (from %s) is "
+                             "not usable: %s", certs->ari_id, acme->renewal_info, error);
+    }
+
+    if (error) {
+        if (acme && acme->renewal_info) ari->supported = 1;   /* the CA has ARI, but it failed */
+        md_ari_set_error(ari, error, now, p);
+        ari->retry_after = md_ari_next_check(now, retry_after, ari->errors, floor, normal);
+        md_ari_save(ari, env->store, md->name, p);
+        /* said once per streak of failures as a warning, repetitions only in the debug log */
+        if (ari->errors == 1)
+            ari_log(env, MD_LOG_WARN, apr_psprintf(p, "MDomain %s: %s; MDRenewWindow decides until the CA "
+                                         "answers properly (next question on %s)", md->name,
+                                         error, md_util_time_format(p, ari->retry_after)));
+        *pmsg = apr_psprintf(p, "renewal information: %s", error);
+    }
+    else {
+        int changed = md_ari_set_window(ari, start, end, expl, now, md_drive_random_unit(), p);
+        ari->retry_after = md_ari_next_check(now, retry_after, 0, floor, normal);
+        md_ari_save(ari, env->store, md->name, p);
+        if (changed && !md_ari_due(ari, now))
+            ari_log(env, MD_LOG_INFO, apr_psprintf(p, "MDomain %s: the CA suggests renewal between %s and "
+                                         "%s (MDRenewViaARI); planned for %s", md->name,
+                                         md_util_time_format(p, start), md_util_time_format(p, end),
+                                         md_util_time_format(p, ari->renew_at)));
+    }
+    *pdue = md_ari_due(ari, now);
+    *pnext = ari_next(ari, now);
+    if (*pdue) *pmsg = ari_due_msg(ari, p);
+    return APR_SUCCESS;
+}

@@ -7,7 +7,9 @@
  * the CA gives none, doubling after failures) and the per-MD record of all that,
  * tmp/ari/<md>.json, which the status pages show. The record is a cache of the CA's
  * answers: losing it only means asking again; one about another certificate is ignored.
- * Never: talks to the CA (md_acme does) or decides a renewal for other reasons
+ * And the check that puts it together for the driver (md_ari_check): asking the CA, through
+ * md_acme, only when the record allows it.
+ * Never: speaks ACME or HTTP itself (md_acme does) or decides a renewal for other reasons
  * (md_drive does); a failed or odd answer is never a renewal by itself.
  */
 #ifndef MD_ARI_H
@@ -17,6 +19,7 @@
 #include <apr_time.h>
 #include <jansson.h>
 
+#include "md_drive.h"
 #include "md_store.h"
 
 #define MD_ARI_DIR "ari"                 /* tmp/ari/<md>.json */
@@ -80,5 +83,15 @@ md_ari_t *md_ari_from_json(json_t *j, apr_pool_t *p);
 const char *md_ari_path(md_store_t *store, const char *name, apr_pool_t *p);
 apr_status_t md_ari_load(md_ari_t **pari, md_store_t *store, const char *name, apr_pool_t *p);
 apr_status_t md_ari_save(const md_ari_t *ari, md_store_t *store, const char *name, apr_pool_t *p);
+
+/* MDRenewViaARI: should the current certificate be renewed now according to the CA's
+ * renewal information (RFC 9773)? The CA is asked only when the record in
+ * tmp/ari/<md>.json allows it (its Retry-After has passed); every answer, good or bad,
+ * is recorded there (above). *pdue is set when the chosen moment inside the suggested
+ * window has come; *pnext is when to look again (0: the CA has no renewal information).
+ * Failures are no renewal errors: they are recorded, logged once as a warning, and
+ * MDRenewWindow keeps deciding. *pmsg says what happened (for the debug log). */
+apr_status_t md_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
+                          int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p);
 
 #endif

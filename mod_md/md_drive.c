@@ -9,7 +9,6 @@
 #include "md_crypt.h"
 #include "md_util.h"
 #include "md_acme_order.h"
-#include "md_ari.h"
 #include "md_drive.h"
 #include "md_event.h"
 #include "md_metrics.h"
@@ -165,22 +164,27 @@ static int acct_known(md_drive_accounts_t *accts, const char *url)
     return 0;
 }
 
+typedef struct {
+    md_drive_accounts_t *accts;
+    md_store_t *store;
+    md_store_group_t group;
+} acct_load_t;
+
+static int load_account(void *baton, const char *name, apr_pool_t *p)
+{
+    acct_load_t *l = baton;
+    md_acme_acct_t *a;
+    if (md_acme_acct_load(&a, l->store, l->group, name, p) == APR_SUCCESS
+        && !acct_known(l->accts, a->url) && (!a->status || !strcmp(a->status, "valid")))
+        APR_ARRAY_PUSH(l->accts->list, md_acme_acct_t *) = acct_copy(l->accts->p, a);
+    return 1;
+}
+
 void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,
                             apr_pool_t *p)
 {
-    apr_dir_t *dir;
-    apr_finfo_t fi;
-    const char *base = md_store_path(store, group, NULL, NULL, p);
-
-    if (apr_dir_open(&dir, base, p) != APR_SUCCESS) return;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
-        md_acme_acct_t *a;
-        if (fi.filetype != APR_DIR || fi.name[0] == '.') continue;
-        if (md_acme_acct_load(&a, store, group, fi.name, p) != APR_SUCCESS) continue;
-        if (!acct_known(accts, a->url) && (!a->status || !strcmp(a->status, "valid")))
-            APR_ARRAY_PUSH(accts->list, md_acme_acct_t *) = acct_copy(accts->p, a);
-    }
-    apr_dir_close(dir);
+    acct_load_t l = { accts, store, group };
+    md_store_iter_names(load_account, &l, store, group, p);
 }
 
 /* Find a valid account for md at this CA, or register one; it becomes acme->acct.
@@ -286,129 +290,22 @@ static void on_progress(void *baton, const char *activity)
 /* Remove what an earlier run may have left in staging/<md>, except job.json. */
 static void clear_staging(md_store_t *store, const char *name, apr_pool_t *p)
 {
-    const char *dir = md_store_path(store, MD_SG_STAGING, name, NULL, p);
-    apr_dir_t *d;
-    apr_finfo_t fi;
+    apr_array_header_t *files;
+    int i;
 
-    if (apr_dir_open(&d, dir, p) != APR_SUCCESS) return;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        if (fi.filetype == APR_REG && strcmp(fi.name, MD_FN_JOB))
-            apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
+    md_store_list_files(&files, store, MD_SG_STAGING, name, p);
+    for (i = 0; i < files->nelts; ++i) {
+        const char *fname = APR_ARRAY_IDX(files, i, const char *);
+        if (strcmp(fname, MD_FN_JOB)) md_store_remove(store, MD_SG_STAGING, name, fname, p);
     }
-    apr_dir_close(d);
 }
 
-/* A uniformly distributed number in [0, 1). */
-static double random_unit(void)
+double md_drive_random_unit(void)
 {
     unsigned char b[4];
     if (RAND_bytes(b, sizeof(b)) != 1) return (double)(apr_time_now() % 1000) / 1000.0;
     return (double)(((apr_uint32_t)b[0] << 24) | ((apr_uint32_t)b[1] << 16)
                     | ((apr_uint32_t)b[2] << 8) | b[3]) / 4294967296.0;
-}
-
-/* Where the driver looks next after this record: its Retry-After, or the chosen moment
- * when that comes first. */
-static apr_time_t ari_next(const md_ari_t *ari, apr_time_t now)
-{
-    apr_time_t next = ari->retry_after;
-    if (ari->supported && ari->renew_at > now && (!next || ari->renew_at < next)) next = ari->renew_at;
-    return next;
-}
-
-static const char *ari_due_msg(const md_ari_t *ari, apr_pool_t *p)
-{
-    return apr_psprintf(p, "the CA suggests renewal between %s and %s%s%s (MDRenewViaARI)",
-                        md_util_time_format(p, ari->start), md_util_time_format(p, ari->end),
-                        ari->explanation_url ? ", see " : "",
-                        ari->explanation_url ? ari->explanation_url : "");
-}
-
-apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
-                                int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p)
-{
-    md_result_t *result = md_result_make(p);
-    md_http_opts_t http = env->http;
-    md_acme_t *acme = NULL;
-    md_ari_t *ari = NULL;
-    apr_time_t now = apr_time_now(), start, end, retry_after = 0;
-    apr_interval_time_t ci = env->check_interval, floor, normal;
-    const char *body, *expl, *error = NULL;
-    apr_size_t len;
-    apr_status_t rv;
-
-    *pdue = 0;
-    *pnext = 0;
-    *pmsg = NULL;
-    if (!certs || !certs->complete || !certs->ari_id || md->ari_renewals <= 0) return APR_SUCCESS;
-    /* an MDCheckInterval below the minimum or the default interval (tests) shortens them to
-     * it; a longer Retry-After of the CA is honoured all the same */
-    floor = ci > 0 && ci < MD_ARI_MIN_INTERVAL ? ci : MD_ARI_MIN_INTERVAL;
-    normal = ci > 0 && ci < MD_ARI_DEFAULT_INTERVAL ? ci : MD_ARI_DEFAULT_INTERVAL;
-    if (md_ari_load(&ari, env->store, md->name, p) != APR_SUCCESS || strcmp(ari->cert_id, certs->ari_id))
-        ari = md_ari_make(certs->ari_id, p);
-    else if (ari->retry_after && now < ari->retry_after) {
-        /* asked before: that answer stands until its Retry-After */
-        *pdue = md_ari_due(ari, now);
-        *pnext = ari_next(ari, now);
-        if (*pdue) *pmsg = ari_due_msg(ari, p);
-        return APR_SUCCESS;
-    }
-
-    if (md->proxy_url) http.proxy_url = md->proxy_url;
-    if (md->ca_certs) http.ca_file = md->ca_certs;
-    if ((rv = md_acme_create(&acme, md_drive_ca_url(md, 0, 0), &http, result, p)) != APR_SUCCESS
-        || (rv = md_acme_setup(acme)) != APR_SUCCESS) {
-        error = md_result_describe(result, p);
-        retry_after = result->retry_after;
-    }
-    else if (APR_STATUS_IS_ENOTIMPL(rv = md_acme_ari_get(acme, certs->ari_id, &body, &len,
-                                                         &retry_after, p))) {
-        /* a CA without ARI: MDRenewWindow decides, nothing to complain about */
-        ari = md_ari_make(certs->ari_id, p);
-        ari->checked = now;
-        ari->retry_after = md_ari_next_check(now, 0, 0, floor, normal);
-        md_ari_save(ari, env->store, md->name, p);
-        *pnext = ari->retry_after;
-        *pmsg = apr_psprintf(p, "the CA at %s offers no renewal information (ARI); MDRenewWindow "
-                             "decides", acme->url);
-        return APR_SUCCESS;
-    }
-    else if (rv != APR_SUCCESS) {
-        md_result_activity(result, NULL);          /* the detail names the URL already */
-        error = md_result_describe(result, p);
-    }
-    else if (md_ari_parse(&start, &end, &expl, body, len, p, &error) != APR_SUCCESS) {
-        error = apr_psprintf(p, "the CA's renewal information for certificate %s (from %s) is "
-                             "not usable: %s", certs->ari_id, acme->renewal_info, error);
-    }
-
-    if (error) {
-        if (acme && acme->renewal_info) ari->supported = 1;   /* the CA has ARI, but it failed */
-        md_ari_set_error(ari, error, now, p);
-        ari->retry_after = md_ari_next_check(now, retry_after, ari->errors, floor, normal);
-        md_ari_save(ari, env->store, md->name, p);
-        /* said once per streak of failures as a warning, repetitions only in the debug log */
-        if (ari->errors == 1)
-            drive_log(env, MD_LOG_WARN, apr_psprintf(p, "MDomain %s: %s; MDRenewWindow decides until the CA "
-                                           "answers properly (next question on %s)", md->name,
-                                           error, md_util_time_format(p, ari->retry_after)));
-        *pmsg = apr_psprintf(p, "renewal information: %s", error);
-    }
-    else {
-        int changed = md_ari_set_window(ari, start, end, expl, now, random_unit(), p);
-        ari->retry_after = md_ari_next_check(now, retry_after, 0, floor, normal);
-        md_ari_save(ari, env->store, md->name, p);
-        if (changed && !md_ari_due(ari, now))
-            drive_log(env, MD_LOG_INFO, apr_psprintf(p, "MDomain %s: the CA suggests renewal between %s and "
-                                           "%s (MDRenewViaARI); planned for %s", md->name,
-                                           md_util_time_format(p, start), md_util_time_format(p, end),
-                                           md_util_time_format(p, ari->renew_at)));
-    }
-    *pdue = md_ari_due(ari, now);
-    *pnext = ari_next(ari, now);
-    if (*pdue) *pmsg = ari_due_msg(ari, p);
-    return APR_SUCCESS;
 }
 
 /* Stage one certificate of the new set: its key and chain in staging/<md>/ under the
@@ -579,7 +476,7 @@ apr_status_t md_drive_renotify(md_drive_env_t *env, const md_t *md, md_job_t *jo
          * announcement is tried again later */
         job->errors++;
         job->next_run = apr_time_now() + md_drive_retry_delay(env->retry_delay, job->errors,
-                                                              random_unit());
+                                                              md_drive_random_unit());
     }
     else {
         job->errors = 0;
@@ -693,7 +590,8 @@ fail:
      * again soon cannot help, as with the reference the next try is about a day later (a
      * restart after fixing the configuration tries at once) */
     if (md_drive_problem_is_input(result->problem))
-        job->next_run = apr_time_now() + md_drive_retry_delay(MD_DRIVE_RETRY_CAP, 1, random_unit());
+        job->next_run = apr_time_now() + md_drive_retry_delay(MD_DRIVE_RETRY_CAP, 1,
+                                                              md_drive_random_unit());
     md_result_assign(job->last, result);
     md_job_log_append(job, "error", result->status, md_result_describe(result, p));
     drive_log(env, MD_LOG_ERR, apr_psprintf(p, "MDomain %s: renewal failed (attempt %d, next on %s): %s",

@@ -5,7 +5,7 @@
  * failover (MDRetryFailover), one complete renewal run (ACME: account, one order per key
  * spec; tailscale: key and chain from the local daemon, md_tailscale), staged the same way
  * for both (staging/<md>/ written so that job.json marks it complete last), when the
- * MDMessageCmd / MDNotifyCmd events are sent (md_event runs them) and the ARI check.
+ * MDMessageCmd / MDNotifyCmd events are sent (md_event runs them).
  * Never: includes httpd headers; runs in a child (which cannot read accounts/ or domains/: it
  * gets what it needs in memory); what the parent does with staged sets is md_activate's.
  */
@@ -118,15 +118,8 @@ apr_status_t md_drive_renew(md_drive_env_t *env, const md_t *md, md_job_t *job,
  * the staged set stays valid. The job is saved. md_drive_renew calls it after staging. */
 apr_status_t md_drive_renotify(md_drive_env_t *env, const md_t *md, md_job_t *job, apr_pool_t *p);
 
-/* MDRenewViaARI: should the current certificate be renewed now according to the CA's
- * renewal information (RFC 9773)? The CA is asked only when the record in
- * tmp/ari/<md>.json allows it (its Retry-After has passed); every answer, good or bad,
- * is recorded there (md_ari.h). *pdue is set when the chosen moment inside the suggested
- * window has come; *pnext is when to look again (0: the CA has no renewal information).
- * Failures are no renewal errors: they are recorded, logged once as a warning, and
- * MDRenewWindow keeps deciding. *pmsg says what happened (for the debug log). */
-apr_status_t md_drive_ari_check(md_drive_env_t *env, const md_t *md, const md_drive_certs_t *certs,
-                                int *pdue, apr_time_t *pnext, const char **pmsg, apr_pool_t *p);
+/* A uniformly distributed number in [0, 1): the jitter of retries, the ARI moment. */
+double md_drive_random_unit(void);
 
 /* Load every account of accounts/ (parent) or of staging/ * / (child) into the list. */
 void md_drive_accounts_load(md_drive_accounts_t *accts, md_store_t *store, md_store_group_t group,

@@ -329,37 +329,44 @@ apr_status_t md_ocsp_store_load(md_ocsp_resp_t **presp, md_store_t *store, const
     return md_ocsp_resp_verify(presp, c, der, (apr_size_t)n, now, p, perr);
 }
 
+typedef struct {
+    md_store_t *store;
+    apr_interval_time_t keep;
+    apr_hash_t *keep_paths;
+    apr_time_t now;
+    int removed;
+} prune_t;
+
+static int prune_set(void *baton, const char *name, apr_pool_t *p)
+{
+    prune_t *pr = baton;
+    apr_array_header_t *files;
+    apr_finfo_t fi;
+    int i;
+
+    md_store_list_files(&files, pr->store, MD_SG_OCSP, name, p);
+    for (i = 0; i < files->nelts; ++i) {
+        const char *fname = APR_ARRAY_IDX(files, i, const char *), *path;
+        apr_size_t nlen = strlen(fname);
+        if (strncmp(fname, "ocsp-", 5) || nlen < 10 || strcmp(fname + nlen - 5, ".json")) continue;
+        path = md_store_path(pr->store, MD_SG_OCSP, name, fname, p);
+        if (pr->keep_paths && apr_hash_get(pr->keep_paths, path, APR_HASH_KEY_STRING)) continue;
+        if (apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS && pr->now - fi.mtime > pr->keep
+            && md_store_remove(pr->store, MD_SG_OCSP, name, fname, p) == APR_SUCCESS)
+            ++pr->removed;
+    }
+    return 1;
+}
+
 apr_status_t md_ocsp_store_prune(md_store_t *store, apr_interval_time_t keep,
                                  apr_hash_t *keep_paths, apr_time_t now, int *premoved,
                                  apr_pool_t *p)
 {
-    const char *base = md_store_path(store, MD_SG_OCSP, NULL, NULL, p);
-    apr_dir_t *d, *sub;
-    apr_finfo_t fi, ffi;
-    apr_status_t rv;
+    prune_t pr = { store, keep, keep_paths, now, 0 };
+    apr_status_t rv = md_store_iter_names(prune_set, &pr, store, MD_SG_OCSP, p);
 
-    *premoved = 0;
-    rv = apr_dir_open(&d, base, p);
-    if (APR_STATUS_IS_ENOENT(rv)) return APR_SUCCESS;
-    if (rv != APR_SUCCESS) return rv;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-        const char *dir;
-        if (fi.filetype != APR_DIR || !md_store_name_is_safe(fi.name) || fi.name[0] == '.') continue;
-        dir = apr_pstrcat(p, base, "/", fi.name, NULL);
-        if (apr_dir_open(&sub, dir, p) != APR_SUCCESS) continue;
-        while (apr_dir_read(&ffi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_MTIME, sub) == APR_SUCCESS) {
-            apr_size_t nlen = strlen(ffi.name);
-            const char *path;
-            if (ffi.filetype != APR_REG || strncmp(ffi.name, "ocsp-", 5) || nlen < 10
-                || strcmp(ffi.name + nlen - 5, ".json")) continue;
-            path = apr_pstrcat(p, dir, "/", ffi.name, NULL);
-            if (keep_paths && apr_hash_get(keep_paths, path, APR_HASH_KEY_STRING)) continue;
-            if (now - ffi.mtime > keep && apr_file_remove(path, p) == APR_SUCCESS) ++*premoved;
-        }
-        apr_dir_close(sub);
-    }
-    apr_dir_close(d);
-    return APR_SUCCESS;
+    *premoved = pr.removed;
+    return rv;
 }
 
 /* ---- fetching (over md_http: proxy, trust roots and size limit as for the CA) ---- */

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <apr_strings.h>
+#include <apr_uri.h>
 #include <openssl/rand.h>
 
 #include "md_crypt.h"
@@ -56,48 +57,6 @@ const char *md_store_path(md_store_t *store, md_store_group_t group, const char 
     return path;
 }
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
-apr_status_t md_json_read_file(json_t **pjson, const char *path, apr_pool_t *p, const char **perr)
-{
-    char *data;
-    apr_size_t len;
-    json_error_t err;
-    json_t *j;
-    apr_status_t rv = md_util_file_read(&data, &len, path, MD_JSON_MAX, p);
-
-    *pjson = NULL;
-    if (rv != APR_SUCCESS) {
-        if (perr) *perr = apr_psprintf(p, "cannot read %s: %s", path,
-                                       APR_STATUS_IS_EINVAL(rv) ? "file too large"
-                                       : apr_strerror(rv, apr_palloc(p, 128), 128));
-        return rv;
-    }
-    j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-    if (!j) {
-        if (perr) *perr = apr_psprintf(p, "%s is not valid JSON (line %d, column %d: %s)",
-                                       path, err.line, err.column, err.text);
-        return APR_EINVAL;
-    }
-    apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
-    *pjson = j;
-    return APR_SUCCESS;
-}
-
-apr_status_t md_json_write_file(json_t *json, const char *path, apr_fileperms_t perms, apr_pool_t *p)
-{
-    char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    apr_status_t rv;
-    if (!s) return APR_ENOMEM;
-    rv = md_util_file_write_atomic(path, s, strlen(s), perms, p);
-    free(s);
-    return rv;
-}
-
 static apr_status_t chown_path(md_store_t *store, const char *path)
 {
     if (store->owner_set && geteuid() == 0 && chown(path, store->uid, store->gid) != 0)
@@ -112,6 +71,201 @@ static apr_status_t ensure_dir(md_store_t *store, md_store_group_t group, const 
     apr_status_t rv = md_util_mkdirs(dir, groups[group].dir_perms, p);
     if (rv == APR_SUCCESS && groups[group].child_writable) rv = chown_path(store, dir);
     return rv;
+}
+
+/* ---- sets: walking, moving, removing ---- */
+
+/* Call cb for every entry of dir but . and ..: with its name and type (symbolic links are
+ * APR_LNK, never followed). Stops when cb returns 0. */
+typedef int entry_cb(void *baton, const char *name, apr_filetype_e type, apr_pool_t *p);
+
+static apr_status_t iter_entries(const char *dir, entry_cb *cb, void *baton, apr_pool_t *p)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv = apr_dir_open(&d, dir, p);
+
+    if (rv != APR_SUCCESS) return rv;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) continue;
+        if (!cb(baton, apr_pstrdup(p, fi.name), fi.filetype, p)) break;
+    }
+    apr_dir_close(d);
+    return APR_SUCCESS;
+}
+
+typedef struct {
+    md_store_name_cb *cb;
+    void *baton;
+} names_t;
+
+static int on_set(void *baton, const char *name, apr_filetype_e type, apr_pool_t *p)
+{
+    names_t *n = baton;
+    if (type != APR_DIR || name[0] == '.' || !md_store_name_is_safe(name)) return 1;
+    return n->cb(n->baton, name, p);
+}
+
+apr_status_t md_store_iter_names(md_store_name_cb *cb, void *baton, md_store_t *store,
+                                 md_store_group_t group, apr_pool_t *p)
+{
+    names_t n = { cb, baton };
+    apr_status_t rv = iter_entries(md_store_path(store, group, NULL, NULL, p), on_set, &n, p);
+    return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+}
+
+static int on_file(void *baton, const char *name, apr_filetype_e type, apr_pool_t *p)
+{
+    (void)p;
+    if (type == APR_REG) APR_ARRAY_PUSH((apr_array_header_t *)baton, const char *) = name;
+    return 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+apr_status_t md_store_list_files(apr_array_header_t **pfiles, md_store_t *store,
+                                 md_store_group_t group, const char *name, apr_pool_t *p)
+{
+    apr_array_header_t *files = apr_array_make(p, 8, sizeof(const char *));
+    apr_status_t rv = iter_entries(md_store_path(store, group, name, NULL, p), on_file, files, p);
+
+    qsort(files->elts, (size_t)files->nelts, sizeof(const char *), cmp_names);
+    *pfiles = files;
+    return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+}
+
+int md_store_exists(md_store_t *store, md_store_group_t group, const char *name,
+                    const char *fname, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+    return apr_stat(&fi, md_store_path(store, group, name, fname, p), APR_FINFO_TYPE | APR_FINFO_LINK,
+                    p) == APR_SUCCESS;
+}
+
+apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
+                             const char *fname, apr_pool_t *p)
+{
+    const char *path = md_store_path(store, group, name, fname, p);
+    return fname ? apr_file_remove(path, p) : apr_dir_remove(path, p);
+}
+
+/* group/name removed fd-relative from the store root (md_util_remove_tree). */
+static apr_status_t purge(md_store_t *store, md_store_group_t group, const char *name, apr_pool_t *p)
+{
+    return md_util_remove_tree(store->base, group == MD_SG_NONE ? name
+                               : apr_pstrcat(p, groups[group].dir, "/", name, NULL), p);
+}
+
+apr_status_t md_store_purge(md_store_t *store, md_store_group_t group, const char *name,
+                            apr_pool_t *p)
+{
+    return md_store_name_is_safe(name) ? purge(store, group, name, p) : APR_EINVAL;
+}
+
+typedef struct {
+    md_store_t *store;
+    md_store_group_t group;
+    md_store_name_cb *keep;
+    void *baton;
+    int removed;
+} purge_t;
+
+static int on_purge(void *baton, const char *name, apr_filetype_e type, apr_pool_t *p)
+{
+    purge_t *pg = baton;
+    (void)type;
+    if (!pg->keep(pg->baton, name, p)) {
+        purge(pg->store, pg->group, name, p);
+        ++pg->removed;
+    }
+    return 1;
+}
+
+int md_store_purge_group(md_store_t *store, md_store_group_t group, md_store_name_cb *keep,
+                         void *baton, apr_pool_t *p)
+{
+    purge_t pg = { store, group, keep, baton, 0 };
+    iter_entries(md_store_path(store, group, NULL, NULL, p), on_purge, &pg, p);
+    return pg.removed;
+}
+
+apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *name,
+                             const char *from, const char *to, apr_pool_t *p)
+{
+    return apr_file_rename(md_store_path(store, group, name, from, p),
+                           md_store_path(store, group, name, to, p), p);
+}
+
+apr_status_t md_store_load_data(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, char **pdata, apr_size_t *plen,
+                                apr_size_t max_len, apr_pool_t *p)
+{
+    return md_util_file_read(pdata, plen, md_store_path(store, group, name, fname, p), max_len, p);
+}
+
+/* The archive can take this many sets of one name. */
+#define ARCHIVE_MAX 100000
+
+apr_status_t md_store_move(md_store_t *store, md_store_group_t from_group, const char *from_name,
+                           md_store_group_t to_group, const char *to_name, int archive,
+                           const char **parchived, apr_pool_t *p)
+{
+    const char *from = md_store_path(store, from_group, from_name, NULL, p);
+    const char *to = md_store_path(store, to_group, to_name, NULL, p);
+    const char *archived = NULL;
+    apr_status_t rv;
+    int n;
+
+    if (parchived) *parchived = NULL;
+    if (!md_store_name_is_safe(from_name) || !md_store_name_is_safe(to_name)) return APR_EINVAL;
+    if (md_store_exists(store, to_group, to_name, NULL, p)) {
+        if (!archive) rv = purge(store, to_group, to_name, p);
+        else if ((rv = ensure_dir(store, MD_SG_ARCHIVE, NULL, p)) == APR_SUCCESS) {
+            for (n = 1; n < ARCHIVE_MAX && !archived; ++n) {
+                const char *aname = apr_psprintf(p, "%s.%d", to_name, n);
+                if (!md_store_exists(store, MD_SG_ARCHIVE, aname, NULL, p))
+                    archived = md_store_path(store, MD_SG_ARCHIVE, aname, NULL, p);
+            }
+            rv = archived ? apr_file_rename(to, archived, p) : APR_EEXIST;
+        }
+        if (rv != APR_SUCCESS) return rv;
+    }
+    if ((rv = apr_file_rename(from, to, p)) != APR_SUCCESS) {
+        /* all or nothing: the previous set goes back in place */
+        if (archived) apr_file_rename(archived, to, p);
+        return rv;
+    }
+    if (parchived) *parchived = archived;
+    return APR_SUCCESS;
+}
+
+/* Account ids as the reference makes them: ACME-<host>-NNNN. */
+#define ACCOUNT_IDS_MAX 10000
+
+apr_status_t md_store_account_id_alloc(const char **pid, md_store_t *store, const char *ca_url,
+                                       apr_pool_t *p)
+{
+    apr_uri_t uri;
+    const char *host = ca_url && apr_uri_parse(p, ca_url, &uri) == APR_SUCCESS && uri.hostname
+                       ? uri.hostname : "unknown";
+    apr_status_t rv = ensure_dir(store, MD_SG_ACCOUNTS, NULL, p);
+    int i;
+
+    for (i = 0; i < ACCOUNT_IDS_MAX && rv == APR_SUCCESS; ++i) {
+        const char *id = apr_psprintf(p, "ACME-%s-%04d", host, i);
+        if (!md_store_name_is_safe(id)) return APR_EINVAL;
+        rv = apr_dir_make(md_store_path(store, MD_SG_ACCOUNTS, id, NULL, p),
+                          groups[MD_SG_ACCOUNTS].dir_perms, p);
+        if (rv == APR_SUCCESS) {
+            *pid = id;
+            return APR_SUCCESS;
+        }
+        if (APR_STATUS_IS_EEXIST(rv)) rv = APR_SUCCESS;
+    }
+    return rv == APR_SUCCESS ? APR_EEXIST : rv;
 }
 
 static apr_status_t read_store_file(md_store_t *store, apr_pool_t *p, const char **perr)
@@ -216,15 +370,15 @@ apr_status_t md_store_load_json(md_store_t *store, md_store_group_t group, const
 }
 
 static apr_status_t save_file(md_store_t *store, md_store_group_t group, const char *name,
-                              const char *fname, const char *data, apr_fileperms_t perms,
-                              apr_pool_t *p)
+                              const char *fname, const char *data, apr_size_t len,
+                              apr_fileperms_t perms, apr_pool_t *p)
 {
     const char *path = md_store_path(store, group, name, fname, p);
     apr_status_t rv = ensure_dir(store, group, name, p);
     /* private keys (privkey.pem, acme-tls-alpn-01-privkey.pem...) are their owner's alone */
     if (fname && strstr(fname, "privkey")) perms = MD_STORE_SECRET_PERMS;
     if (rv == APR_SUCCESS)
-        rv = md_util_file_write_atomic(path, data, strlen(data), perms, p);
+        rv = md_util_file_write_atomic(path, data, len, perms, p);
     if (rv == APR_SUCCESS && groups[group].child_writable) rv = chown_path(store, path);
     return rv;
 }
@@ -232,13 +386,25 @@ static apr_status_t save_file(md_store_t *store, md_store_group_t group, const c
 apr_status_t md_store_save_data(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *fname, const char *data, apr_pool_t *p)
 {
-    return save_file(store, group, name, fname, data, groups[group].file_perms, p);
+    return save_file(store, group, name, fname, data, strlen(data), groups[group].file_perms, p);
 }
 
 apr_status_t md_store_save_secret(md_store_t *store, md_store_group_t group, const char *name,
                                   const char *fname, const char *data, apr_pool_t *p)
 {
-    return save_file(store, group, name, fname, data, MD_STORE_SECRET_PERMS, p);
+    return save_file(store, group, name, fname, data, strlen(data), MD_STORE_SECRET_PERMS, p);
+}
+
+apr_status_t md_store_copy(md_store_t *store, md_store_group_t from_group, const char *from_name,
+                           md_store_group_t to_group, const char *to_name, const char *fname,
+                           apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = md_store_load_data(store, from_group, from_name, fname, &data, &len,
+                                         MD_JSON_MAX, p);
+    if (rv != APR_SUCCESS) return rv;
+    return save_file(store, to_group, to_name, fname, data, len, groups[to_group].file_perms, p);
 }
 
 apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,

@@ -2,8 +2,13 @@
  *
  * Owns: the directory layout (groups accounts/, domains/, staging/, archive/, tmp/,
  * challenges/, ocsp/), md_store.json with the store key, permissions and owners of what
- * it creates, and atomic writes of every file.
- * Never: decides what to store (md_reg and the driver do) or includes httpd headers.
+ * it creates, atomic writes of every file, and every walk, move and removal of a set
+ * (group/name): iterating a group, the all-or-nothing move with the previous set archived,
+ * purging without following a symbolic link out of the store, allocating account ids.
+ * Other units name sets and files; md_store_path is for handing one file to a library
+ * (OpenSSL, md_lock) or naming it in a message.
+ * Never: decides what to store (md_drive, md_activate, md_acme, md_acme_order, md_ari,
+ * md_job, md_ocsp and the glue do) or includes httpd headers.
  */
 #ifndef MD_STORE_H
 #define MD_STORE_H
@@ -11,10 +16,12 @@
 #include <apr_pools.h>
 #include <apr_file_info.h>
 #include <apr_hash.h>
+#include <apr_tables.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "md.h"
+#include "md_json.h"
 
 typedef enum {
     MD_SG_NONE = 0,
@@ -35,7 +42,6 @@ typedef enum {
 #define MD_FN_ACTIVATION_LOCK "activation.lock"   /* lease lock (md_lock) of activations */
 #define MD_STORE_VERSION 3.0
 #define MD_STORE_KEY_LEN 48
-#define MD_JSON_MAX (16 * 1024 * 1024)
 
 typedef struct md_store_t md_store_t;
 
@@ -72,10 +78,64 @@ const char *md_store_path(md_store_t *store, md_store_group_t group, const char 
 /* Is name usable as a single path component (no '/', no "..", no control chars)? */
 int md_store_name_is_safe(const char *name);
 
-/* Read a JSON file; APR_ENOENT when missing; APR_EINVAL with *perr when corrupt. */
-apr_status_t md_json_read_file(json_t **pjson, const char *path, apr_pool_t *p, const char **perr);
-/* Write a JSON document atomically with the given permissions. */
-apr_status_t md_json_write_file(json_t *json, const char *path, apr_fileperms_t perms, apr_pool_t *p);
+/* ---- sets: walking, moving, removing ---- */
+
+/* Called by md_store_iter_names and md_store_purge_group with a name of the group.
+ * md_store_iter_names goes on while it returns non-zero; md_store_purge_group keeps the
+ * entry when it does. */
+typedef int md_store_name_cb(void *baton, const char *name, apr_pool_t *p);
+/* Call cb for each set of group (the subdirectories: domains/<md>, accounts/<id>...), in
+ * no particular order. Skipped: what is not a directory (a symbolic link to one included),
+ * names starting with '.', names that are not md_store_name_is_safe. A missing group
+ * directory has no sets (APR_SUCCESS); other errors opening it are returned. */
+apr_status_t md_store_iter_names(md_store_name_cb *cb, void *baton, md_store_t *store,
+                                 md_store_group_t group, apr_pool_t *p);
+/* The names of the regular files in group/name (name NULL: in the group directory itself),
+ * sorted; *pfiles is empty when there is no such directory. */
+apr_status_t md_store_list_files(apr_array_header_t **pfiles, md_store_t *store,
+                                 md_store_group_t group, const char *name, apr_pool_t *p);
+/* Is there a group/name/fname (name and fname may be NULL), of whatever type? */
+int md_store_exists(md_store_t *store, md_store_group_t group, const char *name,
+                    const char *fname, apr_pool_t *p);
+/* Remove the file group/name/fname; with fname NULL the directory group/name only when it
+ * is empty (APR_ENOTEMPTY, or APR_EEXIST, else). */
+apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
+                             const char *fname, apr_pool_t *p);
+/* Remove group/name and everything below it (a file or link of that name too). Safe where
+ * the child's user can write (staging/, challenges/): no symbolic link below the store
+ * root is ever followed, a directory swapped for a link loses the link and nothing else.
+ * APR_SUCCESS also when there is no such set; APR_EINVAL for an unsafe name. */
+apr_status_t md_store_purge(md_store_t *store, md_store_group_t group, const char *name,
+                            apr_pool_t *p);
+/* md_store_purge every entry of group (directories, files, links, whatever their name)
+ * that keep does not claim. Returns how many were removed. */
+int md_store_purge_group(md_store_t *store, md_store_group_t group, md_store_name_cb *keep,
+                         void *baton, apr_pool_t *p);
+/* Rename the file group/name/from to group/name/to (replacing to). */
+apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *name,
+                             const char *from, const char *to, apr_pool_t *p);
+/* Copy the file from_group/from_name/fname to to_group/to_name/fname, atomically, with the
+ * permissions of to_group (0600 for private keys); at most MD_JSON_MAX bytes. */
+apr_status_t md_store_copy(md_store_t *store, md_store_group_t from_group, const char *from_name,
+                           md_store_group_t to_group, const char *to_name, const char *fname,
+                           apr_pool_t *p);
+/* Read the file group/name/fname whole (at most max_len bytes, else APR_EINVAL), as a
+ * NUL-terminated string; plen may be NULL. */
+apr_status_t md_store_load_data(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *fname, char **pdata, apr_size_t *plen,
+                                apr_size_t max_len, apr_pool_t *p);
+/* Move the complete set from_group/from_name to to_group/to_name, all or nothing. A set
+ * already at to_group/to_name is moved first to archive/<to_name>.<n> (the lowest n from 1
+ * not taken; *parchived is its path, else NULL) when archive is set, purged otherwise; when
+ * the move itself fails, the archived set is put back in place. */
+apr_status_t md_store_move(md_store_t *store, md_store_group_t from_group, const char *from_name,
+                           md_store_group_t to_group, const char *to_name, int archive,
+                           const char **parchived, apr_pool_t *p);
+/* A new account directory accounts/ACME-<host of ca_url>-NNNN (NNNN the lowest free number
+ * from 0000), created empty and exclusively, so that two callers never get the same one.
+ * APR_EINVAL when the host makes no safe name, APR_EEXIST when all numbers are taken. */
+apr_status_t md_store_account_id_alloc(const char **pid, md_store_t *store, const char *ca_url,
+                                       apr_pool_t *p);
 
 apr_status_t md_store_load_json(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *fname, json_t **pjson, apr_pool_t *p, const char **perr);

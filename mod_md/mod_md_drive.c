@@ -32,6 +32,7 @@
 #include "md.h"
 #include "md_crypt.h"
 #include "md_drive.h"
+#include "md_ari.h"
 #include "md_event.h"
 #include "md_activate.h"
 #include "md_status.h"
@@ -218,7 +219,7 @@ static void *APR_THREAD_FUNC renew_thread(apr_thread_t *thread, void *data)
     if (!job->finished && slot->ari_check) {
         apr_time_t next, later = apr_time_now() + drive->mc->check_interval;
         const char *msg;
-        rv = md_drive_ari_check(&drive->env, slot->md, slot->certs, &due, &next, &msg, p);
+        rv = md_ari_check(&drive->env, slot->md, slot->certs, &due, &next, &msg, p);
         if (msg)
             ap_log_error(APLOG_MARK, due ? APLOG_INFO : APLOG_DEBUG, rv, drive->s, APLOGNO(10964)
                          "MDomain %s: %s", slot->md->name, msg);
@@ -546,8 +547,7 @@ static int http_challenge(request_rec *r)
     else if (!host || !md_util_is_dns_name(host, 0)) return DECLINED;
     if (!*token || strchr(token, '/')) return DECLINED;
     host = md_util_str_tolower(r->pool, host);
-    rv = md_util_file_read(&data, &len, md_store_path(store, MD_SG_CHALLENGES, host, MD_FN_HTTP01,
-                                                      r->pool), 4096, r->pool);
+    rv = md_store_load_data(store, MD_SG_CHALLENGES, host, MD_FN_HTTP01, &data, &len, 4096, r->pool);
     if (rv != APR_SUCCESS) return DECLINED;
     tlen = strlen(token);
     if (len <= tlen || strncmp(data, token, tlen) || data[tlen] != '.') return HTTP_NOT_FOUND;

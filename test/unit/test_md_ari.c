@@ -1,6 +1,7 @@
 /* Unit tests of md_ari (RFC 9773 renewal information): reading the CA's answer, choosing the
- * renewal moment inside the window, the schedule of questions, the tmp/ari/<md>.json record; and the
- * places where the driver and the order use it (renew-at, the profile choice). */
+ * renewal moment inside the window, the schedule of questions, the tmp/ari/<md>.json record, the
+ * check that asks the CA only when the record allows; and the places where the driver and the
+ * order use it (renew-at, the profile choice). */
 #include <string.h>
 #include "md_unit.h"
 #include "md_acme_order.h"
@@ -282,6 +283,72 @@ START_TEST(profile_choice)
 }
 END_TEST
 
+/* What the check told the driver's log (env->log). */
+static int log_calls;
+static const char *log_last;
+
+static void count_log(void *baton, int level, const char *msg)
+{
+    (void)baton;
+    (void)level;
+    ++log_calls;
+    log_last = apr_pstrdup(pool, msg);
+}
+
+/* md_ari_check asks the CA only when the record allows it: the CA here cannot be reached, so
+ * an answer from the record shows that it was not asked, a recorded failure that it was. */
+START_TEST(check_asks_the_ca_only_when_the_record_allows)
+{
+    md_t *md = unit_md("a.example.org");
+    apr_time_t now = now_s(), next;
+    md_drive_certs_t c = { 1, now - 10 * DAY, now + 80 * DAY, "AAAA.BBBB", 0 };
+    md_drive_env_t env;
+    md_ari_t *ari, *back;
+    const char *err = NULL, *msg;
+    int due;
+
+    memset(&env, 0, sizeof(env));
+    ck_assert_int_eq(md_store_open(&env.store, tmp_dir(), pool, &err), APR_SUCCESS);
+    env.log = count_log;
+    log_calls = 0;
+    md->ca_urls = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(md->ca_urls, const char *) = "https://127.0.0.1:1/directory";
+    /* nothing to ask about: no certificate id, or MDRenewViaARI off */
+    c.ari_id = NULL;
+    ck_assert_int_eq(md_ari_check(&env, md, &c, &due, &next, &msg, pool), APR_SUCCESS);
+    ck_assert(!due && !next && !msg);
+    c.ari_id = "AAAA.BBBB";
+    md->ari_renewals = 0;
+    ck_assert_int_eq(md_ari_check(&env, md, &c, &due, &next, &msg, pool), APR_SUCCESS);
+    ck_assert(!due && !next && !msg);
+    ck_assert(APR_STATUS_IS_ENOENT(md_ari_load(&back, env.store, md->name, pool)));
+    md->ari_renewals = 1;
+    /* a record whose moment has come and whose Retry-After has not: due, the CA not asked */
+    ari = md_ari_make("AAAA.BBBB", pool);
+    md_ari_set_window(ari, now - DAY, now - SEC(60), NULL, now - SEC(10), 0.5, pool);
+    ari->retry_after = now + SEC(3600);
+    ck_assert_int_eq(md_ari_save(ari, env.store, md->name, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_ari_check(&env, md, &c, &due, &next, &msg, pool), APR_SUCCESS);
+    ck_assert(due);
+    ck_assert(next == now + SEC(3600));
+    ck_assert_ptr_nonnull(strstr(msg, "the CA suggests renewal between"));
+    ck_assert_int_eq(log_calls, 0);
+    /* a record about another certificate counts for nothing: the CA is asked, the failure
+     * recorded and said once as a warning; MDRenewWindow keeps deciding */
+    c.ari_id = "CCCC.DDDD";
+    ck_assert_int_eq(md_ari_check(&env, md, &c, &due, &next, &msg, pool), APR_SUCCESS);
+    ck_assert(!due);
+    ck_assert(next == 0 || next > now);
+    ck_assert_ptr_nonnull(strstr(msg, "renewal information: "));
+    ck_assert_int_eq(md_ari_load(&back, env.store, md->name, pool), APR_SUCCESS);
+    ck_assert_str_eq(back->cert_id, "CCCC.DDDD");
+    ck_assert_int_eq(back->errors, 1);
+    ck_assert(back->retry_after > now);
+    ck_assert_int_eq(log_calls, 1);
+    ck_assert_ptr_nonnull(strstr(log_last, "MDRenewWindow decides until the CA answers properly"));
+}
+END_TEST
+
 static Suite *ari_suite(void)
 {
     Suite *s = suite_create("md_ari");
@@ -296,6 +363,7 @@ static Suite *ari_suite(void)
     tcase_add_test(tc, error_count_from_disk_is_clamped);
     tcase_add_test(tc, renew_at_takes_the_earlier_ari_moment);
     tcase_add_test(tc, profile_choice);
+    tcase_add_test(tc, check_asks_the_ca_only_when_the_record_allows);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,4 +1,5 @@
-/* Unit tests of md_store: creation, the store key, groups, md.json, keys, fallbacks. */
+/* Unit tests of md_store: creation, the store key, groups, md.json, keys, fallbacks, and the
+ * operations on sets (iteration, file lists, the archiving move, purges, account ids). */
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -403,6 +404,257 @@ START_TEST(safe_names)
 }
 END_TEST
 
+/* ---- sets: walking, moving, removing ---- */
+
+static md_store_t *set_store(void)
+{
+    md_store_t *s;
+    const char *err = NULL;
+    ck_assert_int_eq(md_store_open(&s, tmp_dir(), pool, &err), APR_SUCCESS);
+    return s;
+}
+
+static const char *read_back(md_store_t *s, md_store_group_t group, const char *name, const char *fname)
+{
+    char *data;
+    if (md_store_load_data(s, group, name, fname, &data, NULL, 1000, pool) != APR_SUCCESS) return "(none)";
+    return data;
+}
+
+static int collect(void *baton, const char *name, apr_pool_t *p)
+{
+    (void)p;
+    APR_ARRAY_PUSH((apr_array_header_t *)baton, const char *) = name;
+    return 1;
+}
+
+static int stop_at_first(void *baton, const char *name, apr_pool_t *p)
+{
+    (void)p;
+    APR_ARRAY_PUSH((apr_array_header_t *)baton, const char *) = name;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char *sorted(apr_array_header_t *names)
+{
+    qsort(names->elts, (size_t)names->nelts, sizeof(const char *), cmp_str);
+    return apr_array_pstrcat(pool, names, ' ');
+}
+
+START_TEST(iteration_skips_non_directories_and_unsafe_names)
+{
+    md_store_t *s = set_store();
+    apr_array_header_t *names = apr_array_make(pool, 4, sizeof(const char *));
+    const char *dom = md_store_path(s, MD_SG_DOMAINS, NULL, NULL, pool);
+
+    /* no domains/ yet: no sets, no error */
+    ck_assert_int_eq(md_store_iter_names(collect, names, s, MD_SG_DOMAINS, pool), APR_SUCCESS);
+    ck_assert_int_eq(names->nelts, 0);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_DOMAINS, "a.example.org", "md.json", "{}", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_DOMAINS, "b.example.org", "md.json", "{}", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_save_data(s, MD_SG_DOMAINS, NULL, "a-file", "x", pool), APR_SUCCESS);
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, dom, "/.hidden", NULL), 0700), 0);
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, dom, "/bad\001name", NULL), 0700), 0);
+    ck_assert_int_eq(symlink(apr_pstrcat(pool, dom, "/a.example.org", NULL),
+                             apr_pstrcat(pool, dom, "/link.example.org", NULL)), 0);
+    ck_assert_int_eq(md_store_iter_names(collect, names, s, MD_SG_DOMAINS, pool), APR_SUCCESS);
+    ck_assert_str_eq(sorted(names), "a.example.org b.example.org");
+    /* the callback stops the walk */
+    names = apr_array_make(pool, 4, sizeof(const char *));
+    ck_assert_int_eq(md_store_iter_names(stop_at_first, names, s, MD_SG_DOMAINS, pool), APR_SUCCESS);
+    ck_assert_int_eq(names->nelts, 1);
+}
+END_TEST
+
+START_TEST(list_files_gives_regular_files_sorted)
+{
+    md_store_t *s = set_store();
+    apr_array_header_t *files;
+    const char *dir;
+
+    ck_assert_int_eq(md_store_list_files(&files, s, MD_SG_STAGING, "none.example.org", pool), APR_SUCCESS);
+    ck_assert_int_eq(files->nelts, 0);
+    md_store_save_data(s, MD_SG_STAGING, "a.example.org", "pubcert.pem", "c", pool);
+    md_store_save_data(s, MD_SG_STAGING, "a.example.org", "job.json", "{}", pool);
+    md_store_save_data(s, MD_SG_STAGING, "a.example.org", "md.json", "{}", pool);
+    dir = md_store_path(s, MD_SG_STAGING, "a.example.org", NULL, pool);
+    ck_assert_int_eq(mkdir(apr_pstrcat(pool, dir, "/subdir", NULL), 0700), 0);
+    ck_assert_int_eq(symlink("/etc/passwd", apr_pstrcat(pool, dir, "/link", NULL)), 0);
+    ck_assert_int_eq(md_store_list_files(&files, s, MD_SG_STAGING, "a.example.org", pool), APR_SUCCESS);
+    ck_assert_str_eq(apr_array_pstrcat(pool, files, ' '), "job.json md.json pubcert.pem");
+    /* files of the group directory itself */
+    md_store_save_data(s, MD_SG_TMP, NULL, "x.lock", "{}", pool);
+    ck_assert_int_eq(md_store_list_files(&files, s, MD_SG_TMP, NULL, pool), APR_SUCCESS);
+    ck_assert_str_eq(apr_array_pstrcat(pool, files, ' '), "x.lock");
+}
+END_TEST
+
+START_TEST(move_archives_the_previous_set_with_the_next_number)
+{
+    md_store_t *s = set_store();
+    const char *archived = "unset";
+
+    md_store_save_data(s, MD_SG_DOMAINS, "a.example.org", "pubcert.pem", "old", pool);
+    md_store_save_data(s, MD_SG_ARCHIVE, "a.example.org.1", "pubcert.pem", "older", pool);
+    md_store_save_data(s, MD_SG_DOMAINS, "a.example.org.activating", "pubcert.pem", "new", pool);
+    ck_assert_int_eq(md_store_move(s, MD_SG_DOMAINS, "a.example.org.activating", MD_SG_DOMAINS,
+                                   "a.example.org", 1, &archived, pool), APR_SUCCESS);
+    ck_assert_str_eq(archived, md_store_path(s, MD_SG_ARCHIVE, "a.example.org.2", NULL, pool));
+    ck_assert_str_eq(read_back(s, MD_SG_DOMAINS, "a.example.org", "pubcert.pem"), "new");
+    ck_assert_str_eq(read_back(s, MD_SG_ARCHIVE, "a.example.org.2", "pubcert.pem"), "old");
+    ck_assert_str_eq(read_back(s, MD_SG_ARCHIVE, "a.example.org.1", "pubcert.pem"), "older");
+    ck_assert(!md_store_exists(s, MD_SG_DOMAINS, "a.example.org.activating", NULL, pool));
+    /* nothing in place: nothing archived */
+    md_store_save_data(s, MD_SG_STAGING, "b.example.org", "pubcert.pem", "b", pool);
+    ck_assert_int_eq(md_store_move(s, MD_SG_STAGING, "b.example.org", MD_SG_DOMAINS, "b.example.org",
+                                   1, &archived, pool), APR_SUCCESS);
+    ck_assert_ptr_null(archived);
+    ck_assert_str_eq(read_back(s, MD_SG_DOMAINS, "b.example.org", "pubcert.pem"), "b");
+    ck_assert(!md_store_exists(s, MD_SG_STAGING, "b.example.org", NULL, pool));
+    /* without archive, the set in place is replaced */
+    md_store_save_data(s, MD_SG_DOMAINS, "c.example.org", "pubcert.pem", "c", pool);
+    ck_assert_int_eq(md_store_move(s, MD_SG_DOMAINS, "b.example.org", MD_SG_DOMAINS, "c.example.org",
+                                   0, &archived, pool), APR_SUCCESS);
+    ck_assert_ptr_null(archived);
+    ck_assert_str_eq(read_back(s, MD_SG_DOMAINS, "c.example.org", "pubcert.pem"), "b");
+    ck_assert(!md_store_exists(s, MD_SG_ARCHIVE, "c.example.org.1", NULL, pool));
+    ck_assert_int_eq(md_store_move(s, MD_SG_DOMAINS, "../x", MD_SG_DOMAINS, "c.example.org", 1,
+                                   NULL, pool), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(move_that_fails_puts_the_previous_set_back)
+{
+    md_store_t *s = set_store();
+    const char *archived = "unset";
+
+    md_store_save_data(s, MD_SG_DOMAINS, "a.example.org", "pubcert.pem", "old", pool);
+    /* the new set is missing: its rename fails after the old set went to the archive */
+    ck_assert_int_ne(md_store_move(s, MD_SG_DOMAINS, "a.example.org.activating", MD_SG_DOMAINS,
+                                   "a.example.org", 1, &archived, pool), APR_SUCCESS);
+    ck_assert_ptr_null(archived);
+    ck_assert_str_eq(read_back(s, MD_SG_DOMAINS, "a.example.org", "pubcert.pem"), "old");
+    ck_assert(!md_store_exists(s, MD_SG_ARCHIVE, "a.example.org.1", NULL, pool));
+}
+END_TEST
+
+START_TEST(purge_does_not_follow_a_link_out_of_the_store)
+{
+    md_store_t *s = set_store();
+    const char *out = tmp_dir(), *staged;
+    struct stat st;
+
+    ck_assert_int_eq(md_util_file_write_atomic(apr_pstrcat(pool, out, "/precious", NULL), "keep", 4,
+                                               0x0600, pool), APR_SUCCESS);
+    /* the set itself swapped for a link: the link goes, nothing behind it */
+    md_store_save_data(s, MD_SG_STAGING, "a.example.org", "pubcert.pem", "c", pool);
+    staged = md_store_path(s, MD_SG_STAGING, "a.example.org", NULL, pool);
+    ck_assert_int_eq(system(apr_psprintf(pool, "rm -rf %s", staged)), 0);
+    ck_assert_int_eq(symlink(out, staged), 0);
+    ck_assert_int_eq(md_store_purge(s, MD_SG_STAGING, "a.example.org", pool), APR_SUCCESS);
+    ck_assert_int_ne(lstat(staged, &st), 0);
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, out, "/precious", NULL), pool));
+    /* a link inside the set: removed, not followed */
+    md_store_save_data(s, MD_SG_STAGING, "b.example.org", "pubcert.pem", "c", pool);
+    staged = md_store_path(s, MD_SG_STAGING, "b.example.org", NULL, pool);
+    ck_assert_int_eq(symlink(out, apr_pstrcat(pool, staged, "/inner", NULL)), 0);
+    ck_assert_int_eq(md_store_purge(s, MD_SG_STAGING, "b.example.org", pool), APR_SUCCESS);
+    ck_assert_int_ne(lstat(staged, &st), 0);
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, out, "/precious", NULL), pool));
+    /* nothing there is no error; a name that is no single component is refused */
+    ck_assert_int_eq(md_store_purge(s, MD_SG_STAGING, "b.example.org", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_purge(s, MD_SG_STAGING, "..", pool), APR_EINVAL);
+    ck_assert_int_eq(md_store_purge(s, MD_SG_STAGING, "a/../..", pool), APR_EINVAL);
+}
+END_TEST
+
+static int keep_a(void *baton, const char *name, apr_pool_t *p)
+{
+    (void)baton;
+    (void)p;
+    return !strcmp(name, "a.example.org");
+}
+
+START_TEST(purge_group_removes_what_is_not_kept)
+{
+    md_store_t *s = set_store();
+    const char *out = tmp_dir();
+
+    md_store_save_data(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", "t", pool);
+    md_store_save_data(s, MD_SG_CHALLENGES, "b.example.org", "acme-http-01.txt", "t", pool);
+    md_store_save_data(s, MD_SG_CHALLENGES, NULL, "stray-file", "t", pool);
+    ck_assert_int_eq(md_util_file_write_atomic(apr_pstrcat(pool, out, "/precious", NULL), "keep", 4,
+                                               0x0600, pool), APR_SUCCESS);
+    ck_assert_int_eq(symlink(out, md_store_path(s, MD_SG_CHALLENGES, "link", NULL, pool)), 0);
+    ck_assert_int_eq(md_store_purge_group(s, MD_SG_CHALLENGES, keep_a, NULL, pool), 3);
+    ck_assert(md_store_exists(s, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", pool));
+    ck_assert(!md_store_exists(s, MD_SG_CHALLENGES, "b.example.org", NULL, pool));
+    ck_assert(!md_store_exists(s, MD_SG_CHALLENGES, NULL, "stray-file", pool));
+    ck_assert(!md_store_exists(s, MD_SG_CHALLENGES, "link", NULL, pool));
+    ck_assert(md_util_file_exists(apr_pstrcat(pool, out, "/precious", NULL), pool));
+    ck_assert_int_eq(md_store_purge_group(s, MD_SG_CHALLENGES, keep_a, NULL, pool), 0);
+}
+END_TEST
+
+START_TEST(files_are_removed_renamed_and_copied)
+{
+    md_store_t *s = set_store();
+    char *data;
+    apr_size_t len;
+    apr_finfo_t fi;
+
+    md_store_save_data(s, MD_SG_CHALLENGES, "a.example.org", "one", "1", pool);
+    md_store_save_data(s, MD_SG_CHALLENGES, "a.example.org", "two", "2", pool);
+    /* a directory goes only once it is empty */
+    ck_assert_int_ne(md_store_remove(s, MD_SG_CHALLENGES, "a.example.org", NULL, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_remove(s, MD_SG_CHALLENGES, "a.example.org", "one", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_rename(s, MD_SG_CHALLENGES, "a.example.org", "two", "three", pool), APR_SUCCESS);
+    ck_assert(!md_store_exists(s, MD_SG_CHALLENGES, "a.example.org", "two", pool));
+    ck_assert_str_eq(read_back(s, MD_SG_CHALLENGES, "a.example.org", "three"), "2");
+    ck_assert_int_eq(md_store_remove(s, MD_SG_CHALLENGES, "a.example.org", "three", pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_remove(s, MD_SG_CHALLENGES, "a.example.org", NULL, pool), APR_SUCCESS);
+    ck_assert(!md_store_exists(s, MD_SG_CHALLENGES, "a.example.org", NULL, pool));
+    /* a copy is the same bytes (a NUL too), with the permissions of its new place */
+    ck_assert_int_eq(md_util_file_write_atomic(md_store_path(s, MD_SG_CHALLENGES, NULL, "bin", pool),
+                                               "a\0b", 3, 0x0644, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_copy(s, MD_SG_CHALLENGES, NULL, MD_SG_DOMAINS, "b.example.org", "bin", pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(md_store_load_data(s, MD_SG_DOMAINS, "b.example.org", "bin", &data, &len, 10, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(len, 3);
+    ck_assert(!memcmp(data, "a\0b", 3));
+    ck_assert_int_eq(apr_stat(&fi, md_store_path(s, MD_SG_DOMAINS, "b.example.org", "bin", pool),
+                              APR_FINFO_PROT, pool), APR_SUCCESS);
+    ck_assert_int_eq(fi.protection, 0x0600);
+    ck_assert_int_eq(md_store_load_data(s, MD_SG_DOMAINS, "b.example.org", "bin", &data, &len, 2, pool),
+                     APR_EINVAL);                                        /* longer than allowed */
+}
+END_TEST
+
+START_TEST(account_ids_are_allocated_once)
+{
+    md_store_t *s = set_store();
+    const char *id1, *id2, *id3;
+
+    ck_assert_int_eq(md_store_account_id_alloc(&id1, s, "https://ca.example:14000/dir", pool), APR_SUCCESS);
+    ck_assert_str_eq(id1, "ACME-ca.example-0000");
+    ck_assert(md_store_exists(s, MD_SG_ACCOUNTS, id1, NULL, pool));
+    ck_assert_int_eq(md_store_account_id_alloc(&id2, s, "https://ca.example/other", pool), APR_SUCCESS);
+    ck_assert_str_eq(id2, "ACME-ca.example-0001");
+    /* a number freed is given again */
+    ck_assert_int_eq(md_store_purge(s, MD_SG_ACCOUNTS, id1, pool), APR_SUCCESS);
+    ck_assert_int_eq(md_store_account_id_alloc(&id3, s, "https://ca.example/dir", pool), APR_SUCCESS);
+    ck_assert_str_eq(id3, "ACME-ca.example-0000");
+    ck_assert_int_eq(md_store_account_id_alloc(&id3, s, NULL, pool), APR_SUCCESS);
+    ck_assert_str_eq(id3, "ACME-unknown-0000");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("md_store");
@@ -421,6 +673,14 @@ static Suite *suite(void)
     tcase_add_test(tc, key_files_are_0600_whatever_the_umask);
     tcase_add_test(tc, cert_facts_cached_by_size_and_mtime);
     tcase_add_test(tc, safe_names);
+    tcase_add_test(tc, iteration_skips_non_directories_and_unsafe_names);
+    tcase_add_test(tc, list_files_gives_regular_files_sorted);
+    tcase_add_test(tc, move_archives_the_previous_set_with_the_next_number);
+    tcase_add_test(tc, move_that_fails_puts_the_previous_set_back);
+    tcase_add_test(tc, purge_does_not_follow_a_link_out_of_the_store);
+    tcase_add_test(tc, purge_group_removes_what_is_not_kept);
+    tcase_add_test(tc, files_are_removed_renamed_and_copied);
+    tcase_add_test(tc, account_ids_are_allocated_once);
     suite_add_tcase(s, tc);
     return s;
 }
