@@ -99,6 +99,25 @@ def children_of(pid):
     return kids
 
 
+def strace_children(pids, out, action):
+    """Run action() while strace follows the file system calls and reads of the processes
+    pids and all their threads; returns the trace lines ("TID call(...) = result"). Returns
+    None when strace cannot attach here (the caller skips)."""
+    args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
+    for pid in pids:
+        args += ["-p", str(pid)]
+    tracer = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        if tracer.poll() is not None:
+            return None
+        action()
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    return open(out).read().splitlines()
+
+
 def sanitizer_env():
     """apache2 loads ASan-built modules only with libasan preloaded."""
     env = {}

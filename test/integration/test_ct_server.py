@@ -11,7 +11,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from httpd import MOD_SSL_CT, TOP_BUILDDIR, children_of  # noqa: E402
+from httpd import MOD_SSL_CT, TOP_BUILDDIR, children_of, strace_children  # noqa: E402
 from ct_fixtures import (no_child_crashed,  # noqa: F401
                          CtLog, Pki, cert_der, ctlogfile, make_sct, new_key, now_ms,  # noqa
                          ct_write_conf, pub_der, pub_pem, s_client_ct, sct_report, write)
@@ -446,7 +446,6 @@ def test_handshakes_never_touch_the_store(httpd, pki, tmp_path):
     """Handshakes answer from memory: while a child serves SCTs, only its refresh thread
     (named ct-refresh) makes file system calls on CTSCTStorage or the static SCT dir."""
     import shutil
-    import signal
     if not shutil.which("strace"):
         pytest.skip("strace not installed")
     h = httpd(md_module=None)
@@ -468,23 +467,14 @@ def test_handshakes_never_touch_the_store(httpd, pki, tmp_path):
             if open(f"/proc/{pid}/task/{tid}/comm").read().strip() == "ct-refresh":
                 refresh.add(tid)
     assert refresh, "no ct-refresh thread found"
-    out = tmp_path / "strace.out"
-    args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
-    for pid in children:
-        args += ["-p", str(pid)]
-    tracer = subprocess.Popen(args, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)
-        if tracer.poll() is not None:
-            pytest.skip("strace cannot attach here")
+    def handshakes():
         for i in range(12):
             out_ = s_client_ct(h.https_port, ctlog, pki.root_file, tls=TLS[i % 2])
             assert sct_report(out_) == (1, ["valid"]), out_
         time.sleep(2.5)          # let the refresh thread run at least once
-    finally:
-        tracer.send_signal(signal.SIGINT)
-        tracer.wait(10)
-    trace = out.read_text().splitlines()
+    trace = strace_children(children, tmp_path / "strace.out", handshakes)
+    if trace is None:
+        pytest.skip("strace cannot attach here")
     store = [l for l in trace if h.path("ctstore") in l or sdir in l]
     assert any(l.split()[0] in refresh for l in store), \
         "the refresh thread was not seen: the check would be void"

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from httpd import DEBIAN_MOD_MD, MOD_MD, children_of
+from httpd import DEBIAN_MOD_MD, MOD_MD, children_of, strace_children
 from ocsp_responder import ForwardProxy, OcspResponder, TestCA
 
 EVENT_SCRIPT = """#!/bin/sh
@@ -400,7 +400,6 @@ def test_handshakes_never_touch_the_store(setup, tmp_path):
     """The handshake path answers from memory: while a child serves stapled handshakes it
     makes no file system call on the store (strace on the children)."""
     import shutil
-    import signal
     if not shutil.which("strace"):
         pytest.skip("strace not installed")
     x = setup()
@@ -410,25 +409,18 @@ def test_handshakes_never_touch_the_store(setup, tmp_path):
     parent = x.h.pid()
     out = tmp_path / "strace.out"
     served = set()
+
+    def handshakes():
+        for _ in range(5):
+            assert x.staple("a.example.org")[0] == "good"
+            assert x.staple("b.example.org")[0] == "good"
     # the MPM may start another child meanwhile: trace again until handshakes were seen
     for _ in range(5):
         children = children_of(parent)
         assert children
-        args = ["strace", "-f", "-qq", "-e", "trace=%file,read,pread64", "-o", str(out)]
-        for pid in children:
-            args += ["-p", str(pid)]
-        tracer = subprocess.Popen(args, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(1.0)
-            if tracer.poll() is not None:
-                pytest.skip("strace cannot attach here")
-            for _ in range(5):
-                assert x.staple("a.example.org")[0] == "good"
-                assert x.staple("b.example.org")[0] == "good"
-        finally:
-            tracer.send_signal(signal.SIGINT)
-            tracer.wait(10)
-        trace = out.read_text().splitlines()
+        trace = strace_children(children, out, handshakes)
+        if trace is None:
+            pytest.skip("strace cannot attach here")
         # the threads that read a TLS handshake record (0x16 0x03) served the handshakes; the
         # children's watchdog thread may write its metrics meanwhile: not the handshake path
         served = {l.split()[0] for l in trace if re.search(r'read\(\d+, "\\26\\3', l)}
