@@ -324,6 +324,8 @@ void mod_ssl_ct_proxy_child_init(mod_ssl_ct_runtime_t *rt, apr_pool_t *pchild)
     if (rt->conf->audit_storage) {
         rt->audit_path = apr_psprintf(pchild, "%s/audit_%ld.tmp", rt->conf->audit_storage,
                                       (long)getpid());
-        apr_pool_cleanup_register(pchild, rt, audit_close, apr_pool_cleanup_null);
+        /* before pchild's subpools go: the audit file lives in cache_pool, and closing it
+         * after that pool was destroyed corrupted the heap at every child exit */
+        apr_pool_pre_cleanup_register(pchild, rt, audit_close);
     }
 }
