@@ -475,7 +475,10 @@ def test_soak_handshakes_across_activations(httpd, pebble_for):
     common = set(rss_start) & set(rss_end)
     assert common
     grown = {p: rss_end[p] - rss_start[p] for p in common}
-    assert all(g < 8 * 1024 for g in grown.values()), f"children's RSS grew (KiB): {grown}"
+    # under ASan freed memory stays in its quarantine: RSS says nothing there (LeakSanitizer
+    # checks leaks in that pass)
+    if os.environ.get("SANITIZERS") != "yes":
+        assert all(g < 8 * 1024 for g in grown.values()), f"children's RSS grew (KiB): {grown}"
     assert h.generation() == 1 and "Segmentation fault" not in h.log()
     print(f"soak: {count} handshakes, {len(seen)} certificates, RSS growth KiB {grown}")
 
