@@ -8,6 +8,7 @@
  * CA that ships its own chain, fails.
  */
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <apr_strings.h>
@@ -89,7 +90,8 @@ apr_status_t md_ocsp_cert_from_pem(md_ocsp_cert_t **pc, const char *pem, apr_siz
                                    apr_pool_t *p, const char **perr)
 {
     apr_array_header_t *chain;
-    X509 *leaf;
+    STACK_OF(X509) *rest;
+    apr_status_t rv;
     int i;
 
     *pc = NULL;
@@ -97,9 +99,21 @@ apr_status_t md_ocsp_cert_from_pem(md_ocsp_cert_t **pc, const char *pem, apr_siz
         *perr = "no PEM certificate found";
         return APR_EINVAL;
     }
-    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
-    for (i = 1; i < chain->nelts; ++i) {
-        X509 *cand = APR_ARRAY_IDX(chain, i, X509 *);
+    if (!(rest = sk_X509_new_null())) return APR_ENOMEM;
+    for (i = 1; i < chain->nelts; ++i) sk_X509_push(rest, APR_ARRAY_IDX(chain, i, X509 *));
+    rv = md_ocsp_cert_from_chain(pc, APR_ARRAY_IDX(chain, 0, X509 *), rest, p, perr);
+    sk_X509_free(rest);                         /* the certificates belong to the pool */
+    return rv;
+}
+
+apr_status_t md_ocsp_cert_from_chain(md_ocsp_cert_t **pc, X509 *leaf, const STACK_OF(X509) *chain,
+                                     apr_pool_t *p, const char **perr)
+{
+    int i;
+
+    *pc = NULL;
+    for (i = 0; i < sk_X509_num(chain); ++i) {
+        X509 *cand = sk_X509_value(chain, i);
         if (X509_check_issued(cand, leaf) == X509_V_OK)
             return md_ocsp_cert_make(pc, leaf, cand, p, perr);
     }
@@ -519,7 +533,7 @@ apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *bu
         if (seq1 & 1) continue;
         len = s->der_len;
         usable = s->info.has_resp && s->info.valid_until > now && len <= MD_OCSP_DER_MAX
-                 && (!cert_sha1 || !strncmp(cert_sha1, s->info.cert_sha1, sizeof(s->info.cert_sha1)));
+                 && (!cert_sha1 || !strncasecmp(cert_sha1, s->info.cert_sha1, sizeof(s->info.cert_sha1)));
         if (usable) memcpy(buf, s->der, len);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         seq2 = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);

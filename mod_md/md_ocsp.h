@@ -60,6 +60,9 @@ apr_status_t md_ocsp_cert_from_pem(md_ocsp_cert_t **pc, const char *pem, apr_siz
                                    apr_pool_t *p, const char **perr);
 apr_status_t md_ocsp_cert_make(md_ocsp_cert_t **pc, X509 *cert, X509 *issuer,
                                apr_pool_t *p, const char **perr);
+/* The same for a leaf and the certificates that came with it (the issuer among them). */
+apr_status_t md_ocsp_cert_from_chain(md_ocsp_cert_t **pc, X509 *leaf, const STACK_OF(X509) *chain,
+                                     apr_pool_t *p, const char **perr);
 
 /* DER of an OCSP request for the certificate (no nonce: responses stay cacheable). */
 apr_status_t md_ocsp_req_der(unsigned char **pder, apr_size_t *plen, const md_ocsp_cert_t *c,
@@ -151,7 +154,7 @@ int md_ocsp_table_size(const md_ocsp_table_t *t);
 void md_ocsp_table_put(md_ocsp_table_t *t, int slot, const md_ocsp_resp_t *resp,
                        const md_ocsp_slot_info_t *info);
 /* Copy the slot's DER into buf (of MD_OCSP_DER_MAX bytes) when it holds a response that is
- * valid at now and, unless cert_sha1 is NULL, is for that certificate (hex SHA-1 of its DER,
+ * valid at now and, unless cert_sha1 is NULL, is for that certificate (hex SHA-1 of its DER, any case,
  * compared with the slot's cert_sha1 in the same consistent read); returns its length, 0 when
  * none. Lock-free. */
 apr_size_t md_ocsp_table_get_der(md_ocsp_table_t *t, int slot, unsigned char *buf, apr_time_t now,

@@ -443,7 +443,6 @@ static int ocsp_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
  * into buf (MD_OCSP_DER_MAX bytes); 0 when there is none. No disk, no lock. */
 static apr_size_t find_resp(server_rec *s, const char *id, apr_size_t id_len, unsigned char *buf)
 {
-    static const char hexdig[] = "0123456789abcdef";
     char sha1[41];
     apr_array_header_t *hot;
     ocsp_entry_t *e;
@@ -453,12 +452,9 @@ static apr_size_t find_resp(server_rec *s, const char *id, apr_size_t id_len, un
     if (!reg || !reg->table) return 0;
     if ((e = apr_hash_get(reg->by_id, id, (apr_ssize_t)id_len)) != NULL)
         return md_ocsp_table_get_der(reg->table, e->slot, buf, apr_time_now(), NULL);
-    if (id_len * 2 >= sizeof(sha1) || !staple_here(s, &md) || !(hot = hot_entries(md))) return 0;
-    for (i = 0; i < id_len; ++i) {
-        sha1[2 * i] = hexdig[((const unsigned char *)id)[i] >> 4];
-        sha1[2 * i + 1] = hexdig[((const unsigned char *)id)[i] & 0xf];
-    }
-    sha1[2 * id_len] = '\0';
+    if (!staple_here(s, &md) || !(hot = hot_entries(md))
+        || !OPENSSL_buf2hexstr_ex(sha1, sizeof(sha1), NULL, (const unsigned char *)id, id_len, '\0'))
+        return 0;
     for (i = 0; i < (apr_size_t)hot->nelts; ++i) {
         e = APR_ARRAY_IDX(hot, i, ocsp_entry_t *);
         if ((len = md_ocsp_table_get_der(reg->table, e->slot, buf, apr_time_now(), sha1)) > 0)
@@ -593,22 +589,16 @@ static void adopt(ocsp_entry_t *e, const md_hot_set_t *set, apr_time_t now)
     md_ocsp_slot_info_t info;
     md_ocsp_resp_t *resp = NULL;
     const md_hot_key_t *k = e->hot_key < set->n ? &set->keys[e->hot_key] : NULL;
-    X509 *issuer = NULL;
     const char *err = NULL;
-    int i;
 
     e->hot_gen = set->generation;
     if (e->hot_pool) apr_pool_clear(e->hot_pool);
     else apr_pool_create_unmanaged(&e->hot_pool);
     e->cert = NULL;
-    for (i = 0; k && i < sk_X509_num(k->chain) && !issuer; ++i)
-        if (X509_check_issued(sk_X509_value(k->chain, i), k->cert) == X509_V_OK)
-            issuer = sk_X509_value(k->chain, i);
-    if (k && (!issuer || md_ocsp_cert_make(&e->cert, k->cert, issuer, e->hot_pool, &err) != APR_SUCCESS))
+    if (k && md_ocsp_cert_from_chain(&e->cert, k->cert, k->chain, e->hot_pool, &err) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, reg->s, APLOGNO(11912)
                      "MDStapling: %s: the %s certificate of generation %u cannot be stapled: %s",
-                     e->name, k->spec, (unsigned)set->generation,
-                     issuer ? err : "its chain lacks the issuer certificate");
+                     e->name, k->spec, (unsigned)set->generation, err);
     else if (e->cert && !e->cert->responder) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, reg->s, APLOGNO(11913)
                      "md[%s]: certificate with serial %s has no OCSP responder URL (no AIA OCSP "

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <apr_lib.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <openssl/ocsp.h>
@@ -467,6 +468,7 @@ START_TEST(table_publishes_valid_responses)
     unsigned char *der = good_resp(&len), buf[MD_OCSP_DER_MAX];
     md_ocsp_resp_t *r;
     const char *err = NULL;
+    char *upper, *c;
     apr_time_t now = apr_time_now();
 
     ck_assert_int_eq(md_ocsp_table_create(&t, 3, pool), APR_SUCCESS);
@@ -498,6 +500,8 @@ START_TEST(table_publishes_valid_responses)
     md_ocsp_slot_info_set_cert(&info, pki.c);
     md_ocsp_table_put(t, 0, r, &info);
     ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now, pki.c->sha1_hex), len);
+    for (c = upper = apr_pstrdup(pool, pki.c->sha1_hex); *c; ++c) *c = (char)apr_toupper(*c);
+    ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now, upper), len);  /* as OpenSSL writes it */
     ck_assert_int_eq(md_ocsp_table_get_der(t, 0, buf, now, "00112233445566778899aabbccddeeff00112233"), 0);
     md_ocsp_table_get_info(t, 0, &got);
     ck_assert_str_eq(got.cert_sha256, pki.c->sha256_hex);
