@@ -632,6 +632,9 @@ void mod_ssl_ct_server_child_init(mod_ssl_ct_runtime_t *rt, apr_pool_t *pchild)
     /* the thread's own allocator: nothing it allocates competes with request threads */
     apr_pool_create_unmanaged_ex(&rt->tpool, NULL, NULL);
     apr_pool_cleanup_register(pchild, rt->tpool, destroy_tpool, apr_pool_cleanup_null);
+    /* the lists were made when the parent read its configuration; a child forked later
+     * (the MPM starts children all the time) must not serve them until its thread runs */
+    refresh_all(rt, 0);
     apr_threadattr_create(&attr, pchild);
     rv = apr_thread_create(&rt->thread, attr, refresh_thread, rt, pchild);
     if (rv != APR_SUCCESS) {
